@@ -1,0 +1,3 @@
+from otlp_bridge.cli import main
+
+raise SystemExit(main())

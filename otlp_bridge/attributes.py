@@ -1,0 +1,82 @@
+"""OTLP ``AnyValue`` attributes → plain strings, and the privacy rules for attribute keys."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_SPLIT = re.compile(r"[._\-/]+")
+
+# Words that mark content, identifiers or free text: such attributes never become labels.
+_PRIVATE_WORDS = frozenset(
+    {
+        "content",
+        "prompt",
+        "response",
+        "completion",
+        "body",
+        "text",
+        "preview",
+        "argv",
+        "args",
+        "command",
+        "session",
+        "conversation",
+        "chat",
+        "email",
+        "url",
+        "uri",
+        "path",
+        "messages",
+        "stack",
+        "query",
+        "password",
+        "secret",
+        "credential",
+        "authorization",
+        "cookie",
+    }
+)
+_PRIVATE_LAST_WORDS = frozenset({"id", "ids", "key", "hash", "uuid", "digest", "fingerprint", "error", "message"})
+_ALLOWED_KEYS = frozenset({"openclaw.token"})  # the token *type* (input/output), not a secret
+
+
+def any_value_text(value: Any) -> str | None:
+    """An attribute value as a label-ready string; arrays, maps and bytes have no label form (None)."""
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return str(value.string_value)
+    if kind == "bool_value":
+        return "true" if value.bool_value else "false"
+    if kind == "int_value":
+        return str(value.int_value)
+    if kind == "double_value":
+        number = float(value.double_value)
+        return str(int(number)) if number.is_integer() else repr(number)
+    return None
+
+
+def attribute_dict(pairs: Iterable[Any]) -> dict[str, str]:
+    """Repeated ``KeyValue`` → ``{key: text}``; later duplicates win, values without a text form are skipped."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        text = any_value_text(pair.value)
+        if text is not None:
+            out[pair.key] = text
+    return out
+
+
+@lru_cache(maxsize=4096)
+def is_private_attribute(key: str) -> bool:
+    """True for keys that name content, identifiers or free text (never labels, never logged)."""
+    if key in _ALLOWED_KEYS:
+        return False
+    words = [word.lower() for part in _SPLIT.split(key) for word in _CAMEL.split(part) if word]
+    if not words:
+        return True
+    if words[-1] in _PRIVATE_LAST_WORDS:
+        return True
+    return any(word in _PRIVATE_WORDS for word in words)

@@ -1,0 +1,237 @@
+"""Prometheus text 0.0.4 and OpenMetrics 1.0 rendering of the series store, with content negotiation.
+
+Each series caches its rendered lines and each family its whole block; a scrape re-renders only what changed
+since the previous one. Rendering is a generator of string parts so the server can yield to the event loop
+between parts: a large store never stalls ingest.
+"""
+
+from __future__ import annotations
+
+import bisect
+import enum
+import math
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Final
+
+from prometheus_client.utils import floatToGoString
+
+from otlp_bridge.store import Family, HistogramSeries, Kind, Labels, ScalarSeries, Series, Store
+
+TEXT_CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
+OPENMETRICS_CONTENT_TYPE: Final = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+ESCAPING_SCHEMES: Final = frozenset({"allow-utf-8", "underscores", "dots", "values"})
+SERIES_PER_PART: Final = 500
+_BUILDING: Final = ""  # a family's cache while its block is being rebuilt; any change resets it to None
+_TYPE_WORD: Final = {Kind.COUNTER: "counter", Kind.GAUGE: "gauge", Kind.HISTOGRAM: "histogram"}
+
+
+class Format(enum.Enum):
+    TEXT = "text"
+    OPENMETRICS = "openmetrics"
+
+
+class NotAcceptable(Exception):
+    """The ``Accept`` header admits no format this endpoint can produce (406)."""
+
+
+def negotiate(accept: str | None) -> tuple[Format, str]:
+    """Pick the format and the exact ``Content-Type`` from an ``Accept`` header.
+
+    OpenMetrics 1.0.0 (or 0.0.1) when it is acceptable with the highest weight, else text 0.0.4. A range whose
+    ``escaping`` parameter names no known scheme is ignored. Every name this bridge exposes is a legacy
+    Prometheus name, so all escaping schemes produce the same bytes; the chosen scheme is echoed back.
+    """
+    if not accept or not accept.strip():
+        return Format.TEXT, TEXT_CONTENT_TYPE
+    best: tuple[float, int, Format, str] | None = None
+    for position, item in enumerate(accept.split(",")):
+        parts = [p.strip() for p in item.split(";")]
+        media = parts[0].lower()
+        params: dict[str, str] = {}
+        for param in parts[1:]:
+            key, _, value = param.partition("=")
+            params[key.strip().lower()] = value.strip().strip('"')
+        try:
+            weight = float(params.get("q", "1"))
+        except ValueError:
+            continue
+        if not 0 < weight <= 1:
+            continue
+        escaping = params.get("escaping")
+        if escaping is not None and escaping not in ESCAPING_SCHEMES:
+            continue
+        if media == "application/openmetrics-text" and params.get("version", "1.0.0") in ("1.0.0", "0.0.1"):
+            content_type = OPENMETRICS_CONTENT_TYPE + (f"; escaping={escaping}" if escaping else "")
+            choice = (weight, -position, Format.OPENMETRICS, content_type)
+        elif media in ("text/plain", "text/*", "*/*"):
+            choice = (weight, -position, Format.TEXT, TEXT_CONTENT_TYPE)
+        else:
+            continue
+        if best is None or choice[:2] > best[:2]:
+            best = choice
+    if best is None:
+        msg = f"none of {accept!r} can be served; use text/plain or application/openmetrics-text"
+        raise NotAcceptable(msg)
+    return best[2], best[3]
+
+
+# -- numbers --------------------------------------------------------------------------------------------------
+def format_number(value: float) -> str:
+    """Like the official plugin: ``String(Number(v.toPrecision(12)))``, non-finite as ``0``."""
+    if not math.isfinite(value):
+        return "0"
+    if value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    return format_bound(float(f"{value:.12g}"))
+
+
+def format_bound(bound: float) -> str:
+    """A number as JavaScript's ``String(n)`` prints it: ``1``, ``0.005``, ``2.5``, ``1e-7``, ``1e+21``."""
+    if bound.is_integer() and abs(bound) < 1e21:
+        return str(int(bound))
+    text = repr(bound)
+    if "e" not in text:
+        return text
+    mantissa, exponent_text = text.split("e")
+    exponent = int(exponent_text)
+    if -7 < exponent < 21:
+        return format(Decimal(text), "f")
+    return f"{mantissa}e{'+' if exponent > 0 else '-'}{abs(exponent)}"
+
+
+def escape_label_value(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def escape_help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def label_text(labels: Labels) -> str:
+    if not labels:
+        return ""
+    return "{" + ",".join(f'{name}="{escape_label_value(value)}"' for name, value in labels) + "}"
+
+
+def _with_le(labels: Labels, le: str) -> str:
+    pairs = list(labels)
+    bisect.insort(pairs, ("le", le))
+    return label_text(tuple(pairs))
+
+
+# -- series ---------------------------------------------------------------------------------------------------
+def series_text(name: str, series: Series) -> str:
+    cached = series.text
+    if cached is not None:
+        return cached
+    labels = series.labels
+    if isinstance(series, ScalarSeries):
+        text = f"{name}{label_text(labels)} {format_number(series.value)}\n"
+    else:
+        assert isinstance(series, HistogramSeries)
+        lines = []
+        cumulative = 0.0
+        for bound, count in zip(series.bounds, series.counts, strict=False):
+            cumulative += count
+            lines.append(f"{name}_bucket{_with_le(labels, format_bound(bound))} {format_number(cumulative)}\n")
+        plain = label_text(labels)
+        lines.append(f"{name}_bucket{_with_le(labels, '+Inf')} {format_number(series.count)}\n")
+        lines.append(f"{name}_sum{plain} {format_number(series.sum)}\n")
+        lines.append(f"{name}_count{plain} {format_number(series.count)}\n")
+        text = "".join(lines)
+    series.text = text
+    return text
+
+
+def series_openmetrics(name: str, kind: Kind, series: Series) -> str:
+    cached = series.om
+    if cached is not None:
+        return cached
+    labels = series.labels
+    plain = label_text(labels)
+    created = f"{name}_created{plain} {floatToGoString(series.created)}\n" if series.created > 0 else ""
+    if isinstance(series, ScalarSeries):
+        if kind is Kind.COUNTER:
+            text = f"{name}_total{plain} {format_number(series.value)}\n{created}"
+        else:
+            text = f"{name}{plain} {format_number(series.value)}\n"
+    else:
+        assert isinstance(series, HistogramSeries)
+        exemplars = series.exemplars or {}
+        lines = []
+        cumulative = 0.0
+        bounds = (*series.bounds, math.inf)
+        for index, (bound, count) in enumerate(zip(bounds, series.counts, strict=False)):
+            cumulative += count
+            le = floatToGoString(bound)
+            line = f"{name}_bucket{_with_le(labels, le)} {format_number(cumulative)}"
+            exemplar = exemplars.get(index)
+            if exemplar is not None:
+                trace_id, value, timestamp = exemplar
+                line += f' # {{trace_id="{trace_id}"}} {floatToGoString(value)} {floatToGoString(timestamp)}'
+            lines.append(line + "\n")
+        lines.append(f"{name}_count{plain} {format_number(series.count)}\n")
+        lines.append(f"{name}_sum{plain} {format_number(series.sum)}\n")
+        lines.append(created)
+        text = "".join(lines)
+    series.om = text
+    return text
+
+
+# -- families -------------------------------------------------------------------------------------------------
+def _header(family: Family, fmt: Format) -> tuple[str, str]:
+    """The family's metadata lines and the sample name stem."""
+    info = family.info
+    if fmt is Format.TEXT:
+        return (
+            f"# HELP {info.name} {escape_help(info.help)}\n# TYPE {info.name} {_TYPE_WORD[info.kind]}\n",
+            info.name,
+        )
+    name = info.name.removesuffix("_total") if info.kind is Kind.COUNTER else info.name
+    unit = f"# UNIT {name} {info.unit}\n" if info.unit and name.endswith("_" + info.unit) else ""
+    return f"# TYPE {name} {_TYPE_WORD[info.kind]}\n{unit}# HELP {name} {escape_help(info.help)}\n", name
+
+
+def render_parts(store: Store, fmt: Format) -> Iterator[str]:
+    """The exposition of the translated series, in parts small enough to interleave with ingest."""
+    for family in list(store.ordered_families()):
+        cached = family.text if fmt is Format.TEXT else family.om
+        if cached:
+            yield cached
+            continue
+        if not family.series:
+            continue
+        yield from _render_family(family, fmt)
+
+
+def _render_family(family: Family, fmt: Format) -> Iterator[str]:
+    if fmt is Format.TEXT:
+        family.text = _BUILDING
+    else:
+        family.om = _BUILDING
+    header, name = _header(family, fmt)
+    kind = family.info.kind
+    pieces = [header]
+    order = list(family.sorted_labels())
+    for start in range(0, len(order), SERIES_PER_PART):
+        members = family.series
+        for labels in order[start : start + SERIES_PER_PART]:
+            series = members.get(labels)
+            if series is None:
+                continue
+            pieces.append(series_text(name, series) if fmt is Format.TEXT else series_openmetrics(name, kind, series))
+        if start + SERIES_PER_PART < len(order):
+            yield ""  # a pause point: the caller may let the event loop run here
+    block = "".join(pieces)
+    # Keep the block only if nothing changed while it was built (any change resets the marker to None).
+    if fmt is Format.TEXT and family.text is _BUILDING:
+        family.text = block
+    elif fmt is Format.OPENMETRICS and family.om is _BUILDING:
+        family.om = block
+    yield block
+
+
+def render(store: Store, fmt: Format) -> str:
+    """The whole translated exposition at once (tests, benchmarks)."""
+    return "".join(render_parts(store, fmt))

@@ -1,0 +1,47 @@
+"""OpenClaw's label normaliser, re-implemented (``normalizeDiagnosticValue`` / ``normalizeDiagnosticLane``).
+
+Every translated label value passes through here, so a value that reaches the exposition always matches
+``^[A-Za-z0-9_.:-]{1,120}$`` and is never a session key.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+LABEL_VALUE_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,120}$")
+_VALID = LABEL_VALUE_PATTERN.match
+
+
+@lru_cache(maxsize=8192)
+def normalize_value(value: str, fallback: str = "unknown") -> str:
+    """Return ``value`` when it is a safe low-cardinality label value, else ``fallback``."""
+    text = value.strip()
+    if not text:
+        return fallback
+    lowered = text.lower()
+    if lowered.startswith("agent:") or ":agent:" in lowered:
+        return fallback
+    return text if _VALID(text) else fallback
+
+
+@lru_cache(maxsize=8192)
+def normalize_lane(value: str, fallback: str = "unknown") -> str:
+    """Lanes keep the text before the first ``:`` (``session:agent:main:…`` → ``session``)."""
+    text = value.strip()
+    if text.lower().startswith("agent:"):
+        return fallback
+    head = text.split(":", 1)[0]
+    return normalize_value(head, fallback)
+
+
+_LABEL_NAME_INVALID = re.compile(r"[^a-zA-Z0-9_]")
+
+
+@lru_cache(maxsize=4096)
+def sanitize_label_name(key: str) -> str:
+    """OTLP attribute key → Prometheus label name (invalid characters → ``_``, no leading digit)."""
+    name = _LABEL_NAME_INVALID.sub("_", key)
+    if not name or name[0].isdigit():
+        name = "key_" + name
+    return name

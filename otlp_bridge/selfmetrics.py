@@ -1,0 +1,114 @@
+"""The bridge's own metrics, rendered with prometheus_client after the translated series."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sized
+
+import prometheus_client
+from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+
+from otlp_bridge import __version__
+from otlp_bridge.store import DropReason, Store
+
+prometheus_client.disable_created_metrics()
+
+MAX_SOURCES = 256
+OVERFLOW_SOURCE = "other"
+
+
+class _StoreCollector:
+    """Gauges and counters that live in the store, read at scrape time."""
+
+    def __init__(self, store: Store, streams: Sized) -> None:
+        self._store = store
+        self._streams = streams
+
+    def collect(self) -> Iterable[Metric]:
+        store = self._store
+        yield GaugeMetricFamily(
+            "otlp_bridge_series", "Live translated series (a histogram counts once).", value=store.live_series
+        )
+        yield GaugeMetricFamily(
+            "otlp_bridge_streams", "Incoming OTLP metric streams tracked.", value=len(self._streams)
+        )
+        yield CounterMetricFamily(
+            "openclaw_prometheus_series_dropped",
+            "Prometheus metric series dropped because the exporter series cap was reached.",
+            value=store.dropped_observations,
+        )
+        dropped = CounterMetricFamily(
+            "otlp_bridge_series_dropped",
+            "Observations refused because a cap was reached, by cap.",
+            labels=["reason"],
+        )
+        for reason in DropReason:
+            dropped.add_metric([reason.value], store.dropped_by_reason.get(reason, 0))
+        yield dropped
+        yield CounterMetricFamily(
+            "otlp_bridge_series_expired",
+            "Series removed after --series-ttl without updates.",
+            value=store.expired_total,
+        )
+
+
+class SelfMetrics:
+    def __init__(self, store: Store, streams: Sized) -> None:
+        self.registry = registry = CollectorRegistry(auto_describe=False)
+        info = Gauge("otlp_bridge_build_info", "otlp-bridge build information.", ["version"], registry=registry)
+        info.labels(__version__).set(1)
+        ProcessCollector(registry=registry)
+        self.requests = Counter(
+            "otlp_bridge_requests",
+            "OTLP requests by signal and outcome.",
+            ["signal", "outcome"],
+            registry=registry,
+        )
+        self.points = Counter(
+            "otlp_bridge_received_points",
+            "Data points, spans or log records received, by signal and outcome.",
+            ["signal", "outcome"],
+            registry=registry,
+        )
+        self.bytes = Counter(
+            "otlp_bridge_received_bytes",
+            "Request bytes received on the wire, by signal and outcome.",
+            ["signal", "outcome"],
+            registry=registry,
+        )
+        self.rejected = Counter(
+            "otlp_bridge_rejected_points",
+            "Data points, spans or log records rejected, by reason.",
+            ["signal", "reason"],
+            registry=registry,
+        )
+        self.scrape_duration = Gauge(
+            "otlp_bridge_last_scrape_duration_seconds",
+            "Time spent rendering the previous scrape.",
+            registry=registry,
+        )
+        self.last_receive = Gauge(
+            "otlp_bridge_last_receive_timestamp_seconds",
+            "Unix time of the last accepted request per signal and source.",
+            ["signal", "source"],
+            registry=registry,
+        )
+        self._sources: set[str] = set()
+        for signal in ("metrics", "traces", "logs"):
+            for outcome in ("ok", "partial"):
+                self.requests.labels(signal, outcome)
+        registry.register(_StoreCollector(store, streams))
+
+    def received(self, signal: str, source: str, now: float) -> None:
+        if source not in self._sources:
+            if len(self._sources) >= MAX_SOURCES:
+                source = OVERFLOW_SOURCE
+            self._sources.add(source)
+        self.last_receive.labels(signal, source).set(now)
+
+    def text(self) -> str:
+        return str(generate_latest(self.registry).decode())
+
+    def openmetrics(self) -> str:
+        return str(generate_openmetrics(self.registry).decode())

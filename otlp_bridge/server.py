@@ -1,0 +1,402 @@
+"""The aiohttp side: the OTLP listener, the scrape listener, auth, limits, background expiry, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import hmac
+import json
+import os
+import signal as signals
+import ssl
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from otlp_bridge import codec, jsonapi
+from otlp_bridge.codec import Encoding, Signal
+from otlp_bridge.config import Config
+from otlp_bridge.errors import (
+    BadRequest,
+    BridgeError,
+    Forbidden,
+    MethodNotAllowed,
+    Overloaded,
+    PayloadTooLarge,
+    Unauthorized,
+)
+from otlp_bridge.exposition import Format, NotAcceptable, negotiate, render_parts
+from otlp_bridge.ingest import SignalTranslators
+from otlp_bridge.log import get_logger
+from otlp_bridge.selfmetrics import SelfMetrics
+from otlp_bridge.store import Store
+from otlp_bridge.translate import IngestResult
+
+READ_TIMEOUT_SECONDS = 30.0
+SHUTDOWN_TIMEOUT_SECONDS = 10.0
+RENDER_SLICE_SECONDS = 0.002
+GZIP_MIN_BYTES = 1024
+
+
+class TokenFile:
+    """A secret read from a file, re-read when the file changes (rotation without restart)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+        self._token = b""
+
+    def token(self) -> bytes:
+        try:
+            stat = os.stat(self.path)
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            if stamp != self._stamp:
+                self._token = self.path.read_bytes().strip()
+                self._stamp = stamp
+        except OSError:
+            pass  # keep the last good token while the file is being replaced
+        return self._token
+
+    def check(self, presented: str | None) -> None:
+        """Raise 401 when no credential is presented, 403 when it is wrong (compared in constant time)."""
+        if not presented:
+            msg = "missing credentials"
+            raise Unauthorized(msg)
+        expected = self.token()
+        if not expected or not hmac.compare_digest(presented.encode(), expected):
+            msg = "invalid credentials"
+            raise Forbidden(msg)
+
+
+def bearer(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, credentials = header.strip().partition(" ")
+    return credentials.strip() or None if scheme.lower() == "bearer" else None
+
+
+class Bridge:
+    """Everything one running bridge holds. The event loop thread owns it."""
+
+    def __init__(self, config: Config, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.clock = clock
+        self.started = clock()
+        self.store = Store(config.max_series, config.max_series_per_family, config.series_ttl)
+        self.translators = SignalTranslators(self.store, config)
+        self.metrics = SelfMetrics(self.store, self.translators.metrics.streams)
+        self.ingest_token = TokenFile(config.ingest_token_file) if config.ingest_token_file else None
+        self.scrape_token = TokenFile(config.scrape_token_file) if config.scrape_token_file else None
+        self.inflight = 0
+        self.ready = False
+        self.log = get_logger()
+        self.last_receive: dict[tuple[str, str], float] = {}
+
+    # -- OTLP -----------------------------------------------------------------------------------------------
+    def check_ingest_auth(self, request: web.Request) -> None:
+        if self.ingest_token is None:
+            return
+        header_name = self.config.ingest_token_header
+        raw = request.headers.get(header_name)
+        presented = bearer(raw) if header_name.lower() == "authorization" else (raw.strip() if raw else None)
+        self.ingest_token.check(presented)
+
+    async def read_body(self, request: web.Request, gzipped: bool) -> bytes:
+        limit = self.config.max_body_bytes
+        declared = request.content_length
+        if declared is not None and declared > limit:
+            raise PayloadTooLarge(limit)
+        reader = codec.GzipReader(limit) if gzipped else None
+        parts: list[bytes] = []
+        received = 0
+        async with asyncio.timeout(READ_TIMEOUT_SECONDS):
+            while True:
+                chunk = await request.content.readany()
+                if not chunk:
+                    break
+                received += len(chunk)
+                if received > limit:
+                    raise PayloadTooLarge(limit)
+                if reader is not None:
+                    reader.feed(chunk)
+                else:
+                    parts.append(chunk)
+        request["wire_bytes"] = received
+        return reader.finish() if reader is not None else b"".join(parts)
+
+    def ingest(self, signal: Signal, message: Any, now: float) -> IngestResult:
+        result = self.translators.apply(signal, message, now)
+        for source in result.sources:
+            self.metrics.received(signal.value, source, now)
+            if len(self.last_receive) < 1024 or (signal.value, source) in self.last_receive:
+                self.last_receive[(signal.value, source)] = now
+        return result
+
+    async def handle_otlp(self, request: web.Request) -> web.Response:
+        signal = Signal(request.match_info["signal"])
+        started = time.perf_counter()
+        content_type = request.headers.get("Content-Type")
+        encoding = codec.response_encoding(content_type)
+        result: IngestResult | None = None
+        counted = False
+        try:
+            if request.method != "POST":
+                msg = f"method {request.method} not allowed; OTLP/HTTP uses POST"
+                raise MethodNotAllowed(msg)
+            self.check_ingest_auth(request)
+            encoding = codec.parse_content_type(content_type)
+            gzipped = codec.parse_content_encoding(request.headers.get("Content-Encoding"))
+            if self.inflight >= self.config.max_inflight:
+                msg = f"too many concurrent requests ({self.config.max_inflight}); retry later"
+                raise Overloaded(msg)
+            self.inflight += 1
+            counted = True
+            try:
+                body = await self.read_body(request, gzipped)
+            except TimeoutError:
+                msg = f"request body not received within {READ_TIMEOUT_SECONDS:g} s"
+                raise BadRequest(msg) from None
+            message = codec.decode_request(signal, encoding, body)
+            result = self.ingest(signal, message, self.clock())
+            outcome = "partial" if result.rejected else "ok"
+            response = web.Response(
+                body=codec.encode_response(signal, encoding, result.rejected, result.message),
+                content_type=encoding.value,
+            )
+        except BridgeError as error:
+            outcome = error.outcome
+            response = self.error_response(error, encoding)
+        finally:
+            if counted:
+                self.inflight -= 1
+        self.record(request, signal, outcome, response.status, result, started)
+        return response
+
+    def error_response(self, error: BridgeError, encoding: Encoding) -> web.Response:
+        response = web.Response(
+            status=error.status,
+            body=codec.encode_status(encoding, error.status, error.message),
+            content_type=encoding.value,
+        )
+        if isinstance(error, MethodNotAllowed):
+            response.headers["Allow"] = "POST"
+        if isinstance(error, Overloaded):
+            response.headers["Retry-After"] = str(error.retry_after_seconds)
+        if isinstance(error, PayloadTooLarge | BadRequest):
+            response.force_close()  # the rest of the body is not read
+        return response
+
+    def record(
+        self,
+        request: web.Request,
+        signal: Signal,
+        outcome: str,
+        status: int,
+        result: IngestResult | None,
+        started: float,
+    ) -> None:
+        metrics = self.metrics
+        wire = int(request.get("wire_bytes", 0))
+        metrics.requests.labels(signal.value, outcome).inc()
+        metrics.bytes.labels(signal.value, outcome).inc(wire)
+        if result is not None:
+            if result.accepted:
+                metrics.points.labels(signal.value, "accepted").inc(result.accepted)
+            if result.rejected:
+                metrics.points.labels(signal.value, "rejected").inc(result.rejected)
+                for reason, count in result.reasons.items():
+                    metrics.rejected.labels(signal.value, reason).inc(count)
+        self.log.info(
+            "otlp_request",
+            signal=signal.value,
+            status=status,
+            outcome=outcome,
+            points=result.accepted if result else 0,
+            rejected=result.rejected if result else 0,
+            bytes=wire,
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            peer=request.remote,
+        )
+
+    # -- scrape ---------------------------------------------------------------------------------------------
+    def check_scrape_auth(self, request: web.Request) -> None:
+        if self.scrape_token is not None:
+            self.scrape_token.check(bearer(request.headers.get("Authorization")))
+
+    async def handle_scrape(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        try:
+            self.check_scrape_auth(request)
+            fmt, content_type = negotiate(request.headers.get("Accept"))
+        except BridgeError as error:
+            return auth_error(error)
+        except NotAcceptable as error:
+            return web.Response(status=406, text=str(error))
+        parts: list[str] = []
+        slice_started = time.perf_counter()
+        for part in render_parts(self.store, fmt):
+            parts.append(part)
+            if time.perf_counter() - slice_started > RENDER_SLICE_SECONDS:
+                await asyncio.sleep(0)  # let acknowledgements through while a large store renders
+                slice_started = time.perf_counter()
+        duration = time.perf_counter() - started
+        self.metrics.scrape_duration.set(duration)
+        parts.append(self.metrics.text() if fmt is Format.TEXT else self.metrics.openmetrics())
+        body = "".join(parts).encode()
+        headers = {"Content-Type": content_type, "Cache-Control": "no-store"}
+        if "gzip" in request.headers.get("Accept-Encoding", "").lower() and len(body) >= GZIP_MIN_BYTES:
+            body = await asyncio.get_running_loop().run_in_executor(None, _gzip, body)
+            headers["Content-Encoding"] = "gzip"
+        return web.Response(body=body, headers=headers)
+
+    async def handle_json(self, request: web.Request) -> web.Response:
+        try:
+            self.check_scrape_auth(request)
+        except BridgeError as error:
+            return auth_error(error)
+        now = self.clock()
+        view = request.match_info["view"]
+        if view == "health":
+            document = jsonapi.health(
+                self.store,
+                self.started,
+                now,
+                self.ready,
+                ((s, src, at) for (s, src), at in self.last_receive.items()),
+                stale_after=max(300.0, self.config.series_ttl / 2),
+            )
+        elif view == "per-object":
+            document = jsonapi.per_object(self.store, now)
+        else:
+            document = jsonapi.detailed(self.store, request.query.get("family", ""), now)
+        return web.json_response(document, dumps=_dumps, headers={"Cache-Control": "no-store"})
+
+    async def handle_healthz(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def handle_readyz(self, request: web.Request) -> web.Response:
+        if self.ready:
+            return web.Response(text="ready\n")
+        return web.Response(status=503, text="not ready\n")
+
+    def expire(self) -> int:
+        return self.translators.expire(self.clock())
+
+
+def _gzip(body: bytes) -> bytes:
+    return gzip.compress(body, compresslevel=1)
+
+
+def _dumps(document: Any) -> str:
+    return json.dumps(document, indent=2, sort_keys=False) + "\n"
+
+
+def auth_error(error: BridgeError) -> web.Response:
+    response = web.Response(status=error.status, text=error.message + "\n")
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="otlp-bridge"'
+    return response
+
+
+async def _method_not_allowed(request: web.Request) -> web.Response:
+    return web.Response(status=405, text="Method Not Allowed\n", headers={"Allow": "GET, HEAD"})
+
+
+def create_otlp_app(bridge: Bridge) -> web.Application:
+    app = web.Application()
+    app.router.add_route("*", "/v1/{signal:metrics|traces|logs}", bridge.handle_otlp)
+    return app
+
+
+def create_metrics_app(bridge: Bridge) -> web.Application:
+    app = web.Application()
+    for path in ("/metrics", "/api/diagnostics/prometheus"):
+        app.router.add_get(path, bridge.handle_scrape)
+        app.router.add_route("*", path, _method_not_allowed)
+    app.router.add_get("/metrics/{view:health|per-object|detailed}", bridge.handle_json)
+    app.router.add_get("/healthz", bridge.handle_healthz)
+    app.router.add_get("/readyz", bridge.handle_readyz)
+    return app
+
+
+def _ssl_context(config: Config) -> ssl.SSLContext | None:
+    if config.tls_cert_file is None or config.tls_key_file is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(config.tls_cert_file), str(config.tls_key_file))
+    return context
+
+
+@contextlib.asynccontextmanager
+async def running(bridge: Bridge) -> AsyncIterator[tuple[int, int]]:
+    """Start both listeners and the expiry task; yields the bound ports; drains on exit."""
+    config = bridge.config
+    context = _ssl_context(config)
+    otlp_runner = web.AppRunner(
+        create_otlp_app(bridge),
+        access_log=None,
+        auto_decompress=False,
+        shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
+    )
+    metrics_runner = web.AppRunner(
+        create_metrics_app(bridge), access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS
+    )
+    await otlp_runner.setup()
+    await metrics_runner.setup()
+    expiry: asyncio.Task[None] | None = None
+    try:
+        otlp_site = web.TCPSite(otlp_runner, config.otlp_listen.host, config.otlp_listen.port, ssl_context=context)
+        metrics_site = web.TCPSite(
+            metrics_runner, config.metrics_listen.host, config.metrics_listen.port, ssl_context=context
+        )
+        await otlp_site.start()
+        await metrics_site.start()
+        ports = (_bound_port(otlp_runner), _bound_port(metrics_runner))
+        expiry = asyncio.create_task(_expire_forever(bridge))
+        bridge.ready = True
+        scheme = "https" if context else "http"
+        bridge.log.info(
+            "listening",
+            otlp=f"{scheme}://{config.otlp_listen.host}:{ports[0]}",
+            metrics=f"{scheme}://{config.metrics_listen.host}:{ports[1]}/metrics",
+        )
+        yield ports
+    finally:
+        bridge.ready = False
+        if expiry is not None:
+            expiry.cancel()
+        await otlp_runner.cleanup()  # stops accepting, then waits for in-flight requests
+        await metrics_runner.cleanup()
+
+
+def _bound_port(runner: web.AppRunner) -> int:
+    addresses = runner.addresses
+    return int(addresses[0][1]) if addresses else 0
+
+
+async def _expire_forever(bridge: Bridge) -> None:
+    interval = max(0.5, min(30.0, bridge.config.series_ttl / 10))
+    while True:
+        await asyncio.sleep(interval)
+        removed = bridge.expire()
+        if removed:
+            bridge.log.info("series_expired", count=removed, live=bridge.store.live_series)
+
+
+async def serve(config: Config, on_ready: Callable[[tuple[int, int]], Awaitable[None]] | None = None) -> None:
+    """Run until SIGTERM or SIGINT, then drain and return."""
+    bridge = Bridge(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signals.SIGTERM, signals.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with running(bridge) as ports:
+        if on_ready is not None:
+            await on_ready(ports)
+        await stop.wait()
+        bridge.log.info("shutting_down", inflight=bridge.inflight)
+    bridge.log.info("stopped")

@@ -1,0 +1,237 @@
+"""The series store: Prometheus families and series under caps, with expiry and render-cache invalidation.
+
+Pure and synchronous; the event loop thread owns it. ``now`` is always passed in.
+
+A series is identified by its family and its labels, a tuple of ``(name, value)`` pairs sorted by name. Series
+are monotonic accumulators: translation hands them increments, never absolute values (gauges excepted), so a
+sender restart or a second sender can never make a counter go backwards.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+Labels = tuple[tuple[str, str], ...]
+
+
+class Kind(enum.IntEnum):
+    """Family types, in the order the official plugin renders them."""
+
+    COUNTER = 0
+    GAUGE = 1
+    HISTOGRAM = 2
+
+
+class DropReason(enum.StrEnum):
+    SERIES_CAP = "series_cap"
+    FAMILY_CAP = "family_cap"
+    STREAM_CAP = "stream_cap"
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyInfo:
+    """What a family is: enough to render its HELP/TYPE/UNIT lines."""
+
+    name: str
+    kind: Kind
+    help: str
+    unit: str = ""
+
+
+class Series:
+    """One label set of a family. ``text``/``om`` cache its rendered lines until it changes."""
+
+    __slots__ = ("created", "exemplars", "family", "labels", "last_seen", "om", "text")
+
+    def __init__(self, family: Family, labels: Labels, created: float, now: float) -> None:
+        self.family = family
+        self.labels = labels
+        self.created = created
+        self.last_seen = now
+        self.text: str | None = None
+        self.om: str | None = None
+        self.exemplars: dict[int, tuple[str, float, float]] | None = None
+
+    def changed(self) -> None:
+        if self.text is not None or self.om is not None:
+            self.text = self.om = None
+        family = self.family
+        if family.text is not None or family.om is not None:
+            family.text = family.om = None
+
+
+class ScalarSeries(Series):
+    """A counter (only ever increased) or a gauge (set)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, family: Family, labels: Labels, created: float, now: float) -> None:
+        super().__init__(family, labels, created, now)
+        self.value = 0.0
+
+    def add(self, amount: float) -> None:
+        if amount > 0:
+            self.value += amount
+            self.changed()
+
+    def set(self, value: float) -> None:
+        if value != self.value:
+            self.value = value
+            self.changed()
+
+
+class HistogramSeries(Series):
+    """Explicit-bucket histogram. ``counts`` are per bucket (not cumulative); the last one is ``+Inf``."""
+
+    __slots__ = ("bounds", "count", "counts", "sum")
+
+    def __init__(self, family: Family, labels: Labels, created: float, now: float) -> None:
+        super().__init__(family, labels, created, now)
+        self.bounds: tuple[float, ...] = ()
+        self.counts: list[float] = [0.0]
+        self.count = 0.0
+        self.sum = 0.0
+
+    def add(self, bounds: tuple[float, ...], counts: Sequence[float], total: float, count: float) -> None:
+        """Add an increment. Bounds that differ from the series' own are folded into its buckets as a lower-bound
+        estimate (each incoming bucket lands in the first series bucket whose bound is not below its upper bound),
+        so ``_count``, ``_sum`` and ``+Inf`` stay exact and the buckets stay monotonic."""
+        if count <= 0:
+            return
+        if not self.bounds and self.count == 0:
+            self.bounds = bounds
+            self.counts = [0.0] * (len(bounds) + 1)
+        mine = self.counts
+        if bounds == self.bounds and len(counts) == len(mine):
+            for index, amount in enumerate(counts):
+                if amount:
+                    mine[index] += amount
+        else:
+            self._fold(bounds, counts)
+        self.count += count
+        self.sum += total
+        self.changed()
+
+    def _fold(self, bounds: tuple[float, ...], counts: Sequence[float]) -> None:
+        own = self.bounds
+        for index, amount in enumerate(counts):
+            if not amount:
+                continue
+            upper = bounds[index] if index < len(bounds) else math.inf
+            target = len(own)
+            for position, bound in enumerate(own):
+                if bound >= upper or math.isclose(bound, upper, rel_tol=1e-9):
+                    target = position
+                    break
+            self.counts[target] += amount
+
+
+class Family:
+    """A metric family: its series, and the render caches of the whole block."""
+
+    __slots__ = ("info", "om", "order", "series", "text")
+
+    def __init__(self, info: FamilyInfo) -> None:
+        self.info = info
+        self.series: dict[Labels, Series] = {}
+        self.order: list[Labels] | None = None
+        self.text: str | None = None
+        self.om: str | None = None
+
+    def sorted_labels(self) -> list[Labels]:
+        if self.order is None:
+            self.order = sorted(self.series)
+        return self.order
+
+    def _membership_changed(self) -> None:
+        self.order = None
+        self.text = self.om = None
+
+
+class Store:
+    """All translated series, under a global cap and a per-family cap."""
+
+    def __init__(self, max_series: int, max_series_per_family: int, ttl: float) -> None:
+        self.max_series = max_series
+        self.max_series_per_family = max_series_per_family
+        self.ttl = ttl
+        self.families: dict[str, Family] = {}
+        self.live_series = 0
+        self.dropped_observations = 0
+        self.dropped_by_reason: Counter[str] = Counter()
+        self.expired_total = 0
+        self.generation = 0  # bumps whenever capacity may have been freed
+        self._family_order: list[Family] | None = None
+
+    def family(self, info: FamilyInfo) -> Family | None:
+        """The family named ``info.name``; None when that name already exists with another type."""
+        family = self.families.get(info.name)
+        if family is None:
+            family = self.families[info.name] = Family(info)
+            self._family_order = None
+        elif family.info.kind is not info.kind:
+            return None
+        return family
+
+    def series(self, family: Family, labels: Labels, created: float, now: float) -> Series | DropReason:
+        """The series for ``labels``, created if the caps allow; otherwise the reason it was refused."""
+        found = family.series.get(labels)
+        if found is not None:
+            return found
+        if self.live_series >= self.max_series:
+            return self._refuse(DropReason.SERIES_CAP)
+        if len(family.series) >= self.max_series_per_family:
+            return self._refuse(DropReason.FAMILY_CAP)
+        kind = family.info.kind
+        series: Series
+        if kind is Kind.HISTOGRAM:
+            series = HistogramSeries(family, labels, created, now)
+        else:
+            series = ScalarSeries(family, labels, created, now)
+        family.series[labels] = series
+        family._membership_changed()
+        self.live_series += 1
+        return series
+
+    def refuse(self, reason: DropReason) -> None:
+        """Count an observation refused before a series could be looked up (e.g. the stream cap)."""
+        self._refuse(reason)
+
+    def _refuse(self, reason: DropReason) -> DropReason:
+        self.dropped_observations += 1
+        self.dropped_by_reason[reason] += 1
+        return reason
+
+    def expire(self, now: float) -> int:
+        """Remove series not touched for ``ttl`` seconds; returns how many went."""
+        cutoff = now - self.ttl
+        removed = 0
+        for name in list(self.families):
+            family = self.families[name]
+            stale = [labels for labels, series in family.series.items() if series.last_seen < cutoff]
+            for labels in stale:
+                del family.series[labels]
+            if stale:
+                removed += len(stale)
+                family._membership_changed()
+            if not family.series:
+                del self.families[name]
+                self._family_order = None
+        if removed:
+            self.live_series -= removed
+            self.expired_total += removed
+            self.generation += 1
+        return removed
+
+    def ordered_families(self) -> list[Family]:
+        """Counters, then gauges, then histograms, each by name (the official plugin's order)."""
+        if self._family_order is None:
+            self._family_order = sorted(self.families.values(), key=lambda f: (f.info.kind, f.info.name))
+        return self._family_order
+
+    def __iter__(self) -> Iterator[Family]:
+        return iter(self.ordered_families())

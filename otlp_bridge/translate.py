@@ -1,0 +1,434 @@
+"""Metrics translation: a decoded ``ExportMetricsServiceRequest`` → increments of ``openclaw_*`` series.
+
+Every incoming stream (resource + scope + metric + attributes) is tracked, so cumulative points become
+increments: a resend adds nothing, a restart (new start time or a decrease) starts from zero, a delta point is
+an increment by itself, and a repeated delta point (same end time) is ignored. Several streams may feed one
+series (attributes summed away, several senders): each contributes only its own increments.
+
+Pure and synchronous; ``now`` is passed in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from otlp_bridge.attributes import attribute_dict, is_private_attribute
+from otlp_bridge.errors import ConfigError
+from otlp_bridge.labels import normalize_value, sanitize_label_name
+from otlp_bridge.mapping import METRIC_SPECS, FamilySpec, Value, specs_by_metric
+from otlp_bridge.naming import metric_name, unit_word
+from otlp_bridge.store import DropReason, HistogramSeries, Kind, Labels, ScalarSeries, Series, Store
+
+CUMULATIVE = 2
+DELTA = 1
+NO_RECORDED_VALUE = 1
+OPENCLAW_SCOPE = "openclaw"
+
+
+@dataclass(frozen=True, slots=True)
+class TranslateOptions:
+    metric_name_prefix: str = "openclaw."
+    spans_complete: bool = False
+    source_label: str | None = None
+    source_attributes: tuple[str, ...] = ("service.name", "host.name")
+    max_streams: int = 32768
+
+
+@dataclass(slots=True)
+class IngestResult:
+    """What one request did: the basis of ``partial_success`` and the self-metrics."""
+
+    accepted: int = 0
+    rejected: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    sources: set[str] = field(default_factory=set)
+
+    def reject(self, reason: str, count: int = 1) -> None:
+        self.rejected += count
+        self.reasons[reason] += count
+
+    @property
+    def message(self) -> str:
+        if not self.rejected:
+            return ""
+        parts = ", ".join(f"{count} {reason.replace('_', ' ')}" for reason, count in sorted(self.reasons.items()))
+        return f"{self.rejected} rejected: {parts}"
+
+
+class Increment(NamedTuple):
+    """A change to apply: for sums ``value``; for histograms ``observations``, ``total`` and per-bucket ``counts``."""
+
+    value: float = 0.0
+    observations: float = 0.0
+    total: float = 0.0
+    counts: tuple[float, ...] = ()
+
+
+class Target:
+    """One family a stream feeds: its spec, the series (or why it was refused), whether it still needs history."""
+
+    __slots__ = ("bounds", "series", "spec")
+
+    def __init__(self, spec: FamilySpec, series: Series | DropReason | None) -> None:
+        self.spec = spec
+        self.series = series
+        self.bounds: tuple[float, ...] | None = None
+
+
+class Stream:
+    """State of one incoming OTLP stream: the last cumulative point and the families it feeds."""
+
+    __slots__ = ("created", "last_seen", "last_time", "raw_bounds", "start", "state", "targets")
+
+    def __init__(self, targets: list[Target], created: float, now: float) -> None:
+        self.targets = targets
+        self.created = created
+        self.last_seen = now
+        self.start = -1
+        self.last_time = -1
+        self.state = Increment()
+        self.raw_bounds: tuple[float, ...] = ()
+
+
+def generic_spec(name: str, unit: str, kind: Kind, value: Value, description: str) -> FamilySpec:
+    """A family for a metric the OpenClaw mapping does not know, named by the standard rules."""
+    prom_name = metric_name(name, unit, counter=kind is Kind.COUNTER, gauge=kind is Kind.GAUGE)
+    help_text = " ".join(description.split())[:200] or f"OTLP metric {name}."
+    return FamilySpec(name, prom_name, kind, help_text, (), value, unit=unit_word(unit), exactness="GENERIC")
+
+
+class MetricsTranslator:
+    """Owns the stream table; writes into a ``Store``."""
+
+    def __init__(self, store: Store, options: TranslateOptions) -> None:
+        self.store = store
+        self.options = options
+        self.specs = specs_by_metric(options.metric_name_prefix, options.spans_complete)
+        self.streams: dict[tuple[Any, ...], Stream] = {}
+        self._generic: dict[tuple[str, str, str, bool], FamilySpec] = {}
+        self._sources: dict[bytes, str] = {}
+        if options.source_label and options.source_label in {
+            label.name for spec in METRIC_SPECS for label in spec.labels
+        }:
+            msg = f"--source-label {options.source_label!r} collides with an openclaw_* label; pick another name"
+            raise ConfigError(msg)
+
+    # -- sources --------------------------------------------------------------------------------------------
+    def source_name(self, resource: Any, resource_key: bytes) -> str:
+        """The source a resource belongs to: the ``--source-attributes`` values joined by ``:``."""
+        name = self._sources.get(resource_key)
+        if name is None:
+            attributes = attribute_dict(resource.attributes)
+            values = [attributes[key] for key in self.options.source_attributes if key in attributes]
+            name = normalize_value(":".join(values), "unknown")
+            if len(self._sources) >= 4096:
+                self._sources.clear()
+            self._sources[resource_key] = name
+        return name
+
+    # -- the request ----------------------------------------------------------------------------------------
+    def apply(self, request: Any, now: float) -> IngestResult:
+        result = IngestResult()
+        for resource_metrics in request.resource_metrics:
+            resource_key = resource_metrics.resource.SerializeToString()
+            source = self.source_name(resource_metrics.resource, resource_key)
+            result.sources.add(source)
+            extra: Labels = ((self.options.source_label, source),) if self.options.source_label else ()
+            for scope_metrics in resource_metrics.scope_metrics:
+                openclaw_scope = scope_metrics.scope.name == OPENCLAW_SCOPE
+                for metric in scope_metrics.metrics:
+                    self._metric(metric, openclaw_scope, resource_key, extra, now, result)
+        return result
+
+    def _metric(
+        self,
+        metric: Any,
+        openclaw_scope: bool,
+        resource_key: bytes,
+        extra: Labels,
+        now: float,
+        result: IngestResult,
+    ) -> None:
+        data_kind = metric.WhichOneof("data")
+        if data_kind is None:
+            return
+        data = getattr(metric, data_kind)
+        points = data.data_points
+        specs = self.specs.get(metric.name) if openclaw_scope else None
+        if specs is None:
+            specs = self._generic_specs(metric, data_kind, data)
+            if specs is None:
+                result.reject("unsupported", len(points))
+                return
+            dynamic = True
+        else:
+            dynamic = False
+            expected = "sum" if specs and specs[0].value is Value.SUM else "histogram"
+            if specs and data_kind != expected:
+                result.reject("invalid", len(points))
+                return
+        if not specs:
+            result.accepted += len(points)  # span-fed families under --spans-complete: counted from spans
+            return
+        temporality = getattr(data, "aggregation_temporality", 0)
+        histogram = data_kind == "histogram"
+        if data_kind == "sum" and not data.is_monotonic:
+            if temporality == DELTA:
+                result.reject("unsupported", len(points))
+                return
+            temporality = 0  # a non-monotonic sum is a gauge: last value
+        prefix = (resource_key, metric.name, data_kind)
+        streams = self.streams
+        for point in points:
+            if point.flags & NO_RECORDED_VALUE:
+                result.accepted += 1
+                continue
+            attributes = attribute_dict(point.attributes)
+            key = (prefix, tuple(attributes.items()))
+            stream = streams.get(key)
+            if stream is None:
+                if len(streams) >= self.options.max_streams:
+                    self.store.refuse(DropReason.STREAM_CAP)
+                    result.reject(DropReason.STREAM_CAP)
+                    continue
+                created = point.start_time_unix_nano / 1e9 if point.start_time_unix_nano else now
+                targets = [Target(spec, None) for spec in specs if spec.select is None or spec.select(attributes)]
+                stream = streams[key] = Stream(targets, created, now)
+            stream.last_seen = now
+            if histogram:
+                ok = self._histogram_point(stream, point, temporality, attributes, extra, dynamic, now, result)
+            else:
+                ok = self._sum_point(stream, point, temporality, attributes, extra, dynamic, now, result)
+            if ok:
+                result.accepted += 1
+
+    # -- points ---------------------------------------------------------------------------------------------
+    def _sum_point(
+        self,
+        stream: Stream,
+        point: Any,
+        temporality: int,
+        attributes: dict[str, str],
+        extra: Labels,
+        dynamic: bool,
+        now: float,
+        result: IngestResult,
+    ) -> bool:
+        value = point.as_double if point.WhichOneof("value") == "as_double" else float(point.as_int)
+        if not math.isfinite(value):
+            result.reject("invalid")
+            return False
+        if temporality == CUMULATIVE:
+            start = point.start_time_unix_nano
+            previous = stream.state.value
+            if start == stream.start and value == previous and stream.last_time >= 0:
+                return self._touch(stream, attributes, extra, dynamic, now, result)
+            full = Increment(value=value)
+            increment = full if start != stream.start or value < previous else Increment(value=value - previous)
+            stream.start, stream.state = start, full
+        elif temporality == DELTA:
+            if point.time_unix_nano and point.time_unix_nano <= stream.last_time:
+                return self._touch(stream, attributes, extra, dynamic, now, result)
+            full = increment = Increment(value=value)
+        else:  # gauge semantics
+            full = increment = Increment(value=value)
+        stream.last_time = point.time_unix_nano or stream.last_time + 1
+        return self._apply(stream, increment, full, attributes, extra, dynamic, now, result)
+
+    def _histogram_point(
+        self,
+        stream: Stream,
+        point: Any,
+        temporality: int,
+        attributes: dict[str, str],
+        extra: Labels,
+        dynamic: bool,
+        now: float,
+        result: IngestResult,
+    ) -> bool:
+        count = float(point.count)
+        if (
+            temporality == CUMULATIVE
+            and point.start_time_unix_nano == stream.start
+            and count == stream.state.observations
+            and stream.last_time >= 0
+        ):
+            return self._touch(stream, attributes, extra, dynamic, now, result)
+        if temporality == DELTA and point.time_unix_nano and point.time_unix_nano <= stream.last_time:
+            return self._touch(stream, attributes, extra, dynamic, now, result)
+        raw_bounds = tuple(point.explicit_bounds)
+        counts = tuple(float(c) for c in point.bucket_counts)
+        total = float(point.sum) if point.HasField("sum") else 0.0
+        if not counts:
+            counts, raw_bounds = (count,), ()
+        if (
+            len(counts) != len(raw_bounds) + 1
+            or not math.isfinite(total)
+            or any(b >= a for a, b in zip(raw_bounds[1:], raw_bounds, strict=False))
+            or not all(math.isfinite(b) for b in raw_bounds)
+            or sum(counts) != count
+        ):
+            result.reject("invalid")
+            return False
+        full = Increment(observations=count, total=total, counts=counts)
+        if raw_bounds != stream.raw_bounds:
+            stream.raw_bounds = raw_bounds
+            for target in stream.targets:
+                target.bounds = None
+        increment = full
+        if temporality == CUMULATIVE:
+            previous = stream.state
+            if (
+                point.start_time_unix_nano == stream.start
+                and count >= previous.observations
+                and len(previous.counts) == len(counts)
+            ):
+                deltas = tuple(now_c - old_c for now_c, old_c in zip(counts, previous.counts, strict=True))
+                if min(deltas) >= 0:
+                    increment = Increment(
+                        observations=count - previous.observations, total=total - previous.total, counts=deltas
+                    )
+            stream.start, stream.state = point.start_time_unix_nano, full
+        elif temporality != DELTA:
+            result.reject("invalid")  # histograms need a temporality
+            return False
+        stream.last_time = point.time_unix_nano or stream.last_time + 1
+        return self._apply(stream, increment, full, attributes, extra, dynamic, now, result)
+
+    # -- targets --------------------------------------------------------------------------------------------
+    def _touch(
+        self,
+        stream: Stream,
+        attributes: dict[str, str],
+        extra: Labels,
+        dynamic: bool,
+        now: float,
+        result: IngestResult,
+    ) -> bool:
+        """An unchanged point: keep its series alive; a point whose series was refused is still refused."""
+        ok = True
+        for target in stream.targets:
+            series = target.series
+            if isinstance(series, Series):
+                series.last_seen = now
+            else:
+                ok = self._resolve(target, stream, attributes, extra, dynamic, now, result) is not None and ok
+                if target.series is not None and isinstance(target.series, Series):
+                    self._feed(target, stream.state, stream.raw_bounds)
+        return ok
+
+    def _apply(
+        self,
+        stream: Stream,
+        increment: Increment,
+        full: Increment,
+        attributes: dict[str, str],
+        extra: Labels,
+        dynamic: bool,
+        now: float,
+        result: IngestResult,
+    ) -> bool:
+        ok = True
+        for target in stream.targets:
+            series = target.series
+            if isinstance(series, Series):
+                series.last_seen = now
+                self._feed(target, increment, stream.raw_bounds)
+                continue
+            fresh = self._resolve(target, stream, attributes, extra, dynamic, now, result)
+            if fresh is None:
+                ok = False
+            else:
+                self._feed(target, full, stream.raw_bounds)  # a new series takes the stream's whole history
+        return ok
+
+    def _resolve(
+        self,
+        target: Target,
+        stream: Stream,
+        attributes: dict[str, str],
+        extra: Labels,
+        dynamic: bool,
+        now: float,
+        result: IngestResult,
+    ) -> Series | None:
+        spec = target.spec
+        family = self.store.family(spec.info)
+        if family is None:
+            target.series = None
+            result.reject("invalid")
+            return None
+        labels = dynamic_labels(attributes) if dynamic else spec.labels_for(attributes)
+        if extra:
+            labels = tuple(sorted(labels + extra))
+        series = self.store.series(family, labels, stream.created, now)
+        target.series = series
+        if isinstance(series, Series):
+            return series
+        result.reject(series.value)
+        return None
+
+    @staticmethod
+    def _feed(target: Target, increment: Increment, raw_bounds: tuple[float, ...]) -> None:
+        spec = target.spec
+        series = target.series
+        if isinstance(series, HistogramSeries):
+            bounds = target.bounds
+            if bounds is None:
+                divisor = spec.divisor
+                bounds = target.bounds = raw_bounds if divisor == 1.0 else tuple(b / divisor for b in raw_bounds)
+            series.add(bounds, increment.counts, increment.total / spec.divisor, increment.observations)
+        elif isinstance(series, ScalarSeries):
+            kind = spec.value
+            if kind is Value.SUM:
+                if spec.kind is Kind.GAUGE:
+                    series.set(increment.value / spec.divisor)
+                else:
+                    series.add(increment.value / spec.divisor)
+            elif kind is Value.COUNT:
+                series.add(increment.observations)
+            elif kind is Value.MEAN and increment.observations > 0:
+                series.set(increment.total / increment.observations / spec.divisor)
+
+    # -- generic --------------------------------------------------------------------------------------------
+    def _generic_specs(self, metric: Any, data_kind: str, data: Any) -> tuple[FamilySpec, ...] | None:
+        if data_kind == "gauge":
+            kind, value = Kind.GAUGE, Value.SUM
+        elif data_kind == "sum":
+            monotonic = bool(data.is_monotonic)
+            kind, value = (Kind.COUNTER if monotonic else Kind.GAUGE), Value.SUM
+        elif data_kind == "histogram":
+            kind, value = Kind.HISTOGRAM, Value.HISTOGRAM
+        else:
+            return None  # exponential histograms and summaries are not translated
+        cache_key = (metric.name, metric.unit, data_kind, kind is Kind.COUNTER)
+        spec = self._generic.get(cache_key)
+        if spec is None:
+            if len(self._generic) >= 4096:
+                self._generic.clear()
+            spec = self._generic[cache_key] = generic_spec(metric.name, metric.unit, kind, value, metric.description)
+        return (spec,)
+
+    # -- expiry ---------------------------------------------------------------------------------------------
+    def expire(self, now: float) -> int:
+        """Drop stream state idle for the series TTL, then the series themselves."""
+        cutoff = now - self.store.ttl
+        stale = [key for key, stream in self.streams.items() if stream.last_seen < cutoff]
+        for key in stale:
+            del self.streams[key]
+        return self.store.expire(now)
+
+
+def dynamic_labels(attributes: dict[str, str]) -> Labels:
+    """All non-private attributes as labels, for metrics the mapping does not know."""
+    pairs: dict[str, str] = {}
+    for key in sorted(attributes):
+        if is_private_attribute(key) or key == "otel.metric.overflow":
+            continue
+        name = sanitize_label_name(key)
+        if name not in pairs:
+            pairs[name] = normalize_value(attributes[key], "unknown")
+    return tuple(sorted(pairs.items()))
