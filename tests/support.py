@@ -1,0 +1,128 @@
+"""Helpers for tests that talk to a running bridge: in-process (port 0) or as a real child process."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import gzip
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+from otlp_bridge.config import Config, ListenAddress
+from otlp_bridge.server import Bridge, running
+
+LOOPBACK_ANY_PORT = ListenAddress("127.0.0.1", 0)
+
+
+@dataclasses.dataclass
+class RunningBridge:
+    bridge: Bridge
+    otlp_url: str
+    metrics_url: str
+
+
+@contextlib.asynccontextmanager
+async def in_process_bridge(**options: Any) -> AsyncIterator[RunningBridge]:
+    """A bridge on ephemeral loopback ports inside the test's event loop."""
+    options.setdefault("otlp_listen", LOOPBACK_ANY_PORT)
+    options.setdefault("metrics_listen", LOOPBACK_ANY_PORT)
+    bridge = Bridge(Config(**options))
+    async with running(bridge) as (otlp_port, metrics_port):
+        yield RunningBridge(bridge, f"http://127.0.0.1:{otlp_port}", f"http://127.0.0.1:{metrics_port}")
+
+
+@dataclasses.dataclass
+class BridgeProcess:
+    process: subprocess.Popen[str]
+    otlp_url: str
+    metrics_url: str
+    log_lines: list[str]
+
+    def rss_bytes(self) -> int:
+        """Resident set size of the child, from /proc."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+
+@contextlib.contextmanager
+def bridge_process(*args: str, env: dict[str, str] | None = None, timeout: float = 20.0) -> Iterator[BridgeProcess]:
+    """Run ``python -m otlp_bridge`` on ephemeral ports; stops it with SIGTERM on exit."""
+    command = [
+        sys.executable,
+        "-m",
+        "otlp_bridge",
+        "--otlp-listen",
+        "127.0.0.1:0",
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "--log-format",
+        "json",
+        *args,
+    ]
+    process = subprocess.Popen(
+        command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env={**os.environ, **(env or {})}
+    )
+    assert process.stderr is not None
+    lines: list[str] = []
+    ready = threading.Event()
+    urls: dict[str, str] = {}
+
+    def pump() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line)
+            if not ready.is_set() and '"listening"' in line:
+                event = json.loads(line)
+                urls.update(otlp=event["otlp"], metrics=event["metrics"].removesuffix("/metrics"))
+                ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while not ready.wait(0.05):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("bridge did not start:\n" + "".join(lines))
+    try:
+        yield BridgeProcess(process, urls["otlp"], urls["metrics"], lines)
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@dataclasses.dataclass(frozen=True)
+class CapturedRequest:
+    """One body captured from the real OpenClaw gateway, with the headers it was sent with."""
+
+    path: Path
+    signal: str
+    headers: dict[str, str]
+    body: bytes
+    time: float
+
+    def decoded_body(self) -> bytes:
+        return gzip.decompress(self.body) if self.headers.get("Content-Encoding") == "gzip" else self.body
+
+
+def captured_requests(folder: Path, signal: str | None = None) -> list[CapturedRequest]:
+    """The ``NNNNN-<signal>.pb`` bodies of one capture folder, in the order they were received."""
+    out = []
+    for body_path in sorted(folder.glob("*.pb")):
+        kind = body_path.stem.split("-", 1)[1]
+        if signal is not None and kind != signal:
+            continue
+        meta = json.loads(body_path.with_suffix(".meta.json").read_text())
+        out.append(CapturedRequest(body_path, kind, meta["headers"], body_path.read_bytes(), meta["time_unix"]))
+    return out
