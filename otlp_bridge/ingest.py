@@ -6,6 +6,7 @@ from typing import Any
 
 from otlp_bridge.codec import Signal
 from otlp_bridge.config import Config
+from otlp_bridge.events import LogTranslator, SpanTranslator
 from otlp_bridge.store import Store
 from otlp_bridge.translate import IngestResult, MetricsTranslator, TranslateOptions
 
@@ -20,27 +21,15 @@ class SignalTranslators:
             max_streams=config.max_streams,
         )
         self.metrics = MetricsTranslator(store, options)
+        self.spans = SpanTranslator(store, self.metrics, config.spans_complete)
+        self.logs = LogTranslator(store, self.metrics)
 
     def apply(self, signal: Signal, message: Any, now: float) -> IngestResult:
         if signal is Signal.METRICS:
             return self.metrics.apply(message, now)
-        return self._count_only(signal, message)
-
-    def _count_only(self, signal: Signal, message: Any) -> IngestResult:
-        result = IngestResult()
         if signal is Signal.TRACES:
-            for resource_spans in message.resource_spans:
-                result.sources.add(
-                    self.metrics.source_name(resource_spans.resource, resource_spans.resource.SerializeToString())
-                )
-                result.accepted += sum(len(scope.spans) for scope in resource_spans.scope_spans)
-        else:
-            for resource_logs in message.resource_logs:
-                result.sources.add(
-                    self.metrics.source_name(resource_logs.resource, resource_logs.resource.SerializeToString())
-                )
-                result.accepted += sum(len(scope.log_records) for scope in resource_logs.scope_logs)
-        return result
+            return self.spans.apply(message, now)
+        return self.logs.apply(message, now)
 
     def expire(self, now: float) -> int:
         return self.metrics.expire(now)

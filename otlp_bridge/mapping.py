@@ -82,6 +82,8 @@ class FamilySpec:
     select: Callable[[Attributes], bool] | None = None
     span_fed: bool = False  # fed from spans instead when --spans-complete is set
     exactness: str = "EXACT"
+    bounds: tuple[float, ...] = ()  # for families fed one observation at a time (spans, logs)
+    attribute: str = ""  # for event-fed families: take the value from this attribute, not the span duration
 
     @property
     def info(self) -> FamilyInfo:
@@ -209,6 +211,10 @@ def _message_queue(attributes: Attributes) -> bool:
     )
 
 
+LIVENESS_SESSIONS_HELP = (
+    "Latest session counts reported with diagnostic liveness warnings (from the latest openclaw.liveness.warning "
+    "span; without spans only queued, estimated as the mean queue depth of the last export interval)."
+)
 MEMORY_KINDS = ("rss", "heap_used", "heap_total", "external", "array_buffers")
 
 
@@ -856,6 +862,174 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
 )
 
 
+# -- spans and logs ---------------------------------------------------------------------------------------------
+# Span and log families are fed one event at a time. Spans carry pseudo-attributes the translator adds:
+# ``span.name``, ``span.outcome`` (``error`` when the status is ERROR or an error category is set) and
+# ``span.error_category``.
+DURATION_BUCKETS_SECONDS = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+    600.0,
+)
+SPAN_NAME = L("span", "span.name")
+SPAN_RED = (
+    SPAN_NAME,
+    L("outcome", "span.outcome"),
+    L("error_category", "span.error_category", fallback="other", absent="none"),
+)
+SPAN_SPECS: tuple[FamilySpec, ...] = (
+    FamilySpec(
+        "*",
+        "openclaw_span_calls_total",
+        C,
+        "OpenClaw spans completed, by span name, outcome and error category.",
+        SPAN_RED,
+        Value.COUNT,
+        exactness="SPAN",
+    ),
+    FamilySpec(
+        "*",
+        "openclaw_span_duration_seconds",
+        H,
+        "OpenClaw span duration in seconds, by span name.",
+        (SPAN_NAME, L("outcome", "span.outcome")),
+        Value.HISTOGRAM,
+        unit="seconds",
+        bounds=DURATION_BUCKETS_SECONDS,
+        exactness="SPAN",
+    ),
+    *(
+        FamilySpec(
+            "openclaw.liveness.warning",
+            "openclaw_liveness_sessions",
+            G,
+            LIVENESS_SESSIONS_HELP,
+            (L("state", const=state),),
+            Value.SUM,
+            attribute=f"openclaw.liveness.{state}",
+            exactness="SPAN",
+        )
+        for state in ("active", "waiting", "queued")
+    ),
+)
+SPAN_RUN = (*RUN[:4], L("trigger", "openclaw.trigger"), RUN[5])
+SPAN_PROCESSED = (CHANNEL, L("outcome", "openclaw.outcome"), L("reason", "openclaw.reason", absent="none"))
+SPANS_COMPLETE_SPECS: tuple[FamilySpec, ...] = (
+    FamilySpec(
+        "openclaw.run",
+        "openclaw_run_completed_total",
+        C,
+        "Agent runs completed by outcome.",
+        SPAN_RUN,
+        Value.COUNT,
+        exactness="SPAN",
+    ),
+    FamilySpec(
+        "openclaw.run",
+        "openclaw_run_duration_seconds",
+        H,
+        "Agent run duration in seconds.",
+        SPAN_RUN,
+        Value.HISTOGRAM,
+        unit="seconds",
+        bounds=DURATION_BUCKETS_SECONDS,
+        exactness="SPAN",
+    ),
+    FamilySpec(
+        "openclaw.message.processed",
+        "openclaw_message_processed_total",
+        C,
+        "Inbound messages processed by outcome.",
+        SPAN_PROCESSED,
+        Value.COUNT,
+        exactness="SPAN",
+    ),
+    FamilySpec(
+        "openclaw.message.processed",
+        "openclaw_message_processed_duration_seconds",
+        H,
+        "Inbound message processing duration in seconds.",
+        SPAN_PROCESSED,
+        Value.HISTOGRAM,
+        unit="seconds",
+        bounds=DURATION_BUCKETS_SECONDS,
+        exactness="SPAN",
+    ),
+)
+# Log records carry the pseudo-attributes ``log.severity`` and ``log.subsystem`` (``/`` replaced by ``.``).
+PROVIDER_FAILURE = (
+    L("provider", "openclaw.provider"),
+    L("model", "openclaw.model"),
+    L("reason", "openclaw.failoverReason"),
+    L("failure_kind", "openclaw.providerRuntimeFailureKind"),
+)
+LOG_SPECS: tuple[FamilySpec, ...] = (
+    FamilySpec(
+        "*",
+        "openclaw_log_records_total",
+        C,
+        "OpenClaw log records by severity and subsystem.",
+        (L("severity", "log.severity"), L("subsystem", "log.subsystem")),
+        Value.COUNT,
+        exactness="LOG",
+    ),
+    FamilySpec(
+        "embedded_run_agent_end",
+        "openclaw_model_provider_failures_total",
+        C,
+        "Failed model provider attempts reported in OpenClaw logs (embedded_run_agent_end with isError), by "
+        "provider, model, failover reason and runtime failure kind.",
+        PROVIDER_FAILURE,
+        Value.COUNT,
+        select=lambda attributes: attributes.get("openclaw.isError") == "true",
+        exactness="LOG",
+    ),
+    FamilySpec(
+        "model_fallback_decision",
+        "openclaw_model_fallback_decisions_total",
+        C,
+        "Model fallback decisions reported in OpenClaw logs, by decision, reason and HTTP status.",
+        (
+            L("decision", "openclaw.decision"),
+            L("provider", "openclaw.candidateProvider"),
+            L("model", "openclaw.candidateModel"),
+            L("reason", "openclaw.reason"),
+            L("status", "openclaw.status"),
+        ),
+        Value.COUNT,
+        exactness="LOG",
+    ),
+    FamilySpec(
+        "embedded_run_failover_decision",
+        "openclaw_model_failover_decisions_total",
+        C,
+        "Failover decisions of embedded runs reported in OpenClaw logs, by decision, stage and reason.",
+        (
+            L("decision", "openclaw.decision"),
+            L("provider", "openclaw.provider"),
+            L("model", "openclaw.model"),
+            L("reason", "openclaw.failoverReason"),
+            L("stage", "openclaw.stage"),
+        ),
+        Value.COUNT,
+        exactness="LOG",
+    ),
+)
+
+
 def specs_by_metric(prefix: str, spans_complete: bool) -> dict[str, tuple[FamilySpec, ...]]:
     """OTLP metric name (with the configured OpenClaw prefix) → the families it feeds."""
     table: dict[str, list[FamilySpec]] = {}
@@ -872,5 +1046,31 @@ def specs_by_metric(prefix: str, spans_complete: bool) -> dict[str, tuple[Family
     return {name: tuple(specs) for name, specs in table.items()}
 
 
-def metric_family_names() -> frozenset[str]:
-    return frozenset(spec.name for spec in METRIC_SPECS)
+SELF_METRIC_FAMILIES = frozenset(
+    {
+        "otlp_bridge_build_info",
+        "otlp_bridge_requests_total",
+        "otlp_bridge_received_points_total",
+        "otlp_bridge_received_bytes_total",
+        "otlp_bridge_rejected_points_total",
+        "otlp_bridge_series",
+        "otlp_bridge_streams",
+        "openclaw_prometheus_series_dropped_total",
+        "otlp_bridge_series_dropped_total",
+        "otlp_bridge_series_expired_total",
+        "otlp_bridge_last_scrape_duration_seconds",
+        "otlp_bridge_last_receive_timestamp_seconds",
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_virtual_memory_bytes",
+        "process_start_time_seconds",
+        "process_open_fds",
+        "process_max_fds",
+    }
+)
+
+
+def family_names() -> frozenset[str]:
+    """Every family the bridge can expose: translated ``openclaw_*`` families and its own metrics."""
+    specs = (*METRIC_SPECS, *SPAN_SPECS, *SPANS_COMPLETE_SPECS, *LOG_SPECS)
+    return frozenset(spec.name for spec in specs) | SELF_METRIC_FAMILIES

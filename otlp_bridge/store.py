@@ -9,6 +9,7 @@ sender restart or a second sender can never make a counter go backwards.
 
 from __future__ import annotations
 
+import bisect
 import enum
 import math
 from collections import Counter
@@ -54,7 +55,7 @@ class Series:
         self.last_seen = now
         self.text: str | None = None
         self.om: str | None = None
-        self.exemplars: dict[int, tuple[str, float, float]] | None = None
+        self.exemplars: dict[int, tuple[str, float, float]] | None = None  # bucket → (trace id, value, time)
 
     def changed(self) -> None:
         if self.text is not None or self.om is not None:
@@ -114,6 +115,21 @@ class HistogramSeries(Series):
             self._fold(bounds, counts)
         self.count += count
         self.sum += total
+        self.changed()
+
+    def observe(self, bounds: tuple[float, ...], value: float, exemplar: tuple[str, float] | None = None) -> None:
+        """Add one observation (from a span or a log record); ``exemplar`` is ``(trace_id, timestamp)``."""
+        if not self.bounds and self.count == 0:
+            self.bounds = bounds
+            self.counts = [0.0] * (len(bounds) + 1)
+        index = bisect.bisect_left(self.bounds, value)
+        self.counts[index] += 1
+        self.count += 1
+        self.sum += value
+        if exemplar is not None:
+            if self.exemplars is None:
+                self.exemplars = {}
+            self.exemplars[index] = (exemplar[0], value, exemplar[1])
         self.changed()
 
     def _fold(self, bounds: tuple[float, ...], counts: Sequence[float]) -> None:

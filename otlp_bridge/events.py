@@ -1,0 +1,176 @@
+"""Spans and log records → counters, histograms and gauges, one event at a time.
+
+Spans give what OpenClaw's metrics cannot: ``trigger`` on runs, ``reason`` on processed messages, exact bucket
+placement, the liveness session gauges. Logs give the provider failures (HTTP 500/429) that no metric carries.
+Content never becomes a label: only the attributes the specs name are read, through the label normaliser.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any
+
+from otlp_bridge.attributes import attribute_dict
+from otlp_bridge.labels import normalize_value
+from otlp_bridge.mapping import LOG_SPECS, SPAN_SPECS, SPANS_COMPLETE_SPECS, FamilySpec, Value
+from otlp_bridge.store import HistogramSeries, Kind, Labels, ScalarSeries, Series, Store
+from otlp_bridge.translate import IngestResult, MetricsTranslator
+
+STATUS_ERROR = 2
+SEEN_SPANS = 65536  # span ids remembered, so a re-sent batch is not counted twice
+HARNESS_RUN = "openclaw.harness.run"
+_SEVERITIES = ((21, "fatal"), (17, "error"), (13, "warn"), (9, "info"), (5, "debug"), (1, "trace"))
+
+
+def severity_word(number: int, text: str) -> str:
+    """OTLP severity number → ``trace``…``fatal``; the text only when the number is unset."""
+    for floor, word in _SEVERITIES:
+        if number >= floor:
+            return word
+    return normalize_value(text.lower(), "unspecified") if text else "unspecified"
+
+
+class EventFeeder:
+    """Applies event specs to a store; shared by spans and logs."""
+
+    def __init__(self, store: Store, sources: MetricsTranslator) -> None:
+        self.store = store
+        self.sources = sources
+
+    def feed(
+        self,
+        spec: FamilySpec,
+        attributes: dict[str, str],
+        extra: Labels,
+        value: float,
+        now: float,
+        result: IngestResult,
+        exemplar: tuple[str, float] | None = None,
+    ) -> bool:
+        family = self.store.family(spec.info)
+        if family is None:
+            result.reject("invalid")
+            return False
+        labels = spec.labels_for(attributes)
+        if extra:
+            labels = tuple(sorted(labels + extra))
+        series = self.store.series(family, labels, now, now)
+        if not isinstance(series, Series):
+            result.reject(series.value)
+            return False
+        series.last_seen = now
+        if isinstance(series, HistogramSeries):
+            series.observe(spec.bounds, value, exemplar)
+        elif isinstance(series, ScalarSeries):
+            if spec.kind is Kind.GAUGE:
+                series.set(value)
+            else:
+                series.add(1.0)
+        return True
+
+
+class SpanTranslator:
+    def __init__(self, store: Store, sources: MetricsTranslator, spans_complete: bool) -> None:
+        self.feeder = EventFeeder(store, sources)
+        self.sources = sources
+        by_name: dict[str, list[FamilySpec]] = {}
+        for spec in (*SPAN_SPECS, *(SPANS_COMPLETE_SPECS if spans_complete else ())):
+            by_name.setdefault(spec.source, []).append(spec)
+        self.generic = tuple(by_name.pop("*", ()))
+        self.by_name = {name: tuple(specs) for name, specs in by_name.items()}
+        self.seen: OrderedDict[bytes, None] = OrderedDict()
+
+    def apply(self, request: Any, now: float) -> IngestResult:
+        result = IngestResult()
+        for resource_spans in request.resource_spans:
+            resource = resource_spans.resource
+            source = self.sources.source_name(resource, resource.SerializeToString())
+            result.sources.add(source)
+            label = self.sources.options.source_label
+            extra: Labels = ((label, source),) if label else ()
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    if self._span(span, extra, now, result):
+                        result.accepted += 1
+        return result
+
+    def _span(self, span: Any, extra: Labels, now: float, result: IngestResult) -> bool:
+        name = span.name
+        if not name.startswith("openclaw."):
+            return True  # accepted, nothing to derive from a foreign span
+        if span.end_time_unix_nano < span.start_time_unix_nano:
+            result.reject("invalid")
+            return False
+        key = bytes(span.trace_id) + bytes(span.span_id)
+        if span.span_id:
+            if key in self.seen:
+                return True  # a re-sent batch
+            self.seen[key] = None
+            if len(self.seen) > SEEN_SPANS:
+                self.seen.popitem(last=False)
+        attributes = attribute_dict(span.attributes)
+        if name == HARNESS_RUN and "openclaw.outcome" not in attributes:
+            return True  # the lifecycle span OpenClaw emits around each harness run: counted once, via its child
+        error = span.status.code == STATUS_ERROR or "openclaw.errorCategory" in attributes
+        attributes["span.name"] = name
+        attributes["span.outcome"] = "error" if error else "completed"
+        if error:
+            attributes["span.error_category"] = attributes.get("openclaw.errorCategory", "other")
+        duration = (span.end_time_unix_nano - span.start_time_unix_nano) / 1e9
+        exemplar = (span.trace_id.hex(), span.end_time_unix_nano / 1e9) if span.trace_id else None
+        ok = True
+        for spec in (*self.generic, *self.by_name.get(name, ())):
+            if spec.select is not None and not spec.select(attributes):
+                continue
+            if spec.attribute:
+                raw = attributes.get(spec.attribute)
+                if raw is None:
+                    continue
+                try:
+                    value = float(raw)
+                except ValueError:
+                    continue
+                ok = self.feeder.feed(spec, attributes, extra, value, now, result) and ok
+            else:
+                sample = exemplar if spec.value is Value.HISTOGRAM else None
+                ok = self.feeder.feed(spec, attributes, extra, duration, now, result, sample) and ok
+        return ok
+
+
+class LogTranslator:
+    def __init__(self, store: Store, sources: MetricsTranslator) -> None:
+        self.feeder = EventFeeder(store, sources)
+        self.sources = sources
+        self.generic = tuple(spec for spec in LOG_SPECS if spec.source == "*")
+        self.by_event = {spec.source: spec for spec in LOG_SPECS if spec.source != "*"}
+
+    def apply(self, request: Any, now: float) -> IngestResult:
+        result = IngestResult()
+        for resource_logs in request.resource_logs:
+            resource = resource_logs.resource
+            source = self.sources.source_name(resource, resource.SerializeToString())
+            result.sources.add(source)
+            label = self.sources.options.source_label
+            extra: Labels = ((label, source),) if label else ()
+            for scope_logs in resource_logs.scope_logs:
+                for record in scope_logs.log_records:
+                    if self._record(record, extra, now, result):
+                        result.accepted += 1
+        return result
+
+    def _record(self, record: Any, extra: Labels, now: float, result: IngestResult) -> bool:
+        attributes = attribute_dict(record.attributes)
+        attributes["log.severity"] = severity_word(record.severity_number, record.severity_text)
+        subsystem = attributes.get("openclaw.subsystem")
+        if subsystem is not None:
+            attributes["log.subsystem"] = subsystem.replace("/", ".")
+        specs: Iterable[FamilySpec] = self.generic
+        event_spec = self.by_event.get(attributes.get("openclaw.event", ""))
+        if event_spec is not None:
+            specs = (*self.generic, event_spec)
+        ok = True
+        for spec in specs:
+            if spec.select is None or spec.select(attributes):
+                ok = self.feeder.feed(spec, attributes, extra, 1.0, now, result) and ok
+        return ok
