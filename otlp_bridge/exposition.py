@@ -7,7 +7,6 @@ between parts: a large store never stalls ingest.
 
 from __future__ import annotations
 
-import bisect
 import enum
 import math
 from collections.abc import Iterator
@@ -20,9 +19,8 @@ from otlp_bridge.store import Family, HistogramSeries, Kind, Labels, ScalarSerie
 
 TEXT_CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE: Final = "application/openmetrics-text; version=1.0.0; charset=utf-8"
-ESCAPING_SCHEMES: Final = frozenset({"allow-utf-8", "underscores", "dots", "values"})
+ESCAPING_SCHEMES: Final = frozenset({"allow-utf-8", "allow-utf8", "underscores", "dots", "values"})
 SERIES_PER_PART: Final = 500
-_BUILDING: Final = ""  # a family's cache while its block is being rebuilt; any change resets it to None
 _TYPE_WORD: Final = {Kind.COUNTER: "counter", Kind.GAUGE: "gauge", Kind.HISTOGRAM: "histogram"}
 
 
@@ -39,12 +37,19 @@ def negotiate(accept: str | None) -> tuple[Format, str]:
     """Pick the format and the exact ``Content-Type`` from an ``Accept`` header.
 
     OpenMetrics 1.0.0 (or 0.0.1) when it is acceptable with the highest weight, else text 0.0.4. A range whose
-    ``escaping`` parameter names no known scheme is ignored. Every name this bridge exposes is a legacy
-    Prometheus name, so all escaping schemes produce the same bytes; the chosen scheme is echoed back.
+    ``escaping`` parameter names no known scheme is ignored; every name this bridge exposes is a legacy Prometheus
+    name, so all schemes produce the same bytes and the requested one is echoed back.
+
+    One exception keeps the official plugin's series identical on Prometheus 2: Prometheus 2 asks for OpenMetrics
+    first but also accepts text 0.0.4, and it would store OpenMetrics buckets as ``le="1.0"`` (and ``_created``
+    samples as extra series) where the official plugin's text gives ``le="1"``. Prometheus 3 normalises ``le``
+    whatever the format and always sends an ``escaping`` parameter. So OpenMetrics requested without ``escaping``
+    while text is also acceptable is answered with text.
     """
     if not accept or not accept.strip():
         return Format.TEXT, TEXT_CONTENT_TYPE
-    best: tuple[float, int, Format, str] | None = None
+    best: tuple[float, int, Format, str, bool] | None = None
+    text_acceptable = False
     for position, item in enumerate(accept.split(",")):
         parts = [p.strip() for p in item.split(";")]
         media = parts[0].lower()
@@ -63,9 +68,10 @@ def negotiate(accept: str | None) -> tuple[Format, str]:
             continue
         if media == "application/openmetrics-text" and params.get("version", "1.0.0") in ("1.0.0", "0.0.1"):
             content_type = OPENMETRICS_CONTENT_TYPE + (f"; escaping={escaping}" if escaping else "")
-            choice = (weight, -position, Format.OPENMETRICS, content_type)
+            choice = (weight, -position, Format.OPENMETRICS, content_type, escaping is not None)
         elif media in ("text/plain", "text/*", "*/*"):
-            choice = (weight, -position, Format.TEXT, TEXT_CONTENT_TYPE)
+            choice = (weight, -position, Format.TEXT, TEXT_CONTENT_TYPE, False)
+            text_acceptable = True
         else:
             continue
         if best is None or choice[:2] > best[:2]:
@@ -73,12 +79,34 @@ def negotiate(accept: str | None) -> tuple[Format, str]:
     if best is None:
         msg = f"none of {accept!r} can be served; use text/plain or application/openmetrics-text"
         raise NotAcceptable(msg)
-    return best[2], best[3]
+    _, _, fmt, content_type, escaping_given = best
+    if fmt is Format.OPENMETRICS and not escaping_given and text_acceptable:
+        return Format.TEXT, TEXT_CONTENT_TYPE
+    return fmt, content_type
+
+
+def accepts_gzip(header: str | None) -> bool:
+    """Whether ``Accept-Encoding`` admits gzip (``gzip;q=0`` does not)."""
+    for item in (header or "").split(","):
+        coding, _, params = item.partition(";")
+        if coding.strip().lower() not in ("gzip", "x-gzip", "*"):
+            continue
+        weight = 1.0
+        for param in params.split(";"):
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        return weight > 0
+    return False
 
 
 # -- numbers --------------------------------------------------------------------------------------------------
 def format_number(value: float) -> str:
     """Like the official plugin: ``String(Number(v.toPrecision(12)))``, non-finite as ``0``."""
+    value = float(value)
     if not math.isfinite(value):
         return "0"
     if value.is_integer() and abs(value) < 1e21:
@@ -114,13 +142,14 @@ def label_text(labels: Labels) -> str:
     return "{" + ",".join(f'{name}="{escape_label_value(value)}"' for name, value in labels) + "}"
 
 
-def _with_le(labels: Labels, le: str) -> str:
-    pairs = list(labels)
-    bisect.insort(pairs, ("le", le))
-    return label_text(tuple(pairs))
-
-
 # -- series ---------------------------------------------------------------------------------------------------
+def _split_at_le(labels: Labels) -> tuple[str, str]:
+    """The label text before and after an ``le`` label sorted in among the others."""
+    before = ",".join(f'{name}="{escape_label_value(value)}"' for name, value in labels if name < "le")
+    after = ",".join(f'{name}="{escape_label_value(value)}"' for name, value in labels if name >= "le")
+    return (before + "," if before else ""), ("," + after if after else "")
+
+
 def series_text(name: str, series: Series) -> str:
     cached = series.text
     if cached is not None:
@@ -130,15 +159,17 @@ def series_text(name: str, series: Series) -> str:
         text = f"{name}{label_text(labels)} {format_number(series.value)}\n"
     else:
         assert isinstance(series, HistogramSeries)
+        before, after = _split_at_le(labels)
+        bucket = f"{name}_bucket{{{before}le="
         lines = []
         cumulative = 0.0
         for bound, count in zip(series.bounds, series.counts, strict=False):
             cumulative += count
-            lines.append(f"{name}_bucket{_with_le(labels, format_bound(bound))} {format_number(cumulative)}\n")
+            lines.append(f'{bucket}"{format_bound(bound)}"{after}}} {format_number(cumulative)}\n')
         plain = label_text(labels)
-        lines.append(f"{name}_bucket{_with_le(labels, '+Inf')} {format_number(series.count)}\n")
-        lines.append(f"{name}_sum{plain} {format_number(series.sum)}\n")
-        lines.append(f"{name}_count{plain} {format_number(series.count)}\n")
+        total = format_number(series.count)
+        lines.append(f'{bucket}"+Inf"{after}}} {total}\n{name}_sum{plain} {format_number(series.sum)}\n')
+        lines.append(f"{name}_count{plain} {total}\n")
         text = "".join(lines)
     series.text = text
     return text
@@ -159,13 +190,14 @@ def series_openmetrics(name: str, kind: Kind, series: Series) -> str:
     else:
         assert isinstance(series, HistogramSeries)
         exemplars = series.exemplars or {}
+        before, after = _split_at_le(labels)
+        bucket = f"{name}_bucket{{{before}le="
         lines = []
         cumulative = 0.0
         bounds = (*series.bounds, math.inf)
         for index, (bound, count) in enumerate(zip(bounds, series.counts, strict=False)):
             cumulative += count
-            le = floatToGoString(bound)
-            line = f"{name}_bucket{_with_le(labels, le)} {format_number(cumulative)}"
+            line = f'{bucket}"{floatToGoString(bound)}"{after}}} {format_number(cumulative)}'
             exemplar = exemplars.get(index)
             if exemplar is not None:
                 trace_id, value, timestamp = exemplar
@@ -206,10 +238,7 @@ def render_parts(store: Store, fmt: Format) -> Iterator[str]:
 
 
 def _render_family(family: Family, fmt: Format) -> Iterator[str]:
-    if fmt is Format.TEXT:
-        family.text = _BUILDING
-    else:
-        family.om = _BUILDING
+    version = family.version
     header, name = _header(family, fmt)
     kind = family.info.kind
     pieces = [header]
@@ -224,11 +253,11 @@ def _render_family(family: Family, fmt: Format) -> Iterator[str]:
         if start + SERIES_PER_PART < len(order):
             yield ""  # a pause point: the caller may let the event loop run here
     block = "".join(pieces)
-    # Keep the block only if nothing changed while it was built (any change resets the marker to None).
-    if fmt is Format.TEXT and family.text is _BUILDING:
-        family.text = block
-    elif fmt is Format.OPENMETRICS and family.om is _BUILDING:
-        family.om = block
+    if family.version == version:  # keep the block only if nothing changed while it was built
+        if fmt is Format.TEXT:
+            family.text = block
+        else:
+            family.om = block
     yield block
 
 

@@ -29,7 +29,7 @@ from otlp_bridge.errors import (
     PayloadTooLarge,
     Unauthorized,
 )
-from otlp_bridge.exposition import Format, NotAcceptable, negotiate, render_parts
+from otlp_bridge.exposition import Format, NotAcceptable, accepts_gzip, negotiate, render_parts
 from otlp_bridge.ingest import SignalTranslators
 from otlp_bridge.log import get_logger
 from otlp_bridge.selfmetrics import SelfMetrics
@@ -248,7 +248,7 @@ class Bridge:
         parts.append(self.metrics.text() if fmt is Format.TEXT else self.metrics.openmetrics())
         body = "".join(parts).encode()
         headers = {"Content-Type": content_type, "Cache-Control": "no-store"}
-        if "gzip" in request.headers.get("Accept-Encoding", "").lower() and len(body) >= GZIP_MIN_BYTES:
+        if accepts_gzip(request.headers.get("Accept-Encoding")) and len(body) >= GZIP_MIN_BYTES:
             body = await asyncio.get_running_loop().run_in_executor(None, _gzip, body)
             headers["Content-Encoding"] = "gzip"
         return web.Response(body=body, headers=headers)

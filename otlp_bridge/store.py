@@ -58,11 +58,10 @@ class Series:
         self.exemplars: dict[int, tuple[str, float, float]] | None = None  # bucket → (trace id, value, time)
 
     def changed(self) -> None:
-        if self.text is not None or self.om is not None:
-            self.text = self.om = None
+        self.text = self.om = None
         family = self.family
-        if family.text is not None or family.om is not None:
-            family.text = family.om = None
+        family.version += 1
+        family.text = family.om = None
 
 
 class ScalarSeries(Series):
@@ -149,7 +148,7 @@ class HistogramSeries(Series):
 class Family:
     """A metric family: its series, and the render caches of the whole block."""
 
-    __slots__ = ("info", "om", "order", "series", "text")
+    __slots__ = ("info", "om", "order", "series", "text", "version")
 
     def __init__(self, info: FamilyInfo) -> None:
         self.info = info
@@ -157,6 +156,7 @@ class Family:
         self.order: list[Labels] | None = None
         self.text: str | None = None
         self.om: str | None = None
+        self.version = 0  # bumped by every change, so a render knows whether its block is still current
 
     def sorted_labels(self) -> list[Labels]:
         if self.order is None:
@@ -165,6 +165,7 @@ class Family:
 
     def _membership_changed(self) -> None:
         self.order = None
+        self.version += 1
         self.text = self.om = None
 
 

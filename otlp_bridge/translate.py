@@ -93,6 +93,34 @@ class Stream:
         self.raw_bounds: tuple[float, ...] = ()
 
 
+class MetricEntry:
+    """A cumulative metric as last processed: a digest of it (export time zeroed) and the streams it fed.
+
+    OpenClaw resends every cumulative stream each interval; when a metric's digest has not changed, none of its
+    points can carry an increment, so the whole metric is acknowledged without visiting its points.
+    """
+
+    __slots__ = ("digest", "last_seen", "streams")
+
+    def __init__(self, digest: tuple[int, int], now: float, streams: list[Stream]) -> None:
+        self.digest = digest
+        self.last_seen = now
+        self.streams = streams
+
+
+_ZERO_STAMP = bytes(8)
+
+
+def unchanged_digest(metric: Any, points: Any) -> tuple[int, int]:
+    """A digest of a metric that ignores its export time (the same fixed64 ``time_unix_nano`` on every point):
+    its length and its 64-bit hash (the process's randomised SipHash, so a sender cannot aim for a collision)."""
+    raw = metric.SerializeToString()
+    stamp = points[0].time_unix_nano
+    if stamp:
+        raw = raw.replace(stamp.to_bytes(8, "little"), _ZERO_STAMP)
+    return len(raw), hash(raw)
+
+
 def generic_spec(name: str, unit: str, kind: Kind, value: Value, description: str) -> FamilySpec:
     """A family for a metric the OpenClaw mapping does not know, named by the standard rules."""
     prom_name = metric_name(name, unit, counter=kind is Kind.COUNTER, gauge=kind is Kind.GAUGE)
@@ -108,6 +136,7 @@ class MetricsTranslator:
         self.options = options
         self.specs = specs_by_metric(options.metric_name_prefix, options.spans_complete)
         self.streams: dict[tuple[Any, ...], Stream] = {}
+        self.unchanged: dict[tuple[bytes, str, str], MetricEntry] = {}
         self._generic: dict[tuple[str, str, str, bool], FamilySpec] = {}
         self._sources: dict[bytes, str] = {}
         if options.source_label and options.source_label in {
@@ -138,15 +167,15 @@ class MetricsTranslator:
             result.sources.add(source)
             extra: Labels = ((self.options.source_label, source),) if self.options.source_label else ()
             for scope_metrics in resource_metrics.scope_metrics:
-                openclaw_scope = scope_metrics.scope.name == OPENCLAW_SCOPE
+                scope = scope_metrics.scope.name
                 for metric in scope_metrics.metrics:
-                    self._metric(metric, openclaw_scope, resource_key, extra, now, result)
+                    self._metric(metric, scope, resource_key, extra, now, result)
         return result
 
     def _metric(
         self,
         metric: Any,
-        openclaw_scope: bool,
+        scope: str,
         resource_key: bytes,
         extra: Labels,
         now: float,
@@ -157,7 +186,7 @@ class MetricsTranslator:
             return
         data = getattr(metric, data_kind)
         points = data.data_points
-        specs = self.specs.get(metric.name) if openclaw_scope else None
+        specs = self.specs.get(metric.name) if scope == OPENCLAW_SCOPE else None
         if specs is None:
             specs = self._generic_specs(metric, data_kind, data)
             if specs is None:
@@ -180,7 +209,18 @@ class MetricsTranslator:
                 result.reject("unsupported", len(points))
                 return
             temporality = 0  # a non-monotonic sum is a gauge: last value
-        prefix = (resource_key, metric.name, data_kind)
+        cache_key = None
+        if temporality != DELTA and points:
+            cache_key = (resource_key, scope, metric.name)
+            digest = unchanged_digest(metric, points)
+            entry = self.unchanged.get(cache_key)
+            if entry is not None and entry.digest == digest:
+                entry.last_seen = now
+                result.accepted += len(points)
+                return
+        rejected_before = result.rejected
+        fed: list[Stream] = []
+        prefix = (resource_key, scope, metric.name, data_kind)
         streams = self.streams
         for point in points:
             if point.flags & NO_RECORDED_VALUE:
@@ -198,12 +238,20 @@ class MetricsTranslator:
                 targets = [Target(spec, None) for spec in specs if spec.select is None or spec.select(attributes)]
                 stream = streams[key] = Stream(targets, created, now)
             stream.last_seen = now
+            fed.append(stream)
             if histogram:
                 ok = self._histogram_point(stream, point, temporality, attributes, extra, dynamic, now, result)
             else:
                 ok = self._sum_point(stream, point, temporality, attributes, extra, dynamic, now, result)
             if ok:
                 result.accepted += 1
+        if cache_key is not None:
+            if result.rejected == rejected_before:
+                if len(self.unchanged) >= self.options.max_streams:
+                    self.unchanged.clear()
+                self.unchanged[cache_key] = MetricEntry(digest, now, fed)
+            else:
+                self.unchanged.pop(cache_key, None)  # refused points are retried, and reported, every time
 
     # -- points ---------------------------------------------------------------------------------------------
     def _sum_point(
@@ -414,11 +462,24 @@ class MetricsTranslator:
 
     # -- expiry ---------------------------------------------------------------------------------------------
     def expire(self, now: float) -> int:
-        """Drop stream state idle for the series TTL, then the series themselves."""
+        """Drop stream state idle for the series TTL, then the series themselves.
+
+        Unchanged metrics skip their points, so liveness flows here: metric → its streams → their series."""
         cutoff = now - self.store.ttl
-        stale = [key for key, stream in self.streams.items() if stream.last_seen < cutoff]
-        for key in stale:
-            del self.streams[key]
+        for key, entry in list(self.unchanged.items()):
+            if entry.last_seen < cutoff:
+                del self.unchanged[key]
+                continue
+            for stream in entry.streams:
+                stream.last_seen = max(stream.last_seen, entry.last_seen)
+        for key, stream in list(self.streams.items()):
+            if stream.last_seen < cutoff:
+                del self.streams[key]
+                continue
+            for target in stream.targets:
+                series = target.series
+                if isinstance(series, Series) and series.last_seen < stream.last_seen:
+                    series.last_seen = stream.last_seen
         return self.store.expire(now)
 
 
@@ -429,6 +490,8 @@ def dynamic_labels(attributes: dict[str, str]) -> Labels:
         if is_private_attribute(key) or key == "otel.metric.overflow":
             continue
         name = sanitize_label_name(key)
+        if name in ("le", "quantile"):
+            name = "exported_" + name  # reserved for buckets and quantiles
         if name not in pairs:
             pairs[name] = normalize_value(attributes[key], "unknown")
     return tuple(sorted(pairs.items()))

@@ -153,7 +153,7 @@ def test_span_histograms_carry_trace_id_exemplars_in_openmetrics() -> None:
     store = replay("03a-main-part1-cumulative", spans_complete=True)
     exemplars = [
         s.exemplar
-        for family in parse_openmetrics(render(store, Format.OPENMETRICS) + "# EOF\n")
+        for family in parse_openmetrics(render(store, Format.OPENMETRICS) + "# EOF\n")  # type: ignore[no-untyped-call]
         if family.name == "openclaw_run_duration_seconds"
         for s in family.samples
         if s.exemplar is not None
@@ -184,7 +184,7 @@ def log_request(*records: tuple[int, str, str, dict[str, AttributeValue]]) -> Ex
     request = ExportLogsServiceRequest()
     scope = request.resource_logs.add().scope_logs.add()
     for severity, text, body, attributes in records:
-        record = scope.log_records.add(severity_number=severity, severity_text=text)  # type: ignore[arg-type]
+        record = scope.log_records.add(severity_number=severity, severity_text=text)
         record.body.string_value = body
         record.attributes.extend(key_values(attributes))
     return request
