@@ -49,6 +49,10 @@ def any_value_text(value: Any) -> str | None:
     kind = value.WhichOneof("value")
     if kind == "string_value":
         return str(value.string_value)
+    return _scalar_text(value, kind)
+
+
+def _scalar_text(value: Any, kind: str | None) -> str | None:
     if kind == "bool_value":
         return "true" if value.bool_value else "false"
     if kind == "int_value":
@@ -63,9 +67,14 @@ def attribute_dict(pairs: Iterable[Any]) -> dict[str, str]:
     """Repeated ``KeyValue`` → ``{key: text}``; later duplicates win, values without a text form are skipped."""
     out: dict[str, str] = {}
     for pair in pairs:
-        text = any_value_text(pair.value)
-        if text is not None:
-            out[pair.key] = text
+        value = pair.value
+        kind = value.WhichOneof("value")
+        if kind == "string_value":
+            out[pair.key] = value.string_value
+        else:
+            text = _scalar_text(value, kind)
+            if text is not None:
+                out[pair.key] = text
     return out
 
 

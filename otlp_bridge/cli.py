@@ -15,8 +15,8 @@ from otlp_bridge.log import configure_logging
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
         config = load_config(args, os.environ)
         if args.check_config:
             from otlp_bridge.ingest import SignalTranslators  # noqa: PLC0415 - also validates the label options

@@ -87,6 +87,9 @@ def parse_content_encoding(header: str | None) -> bool:
     raise UnsupportedMediaType(msg)
 
 
+INFLATE_SLICE = 1 << 20  # inflate at most this much per call, so a bomb never holds more than the limit + 1 MiB
+
+
 class GzipReader:
     """Incremental gunzip that never produces more than ``limit`` bytes in total.
 
@@ -105,12 +108,11 @@ class GzipReader:
     def feed(self, chunk: bytes) -> None:
         data = chunk
         while data:
-            if self._decompressor.eof:
-                # A second gzip member follows (concatenated members are valid gzip).
-                data = self._decompressor.unused_data + data
-                self._decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            decompressor = self._decompressor
+            if decompressor.eof:  # another gzip member follows (concatenated members are valid gzip)
+                decompressor = self._decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
             try:
-                out = self._decompressor.decompress(data, self._limit - self._produced + 1)
+                out = decompressor.decompress(data, min(INFLATE_SLICE, self._limit - self._produced + 1))
             except zlib.error as exc:
                 msg = f"invalid gzip body: {exc}"
                 raise BadRequest(msg) from None
@@ -119,9 +121,11 @@ class GzipReader:
                 raise PayloadTooLarge(self._limit)
             if out:
                 self._parts.append(out)
-            data = self._decompressor.unconsumed_tail
-            if not out and not data:
-                break
+            data = decompressor.unused_data if decompressor.eof else decompressor.unconsumed_tail
+
+    @property
+    def produced(self) -> int:
+        return self._produced
 
     def finish(self) -> bytes:
         if not self._decompressor.eof:

@@ -7,7 +7,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 import yaml
 
@@ -193,8 +193,14 @@ OPTIONS: tuple[_Option, ...] = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """A command-line mistake is a configuration error: one line, exit code 2."""
+        raise ConfigError(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="otlp-bridge",
         description="Receive OpenClaw diagnostics-otel OTLP/HTTP and expose the official openclaw_* series.",
         epilog=f"Every option can also be set as {ENV_PREFIX}<OPTION> or as a key in the --config YAML file.",

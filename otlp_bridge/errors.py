@@ -7,6 +7,7 @@ Hierarchy::
     ├── Unauthorized            401 token missing
     ├── Forbidden               403 token wrong
     ├── MethodNotAllowed        405
+    ├── RequestTimeout          408 body not received in time
     ├── PayloadTooLarge         413 body over the limit (counted after decompression)
     ├── UnsupportedMediaType    415 content type or content encoding
     └── Overloaded              503 with Retry-After
@@ -45,6 +46,11 @@ class Forbidden(BridgeError):
 class MethodNotAllowed(BridgeError):
     status = 405
     outcome = "method_not_allowed"
+
+
+class RequestTimeout(BridgeError):
+    status = 408
+    outcome = "timeout"
 
 
 class PayloadTooLarge(BridgeError):

@@ -27,6 +27,7 @@ from otlp_bridge.errors import (
     MethodNotAllowed,
     Overloaded,
     PayloadTooLarge,
+    RequestTimeout,
     Unauthorized,
 )
 from otlp_bridge.exposition import Format, NotAcceptable, accepts_gzip, negotiate, render_parts
@@ -40,6 +41,7 @@ READ_TIMEOUT_SECONDS = 30.0
 SHUTDOWN_TIMEOUT_SECONDS = 10.0
 RENDER_SLICE_SECONDS = 0.002
 GZIP_MIN_BYTES = 1024
+BUFFER_BUDGET_BODIES = 4  # bodies of the maximum size that may be held in memory at once
 
 
 class TokenFile:
@@ -92,6 +94,8 @@ class Bridge:
         self.ingest_token = TokenFile(config.ingest_token_file) if config.ingest_token_file else None
         self.scrape_token = TokenFile(config.scrape_token_file) if config.scrape_token_file else None
         self.inflight = 0
+        self.buffered = 0  # body bytes (decompressed) held by requests being read
+        self.buffer_budget = BUFFER_BUDGET_BODIES * config.max_body_bytes
         self.ready = False
         self.log = get_logger()
         self.last_receive: dict[tuple[str, str], float] = {}
@@ -106,26 +110,38 @@ class Bridge:
         self.ingest_token.check(presented)
 
     async def read_body(self, request: web.Request, gzipped: bool) -> bytes:
+        """Read the body chunk by chunk under the size limit, and under a budget for all bodies in flight together,
+        so that many slow senders cannot hold ``max_inflight`` × the limit in memory."""
         limit = self.config.max_body_bytes
         declared = request.content_length
         if declared is not None and declared > limit:
             raise PayloadTooLarge(limit)
         reader = codec.GzipReader(limit) if gzipped else None
         parts: list[bytes] = []
-        received = 0
-        async with asyncio.timeout(READ_TIMEOUT_SECONDS):
-            while True:
-                chunk = await request.content.readany()
-                if not chunk:
-                    break
-                received += len(chunk)
-                if received > limit:
-                    raise PayloadTooLarge(limit)
-                if reader is not None:
-                    reader.feed(chunk)
-                else:
-                    parts.append(chunk)
-        request["wire_bytes"] = received
+        received = held = 0
+        try:
+            async with asyncio.timeout(READ_TIMEOUT_SECONDS):
+                while True:
+                    chunk = await request.content.readany()
+                    if not chunk:
+                        break
+                    received += len(chunk)
+                    if received > limit:
+                        raise PayloadTooLarge(limit)
+                    if reader is not None:
+                        reader.feed(chunk)
+                        size = reader.produced
+                    else:
+                        parts.append(chunk)
+                        size = received
+                    self.buffered += size - held
+                    held = size
+                    if self.buffered > self.buffer_budget:
+                        msg = "too much request data in flight; retry later"
+                        raise Overloaded(msg)
+        finally:
+            self.buffered -= held
+            request["wire_bytes"] = received
         return reader.finish() if reader is not None else b"".join(parts)
 
     def ingest(self, signal: Signal, message: Any, now: float) -> IngestResult:
@@ -159,7 +175,7 @@ class Bridge:
                 body = await self.read_body(request, gzipped)
             except TimeoutError:
                 msg = f"request body not received within {READ_TIMEOUT_SECONDS:g} s"
-                raise BadRequest(msg) from None
+                raise RequestTimeout(msg) from None
             message = codec.decode_request(signal, encoding, body)
             result = self.ingest(signal, message, self.clock())
             outcome = "partial" if result.rejected else "ok"
@@ -186,7 +202,7 @@ class Bridge:
             response.headers["Allow"] = "POST"
         if isinstance(error, Overloaded):
             response.headers["Retry-After"] = str(error.retry_after_seconds)
-        if isinstance(error, PayloadTooLarge | BadRequest):
+        if isinstance(error, PayloadTooLarge | BadRequest | RequestTimeout):
             response.force_close()  # the rest of the body is not read
         return response
 
@@ -369,8 +385,19 @@ async def running(bridge: Bridge) -> AsyncIterator[tuple[int, int]]:
         bridge.ready = False
         if expiry is not None:
             expiry.cancel()
-        await otlp_runner.cleanup()  # stops accepting, then waits for in-flight requests
+        await _drain(bridge, otlp_runner)
+        await otlp_runner.cleanup()
         await metrics_runner.cleanup()
+
+
+async def _drain(bridge: Bridge, runner: web.AppRunner) -> None:
+    """Stop accepting connections, then let requests already in flight (bodies still arriving) finish."""
+    for site in list(runner.sites):
+        await site.stop()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SHUTDOWN_TIMEOUT_SECONDS
+    while bridge.inflight and loop.time() < deadline:
+        await asyncio.sleep(0.02)
 
 
 def _bound_port(runner: web.AppRunner) -> int:
