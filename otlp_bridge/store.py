@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import enum
 import math
+import operator
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -105,11 +106,8 @@ class HistogramSeries(Series):
         if not self.bounds and self.count == 0:
             self.bounds = bounds
             self.counts = [0.0] * (len(bounds) + 1)
-        mine = self.counts
-        if bounds == self.bounds and len(counts) == len(mine):
-            for index, amount in enumerate(counts):
-                if amount:
-                    mine[index] += amount
+        if bounds == self.bounds and len(counts) == len(self.counts):
+            self.counts = list(map(operator.add, self.counts, counts))
         else:
             self._fold(bounds, counts)
         self.count += count

@@ -10,11 +10,14 @@ Pure and synchronous; ``now`` is passed in.
 
 from __future__ import annotations
 
+import itertools
 import math
+import operator
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from otlp_bridge import wire
 from otlp_bridge.attributes import attribute_dict, is_private_attribute
 from otlp_bridge.errors import ConfigError
 from otlp_bridge.labels import normalize_value, sanitize_label_name
@@ -111,14 +114,47 @@ class MetricEntry:
 _ZERO_STAMP = bytes(8)
 
 
-def unchanged_digest(metric: Any, points: Any) -> tuple[int, int]:
-    """A digest of a metric that ignores its export time (the same fixed64 ``time_unix_nano`` on every point):
-    its length and its 64-bit hash (the process's randomised SipHash, so a sender cannot aim for a collision)."""
-    raw = metric.SerializeToString()
-    stamp = points[0].time_unix_nano
+def unchanged_digest(raw: bytes, stamp: int) -> tuple[int, int]:
+    """A digest of a serialised metric that ignores its export time ``stamp`` (the same fixed64 ``time_unix_nano``
+    on every point): its length and its 64-bit hash (the process's randomised SipHash, so a sender cannot aim for a
+    collision)."""
     if stamp:
         raw = raw.replace(stamp.to_bytes(8, "little"), _ZERO_STAMP)
     return len(raw), hash(raw)
+
+
+_VALID_BOUNDS: dict[tuple[float, ...], bool] = {}
+
+
+def valid_bounds(bounds: tuple[float, ...]) -> bool:
+    """Explicit bounds must be finite and strictly increasing (memoised: senders reuse a few bound sets)."""
+    known = _VALID_BOUNDS.get(bounds)
+    if known is None:
+        known = all(math.isfinite(b) for b in bounds) and all(a < b for a, b in itertools.pairwise(bounds))
+        if len(_VALID_BOUNDS) >= 1024:
+            _VALID_BOUNDS.clear()
+        _VALID_BOUNDS[bounds] = known
+    return known
+
+
+class _Batch:
+    """What the points of one metric share while they are translated."""
+
+    __slots__ = ("dynamic", "extra", "now", "points", "result", "specs")
+
+    def __init__(
+        self, points: Any, specs: tuple[FamilySpec, ...], extra: Labels, dynamic: bool, now: float, result: IngestResult
+    ) -> None:
+        self.points = points
+        self.specs = specs
+        self.extra = extra
+        self.dynamic = dynamic
+        self.now = now
+        self.result = result
+
+    def attributes(self, index: int) -> dict[str, str]:
+        """The parsed attributes of point ``index``: read only for new streams and for retrying refused series."""
+        return attribute_dict(self.points[index].attributes)
 
 
 def generic_spec(name: str, unit: str, kind: Kind, value: Value, description: str) -> FamilySpec:
@@ -184,9 +220,10 @@ class MetricsTranslator:
         data_kind = metric.WhichOneof("data")
         if data_kind is None:
             return
+        name = metric.name
         data = getattr(metric, data_kind)
         points = data.data_points
-        specs = self.specs.get(metric.name) if scope == OPENCLAW_SCOPE else None
+        specs = self.specs.get(name) if scope == OPENCLAW_SCOPE else None
         if specs is None:
             specs = self._generic_specs(metric, data_kind, data)
             if specs is None:
@@ -199,50 +236,48 @@ class MetricsTranslator:
             if specs and data_kind != expected:
                 result.reject("invalid", len(points))
                 return
-        if not specs:
+        if not specs or not points:
             result.accepted += len(points)  # span-fed families under --spans-complete: counted from spans
             return
         temporality = getattr(data, "aggregation_temporality", 0)
-        histogram = data_kind == "histogram"
         if data_kind == "sum" and not data.is_monotonic:
             if temporality == DELTA:
                 result.reject("unsupported", len(points))
                 return
             temporality = 0  # a non-monotonic sum is a gauge: last value
+        raw = metric.SerializeToString()
         cache_key = None
-        if temporality != DELTA and points:
-            cache_key = (resource_key, scope, metric.name)
-            digest = unchanged_digest(metric, points)
+        if temporality != DELTA:
+            cache_key = (resource_key, scope, name)
+            digest = unchanged_digest(raw, points[0].time_unix_nano)
             entry = self.unchanged.get(cache_key)
             if entry is not None and entry.digest == digest:
                 entry.last_seen = now
                 result.accepted += len(points)
                 return
+        batch = _Batch(points, specs, extra, dynamic, now, result)
         rejected_before = result.rejected
         fed: list[Stream] = []
-        prefix = (resource_key, scope, metric.name, data_kind)
+        prefix = (resource_key, scope, name, data_kind)
         streams = self.streams
-        for point in points:
+        histogram = data_kind == "histogram"
+        for index, encoded in enumerate(wire.data_points(raw)):
+            point = wire.histogram_point(encoded) if histogram else wire.number_point(encoded)
             if point.flags & NO_RECORDED_VALUE:
                 result.accepted += 1
                 continue
-            attributes = attribute_dict(point.attributes)
-            key = (prefix, tuple(attributes.items()))
+            key = (prefix, point.key)
             stream = streams.get(key)
             if stream is None:
-                if len(streams) >= self.options.max_streams:
-                    self.store.refuse(DropReason.STREAM_CAP)
-                    result.reject(DropReason.STREAM_CAP)
+                stream = self._new_stream(key, batch, index, point.start)
+                if stream is None:
                     continue
-                created = point.start_time_unix_nano / 1e9 if point.start_time_unix_nano else now
-                targets = [Target(spec, None) for spec in specs if spec.select is None or spec.select(attributes)]
-                stream = streams[key] = Stream(targets, created, now)
             stream.last_seen = now
             fed.append(stream)
             if histogram:
-                ok = self._histogram_point(stream, point, temporality, attributes, extra, dynamic, now, result)
+                ok = self._histogram_point(stream, point, temporality, batch, index)  # type: ignore[arg-type]
             else:
-                ok = self._sum_point(stream, point, temporality, attributes, extra, dynamic, now, result)
+                ok = self._sum_point(stream, point, temporality, batch, index)  # type: ignore[arg-type]
             if ok:
                 result.accepted += 1
         if cache_key is not None:
@@ -253,170 +288,124 @@ class MetricsTranslator:
             else:
                 self.unchanged.pop(cache_key, None)  # refused points are retried, and reported, every time
 
+    def _new_stream(self, key: tuple[Any, ...], batch: _Batch, index: int, start: int) -> Stream | None:
+        if len(self.streams) >= self.options.max_streams:
+            self.store.refuse(DropReason.STREAM_CAP)
+            batch.result.reject(DropReason.STREAM_CAP)
+            return None
+        attributes = batch.attributes(index)
+        targets = [Target(spec, None) for spec in batch.specs if spec.select is None or spec.select(attributes)]
+        created = start / 1e9 if start else batch.now
+        stream = self.streams[key] = Stream(targets, created, batch.now)
+        return stream
+
     # -- points ---------------------------------------------------------------------------------------------
-    def _sum_point(
-        self,
-        stream: Stream,
-        point: Any,
-        temporality: int,
-        attributes: dict[str, str],
-        extra: Labels,
-        dynamic: bool,
-        now: float,
-        result: IngestResult,
-    ) -> bool:
-        value = point.as_double if point.WhichOneof("value") == "as_double" else float(point.as_int)
-        if not math.isfinite(value):
-            result.reject("invalid")
+    def _sum_point(self, stream: Stream, point: wire.NumberPoint, temporality: int, batch: _Batch, index: int) -> bool:
+        value = point.value
+        if value is None or not math.isfinite(value):
+            batch.result.reject("invalid")
             return False
         if temporality == CUMULATIVE:
-            start = point.start_time_unix_nano
+            start = point.start
             previous = stream.state.value
             if start == stream.start and value == previous and stream.last_time >= 0:
-                return self._touch(stream, attributes, extra, dynamic, now, result)
+                return self._touch(stream, batch, index)
             full = Increment(value=value)
             increment = full if start != stream.start or value < previous else Increment(value=value - previous)
             stream.start, stream.state = start, full
         elif temporality == DELTA:
-            if point.time_unix_nano and point.time_unix_nano <= stream.last_time:
-                return self._touch(stream, attributes, extra, dynamic, now, result)
+            if point.time and point.time <= stream.last_time:
+                return self._touch(stream, batch, index)
             full = increment = Increment(value=value)
         else:  # gauge semantics
             full = increment = Increment(value=value)
-        stream.last_time = point.time_unix_nano or stream.last_time + 1
-        return self._apply(stream, increment, full, attributes, extra, dynamic, now, result)
+        stream.last_time = point.time or stream.last_time + 1
+        return self._apply(stream, increment, full, batch, index)
 
     def _histogram_point(
-        self,
-        stream: Stream,
-        point: Any,
-        temporality: int,
-        attributes: dict[str, str],
-        extra: Labels,
-        dynamic: bool,
-        now: float,
-        result: IngestResult,
+        self, stream: Stream, point: wire.HistogramPoint, temporality: int, batch: _Batch, index: int
     ) -> bool:
-        count = float(point.count)
-        if (
-            temporality == CUMULATIVE
-            and point.start_time_unix_nano == stream.start
-            and count == stream.state.observations
-            and stream.last_time >= 0
-        ):
-            return self._touch(stream, attributes, extra, dynamic, now, result)
-        if temporality == DELTA and point.time_unix_nano and point.time_unix_nano <= stream.last_time:
-            return self._touch(stream, attributes, extra, dynamic, now, result)
-        raw_bounds = tuple(point.explicit_bounds)
-        counts = tuple(float(c) for c in point.bucket_counts)
-        total = float(point.sum) if point.HasField("sum") else 0.0
+        count = point.observations
+        unchanged = point.start == stream.start and count == stream.state.observations and stream.last_time >= 0
+        if temporality == CUMULATIVE and unchanged:
+            return self._touch(stream, batch, index)
+        if temporality == DELTA and point.time and point.time <= stream.last_time:
+            return self._touch(stream, batch, index)
+        raw_bounds = point.bounds
+        counts = point.counts
+        total = point.total if point.total is not None else 0.0
         if not counts:
             counts, raw_bounds = (count,), ()
-        if (
-            len(counts) != len(raw_bounds) + 1
-            or not math.isfinite(total)
-            or any(b >= a for a, b in zip(raw_bounds[1:], raw_bounds, strict=False))
-            or not all(math.isfinite(b) for b in raw_bounds)
-            or sum(counts) != count
-        ):
-            result.reject("invalid")
+        if len(counts) != len(raw_bounds) + 1 or not math.isfinite(total) or sum(counts) != count:
+            batch.result.reject("invalid")
             return False
-        full = Increment(observations=count, total=total, counts=counts)
         if raw_bounds != stream.raw_bounds:
+            if not valid_bounds(raw_bounds):
+                batch.result.reject("invalid")
+                return False
             stream.raw_bounds = raw_bounds
             for target in stream.targets:
                 target.bounds = None
+        full = Increment(observations=count, total=total, counts=counts)
         increment = full
         if temporality == CUMULATIVE:
             previous = stream.state
-            if (
-                point.start_time_unix_nano == stream.start
-                and count >= previous.observations
-                and len(previous.counts) == len(counts)
-            ):
-                deltas = tuple(now_c - old_c for now_c, old_c in zip(counts, previous.counts, strict=True))
+            if point.start == stream.start and count >= previous.observations and len(previous.counts) == len(counts):
+                deltas = tuple(map(operator.sub, counts, previous.counts))
                 if min(deltas) >= 0:
                     increment = Increment(
                         observations=count - previous.observations, total=total - previous.total, counts=deltas
                     )
-            stream.start, stream.state = point.start_time_unix_nano, full
+            stream.start, stream.state = point.start, full
         elif temporality != DELTA:
-            result.reject("invalid")  # histograms need a temporality
+            batch.result.reject("invalid")  # histograms need a temporality
             return False
-        stream.last_time = point.time_unix_nano or stream.last_time + 1
-        return self._apply(stream, increment, full, attributes, extra, dynamic, now, result)
+        stream.last_time = point.time or stream.last_time + 1
+        return self._apply(stream, increment, full, batch, index)
 
     # -- targets --------------------------------------------------------------------------------------------
-    def _touch(
-        self,
-        stream: Stream,
-        attributes: dict[str, str],
-        extra: Labels,
-        dynamic: bool,
-        now: float,
-        result: IngestResult,
-    ) -> bool:
+    def _touch(self, stream: Stream, batch: _Batch, index: int) -> bool:
         """An unchanged point: keep its series alive; a point whose series was refused is still refused."""
         ok = True
         for target in stream.targets:
             series = target.series
             if isinstance(series, Series):
-                series.last_seen = now
+                series.last_seen = batch.now
+            elif self._resolve(target, stream, batch, index) is None:
+                ok = False
             else:
-                ok = self._resolve(target, stream, attributes, extra, dynamic, now, result) is not None and ok
-                if target.series is not None and isinstance(target.series, Series):
-                    self._feed(target, stream.state, stream.raw_bounds)
+                self._feed(target, stream.state, stream.raw_bounds)
         return ok
 
-    def _apply(
-        self,
-        stream: Stream,
-        increment: Increment,
-        full: Increment,
-        attributes: dict[str, str],
-        extra: Labels,
-        dynamic: bool,
-        now: float,
-        result: IngestResult,
-    ) -> bool:
+    def _apply(self, stream: Stream, increment: Increment, full: Increment, batch: _Batch, index: int) -> bool:
         ok = True
         for target in stream.targets:
             series = target.series
             if isinstance(series, Series):
-                series.last_seen = now
+                series.last_seen = batch.now
                 self._feed(target, increment, stream.raw_bounds)
-                continue
-            fresh = self._resolve(target, stream, attributes, extra, dynamic, now, result)
-            if fresh is None:
+            elif self._resolve(target, stream, batch, index) is None:
                 ok = False
             else:
                 self._feed(target, full, stream.raw_bounds)  # a new series takes the stream's whole history
         return ok
 
-    def _resolve(
-        self,
-        target: Target,
-        stream: Stream,
-        attributes: dict[str, str],
-        extra: Labels,
-        dynamic: bool,
-        now: float,
-        result: IngestResult,
-    ) -> Series | None:
+    def _resolve(self, target: Target, stream: Stream, batch: _Batch, index: int) -> Series | None:
         spec = target.spec
         family = self.store.family(spec.info)
         if family is None:
             target.series = None
-            result.reject("invalid")
+            batch.result.reject("invalid")
             return None
-        labels = dynamic_labels(attributes) if dynamic else spec.labels_for(attributes)
-        if extra:
-            labels = tuple(sorted(labels + extra))
-        series = self.store.series(family, labels, stream.created, now)
+        attributes = batch.attributes(index)
+        labels = dynamic_labels(attributes) if batch.dynamic else spec.labels_for(attributes)
+        if batch.extra:
+            labels = tuple(sorted(labels + batch.extra))
+        series = self.store.series(family, labels, stream.created, batch.now)
         target.series = series
         if isinstance(series, Series):
             return series
-        result.reject(series.value)
+        batch.result.reject(series.value)
         return None
 
     @staticmethod

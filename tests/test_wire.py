@@ -1,0 +1,127 @@
+"""The wire walker reads exactly what upb reads, for any data point."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.metrics.v1 import metrics_pb2
+
+from otlp_bridge import wire
+
+u64 = st.integers(0, 2**64 - 1)
+finite = st.floats(allow_nan=False, allow_infinity=False)
+attribute = st.tuples(
+    st.text(max_size=20),
+    st.one_of(
+        st.text(max_size=150).map(lambda v: AnyValue(string_value=v)),
+        st.integers(-(2**63), 2**63 - 1).map(lambda v: AnyValue(int_value=v)),
+        st.booleans().map(lambda v: AnyValue(bool_value=v)),
+        st.binary(max_size=10).map(lambda v: AnyValue(bytes_value=v)),
+    ),
+)
+attributes = st.lists(attribute, max_size=6)
+
+
+def _key_values(pairs: list[tuple[str, AnyValue]]) -> list[KeyValue]:
+    return [KeyValue(key=key, value=value) for key, value in pairs]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    start=u64,
+    time=u64,
+    value=st.one_of(st.none(), finite, st.integers(-(2**63), 2**63 - 1)),
+    attrs=attributes,
+    flags=st.integers(0, 3),
+    exemplar=st.booleans(),
+)
+def test_number_points(
+    start: int, time: int, value: float | int | None, attrs: list[tuple[str, AnyValue]], flags: int, exemplar: bool
+) -> None:
+    """Start, time, value and flags match upb; the key is the same for the same attributes and flags."""
+    metric = metrics_pb2.Metric(name="m")
+    point = metric.sum.data_points.add(start_time_unix_nano=start, time_unix_nano=time, flags=flags)
+    if isinstance(value, float):
+        point.as_double = value
+    elif isinstance(value, int):
+        point.as_int = value
+    point.attributes.extend(_key_values(attrs))
+    if exemplar:
+        point.exemplars.add(as_double=1.0, time_unix_nano=5)
+    (encoded,) = wire.data_points(metric.SerializeToString())
+    parsed = wire.number_point(encoded)
+    assert (parsed.start, parsed.time, parsed.flags, parsed.exemplars) == (start, time, flags, exemplar)
+    assert parsed.value == (None if value is None else float(value))
+    twin = metrics_pb2.NumberDataPoint(as_double=0.5, flags=flags)
+    twin.attributes.extend(_key_values(attrs))
+    assert wire.number_point(twin.SerializeToString()).key == parsed.key
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    start=u64,
+    time=u64,
+    counts=st.lists(u64, max_size=40),
+    bounds=st.lists(finite, max_size=40),
+    total=st.one_of(st.none(), finite),
+    attrs=attributes,
+    flags=st.integers(0, 3),
+    extremes=st.one_of(st.none(), st.tuples(finite, finite)),
+)
+def test_histogram_points(
+    start: int,
+    time: int,
+    counts: list[int],
+    bounds: list[float],
+    total: float | None,
+    attrs: list[tuple[str, AnyValue]],
+    flags: int,
+    extremes: tuple[float, float] | None,
+) -> None:
+    """Every field the translator uses matches upb; min and max never change the key."""
+    metric = metrics_pb2.Metric(name="h")
+    point = metric.histogram.data_points.add(
+        start_time_unix_nano=start,
+        time_unix_nano=time,
+        count=sum(counts) % 2**64,
+        bucket_counts=counts,
+        explicit_bounds=bounds,
+        flags=flags,
+    )
+    if total is not None:
+        point.sum = total
+    if extremes is not None:
+        point.min, point.max = extremes
+    point.attributes.extend(_key_values(attrs))
+    (encoded,) = wire.data_points(metric.SerializeToString())
+    parsed = wire.histogram_point(encoded)
+    assert (parsed.start, parsed.time, parsed.observations, parsed.flags) == (start, time, point.count, flags)
+    assert parsed.total == total
+    assert parsed.counts == tuple(counts)
+    assert parsed.bounds == tuple(bounds)
+    twin = metrics_pb2.HistogramDataPoint(count=1, flags=flags)
+    twin.attributes.extend(_key_values(attrs))
+    assert wire.histogram_point(twin.SerializeToString()).key == parsed.key
+
+
+def test_points_of_every_metric_kind() -> None:
+    """Gauge, sum and histogram points are all found, in order, and other fields are skipped."""
+    for kind in ("gauge", "sum", "histogram"):
+        metric = metrics_pb2.Metric(name="x", description="d", unit="ms")
+        container = getattr(metric, kind)
+        for n in range(3):
+            container.data_points.add(time_unix_nano=n + 1)
+        if kind != "gauge":
+            container.aggregation_temporality = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
+        read = wire.histogram_point if kind == "histogram" else wire.number_point
+        assert [read(p).time for p in wire.data_points(metric.SerializeToString())] == [1, 2, 3]
+
+
+def test_unknown_fields_are_skipped() -> None:
+    """Fields a newer OTLP adds (here number 20, a two-byte tag) do not disturb the values or the key."""
+    point = metrics_pb2.NumberDataPoint(start_time_unix_nano=1, time_unix_nano=2, as_double=3.0)
+    point.attributes.add(key="k").value.string_value = "v"
+    plain = point.SerializeToString()
+    extended = plain + bytes([0xA2, 0x01, 0x03]) + b"abc"  # field 20, length-delimited
+    assert wire.number_point(extended) == wire.number_point(plain)
