@@ -29,6 +29,7 @@ ALERTS = {
     "OpenClawGatewayDown",
     "OpenClawGatewaySilent",
     "OpenClawHighModelErrorRate",
+    "OpenClawModelProviderFailures",
     "OpenClawHighCost",
     "OpenClawQueueDepth",
     "OpenClawSessionRecovery",
