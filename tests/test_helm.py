@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from otlp_bridge.config import OPTIONS
 from tests.conftest import REPO, require_tool
 
 CHART = REPO / "helm" / "otlp-bridge"
@@ -80,16 +80,8 @@ def arg_value(args: list[str], flag: str) -> str | None:
 
 
 def interface_yaml_keys() -> set[str]:
-    """YAML keys of the options table in docs/interfaces.md."""
-    keys = set()
-    for line in (REPO / "docs" / "interfaces.md").read_text().splitlines():
-        cells = [c.strip() for c in line.replace("\\|", "/").split("|")]
-        if len(cells) > 4 and cells[1].startswith("`--"):
-            match = re.fullmatch(r"`([a-z_]+)`", cells[3])
-            if match:
-                keys.add(match.group(1))
-    assert "otlp_listen" in keys and "metric_name_prefix" in keys, "could not parse docs/interfaces.md"
-    return keys
+    """The YAML keys the bridge accepts (one per command-line option; the README documents each)."""
+    return {option.name.replace("-", "_") for option in OPTIONS}
 
 
 def mounted_source(pod: Doc, container: Doc, path: str) -> tuple[Doc, str]:

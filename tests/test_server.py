@@ -632,7 +632,7 @@ async def test_stalled_body_times_out(session: aiohttp.ClientSession, monkeypatc
         assert_status_body(status, headers, raw, status)
         assert bridge.bridge.inflight == 0
         samples = await scrape(session, bridge.metrics_url)
-        # docs/interfaces.md lists ``timeout`` among the outcomes of otlp_bridge_requests_total
+        # the README lists ``timeout`` among the outcomes of otlp_bridge_requests_total
         assert find(samples, "otlp_bridge_requests_total", signal="metrics", outcome="timeout") == 1
 
 
