@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 import gzip
 import json
 import os
@@ -126,3 +127,53 @@ def captured_requests(folder: Path, signal: str | None = None) -> list[CapturedR
         meta = json.loads(body_path.with_suffix(".meta.json").read_text())
         out.append(CapturedRequest(body_path, kind, meta["headers"], body_path.read_bytes(), meta["time_unix"]))
     return out
+
+
+def check_config(
+    argv: list[str],
+    files: dict[str, str],
+    tmp_path: Path,
+    root: str = "/etc/otlp-bridge/",
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The bridge's own ``--check-config`` verdict on a command line (from a chart, a unit file, a compose file)
+    whose files live under ``root``: the files are placed in ``tmp_path`` and every path is rewritten to match."""
+
+    def local(text: str) -> str:
+        return text.replace(root, f"{tmp_path}/")
+
+    for path, content in files.items():
+        target = Path(local(path))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(local(content))
+    clean_env = {k: v for k, v in os.environ.items() if not k.startswith("OTLP_BRIDGE_")}
+    out = subprocess.run(
+        [sys.executable, "-m", "otlp_bridge", *[local(a) for a in argv], "--check-config"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={**clean_env, **(env or {})},
+    )
+    assert out.returncode == 0, out.stderr
+    effective: dict[str, Any] = json.loads(out.stdout)
+    return effective
+
+
+# The official plugin's scrapes taken during the main capture (03a), named by their UTC time HHMMSS.
+SCRAPES_03A = [
+    "scrape-014804-start.txt",
+    "scrape-014934-after-basic.txt",
+    "scrape-015010-after-tool.txt",
+    "scrape-015102-after-500.txt",
+    "scrape-015156-after-429.txt",
+    "scrape-015226-after-cli.txt",
+    "scrape-015316-end.txt",
+]
+
+
+def scrape_time(name: str) -> float:
+    """The Unix time a ``scrape-HHMMSS-*.txt`` file was taken (whole seconds; the capture day)."""
+    clock = name.split("-")[1]
+    moment = datetime.datetime(2026, 11, 22, int(clock[:2]), int(clock[2:4]), int(clock[4:6]), tzinfo=datetime.UTC)
+    return moment.timestamp()

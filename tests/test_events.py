@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import math
 
 import pytest
@@ -22,7 +21,7 @@ from otlp_bridge.labels import LABEL_VALUE_PATTERN
 from otlp_bridge.store import Store
 from tests.conftest import SCRAPES, require_fixtures
 from tests.otlp import AttributeValue, key_values
-from tests.support import captured_requests
+from tests.support import SCRAPES_03A, captured_requests, scrape_time
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -61,25 +60,8 @@ def replay(
     return store
 
 
-def scrape_time(name: str) -> float:
-    clock = name.split("-")[1]
-    moment = datetime.datetime(2026, 11, 22, int(clock[:2]), int(clock[2:4]), int(clock[4:6]), tzinfo=datetime.UTC)
-    return moment.timestamp()
-
-
 def official(name: str, family: str) -> Samples:
     return {key: value for key, value in samples_of((SCRAPES / name).read_text()).items() if key[0] == family}
-
-
-SCRAPES_03A = [
-    "scrape-014804-start.txt",
-    "scrape-014934-after-basic.txt",
-    "scrape-015010-after-tool.txt",
-    "scrape-015102-after-500.txt",
-    "scrape-015156-after-429.txt",
-    "scrape-015226-after-cli.txt",
-    "scrape-015316-end.txt",
-]
 
 
 @pytest.mark.parametrize("scrape", SCRAPES_03A)

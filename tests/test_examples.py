@@ -21,6 +21,7 @@ import yaml
 
 from otlp_bridge.config import OPTIONS
 from tests.conftest import REPO, require_tool
+from tests.support import check_config
 
 EXAMPLES = REPO / "examples"
 RULES = EXAMPLES / "alert-rules.yml"
@@ -64,31 +65,6 @@ def rules() -> list[dict[str, Any]]:
 def interface_yaml_keys() -> set[str]:
     """The YAML keys the bridge accepts (one per command-line option; the README documents each)."""
     return {option.name.replace("-", "_") for option in OPTIONS}
-
-
-def check_config(argv: list[str], files: dict[str, str], tmp_path: Path, root: str) -> dict[str, Any]:
-    """The bridge's own --check-config verdict on a command line whose files live under `root` (placed in
-    tmp_path, also inside the files' contents)."""
-
-    def local(text: str) -> str:
-        return text.replace(root, f"{tmp_path}/")
-
-    for path, content in files.items():
-        target = Path(local(path))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(local(content))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTLP_BRIDGE_")}
-    out = subprocess.run(
-        [sys.executable, "-m", "otlp_bridge", *[local(a) for a in argv], "--check-config"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        env=env,
-    )
-    assert out.returncode == 0, out.stderr
-    effective: dict[str, Any] = json.loads(out.stdout)
-    return effective
 
 
 # --- alert rules ----------------------------------------------------------------------------------------------
@@ -363,7 +339,7 @@ def test_bridge_accepts_the_compose_command_line(tmp_path: Path) -> None:
     for target, source in _bind_mounts(service).items():
         if not source.startswith("./secrets/"):
             files[target] = (EXAMPLES / source).read_text()
-    effective = check_config([*entrypoint[1:], *service["command"]], files, tmp_path, "/etc/otlp-bridge/")
+    effective = check_config([*entrypoint[1:], *service["command"]], files, tmp_path)
     assert effective["otlp_listen"] == "0.0.0.0:4318"  # the entrypoint wins over bridge.yaml
     assert effective["metrics_listen"] == "0.0.0.0:9464"
     assert effective["ingest_token_header"] == "x-collector-token"
@@ -386,7 +362,7 @@ def test_bridge_accepts_the_example_config(tmp_path: Path) -> None:
         config["ingest_token_file"]: "not-a-real-secret\n",
         config["scrape_token_file"]: "not-a-real-secret\n",
     }
-    effective = check_config(["--config", "/etc/otlp-bridge/bridge.yaml"], files, tmp_path, "/etc/otlp-bridge/")
+    effective = check_config(["--config", "/etc/otlp-bridge/bridge.yaml"], files, tmp_path)
     expected = {
         k: v.replace("/etc/otlp-bridge/", f"{tmp_path}/") if k.endswith("_file") else v for k, v in config.items()
     }
@@ -448,7 +424,7 @@ def test_bridge_accepts_the_systemd_command_line(tmp_path: Path) -> None:
     files = {f"/etc/otlp-bridge/credentials/{name}": "not-a-real-secret\n" for name in credentials}
     files["/etc/otlp-bridge/bridge.yaml"] = (EXAMPLES / "bridge.yaml").read_text()
     files.update({source: "not-a-real-secret\n" for source in credentials.values()})
-    effective = check_config(argv, files, tmp_path, "/etc/otlp-bridge/")
+    effective = check_config(argv, files, tmp_path)
     assert effective["ingest_token_file"] == f"{tmp_path}/credentials/ingest-token"
     assert effective["otlp_listen"] == "127.0.0.1:4318"
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ import yaml
 
 from otlp_bridge.config import OPTIONS
 from tests.conftest import REPO, require_tool
+from tests.support import check_config
 
 CHART = REPO / "helm" / "otlp-bridge"
 EXAMPLES = REPO / "examples"
@@ -114,31 +113,6 @@ def sidecar_parts(docs: list[Doc]) -> tuple[Doc, Doc]:
     (container,) = yaml.safe_load(snippet["container.yaml"])
     volumes = yaml.safe_load(snippet["volumes.yaml"])
     return {"volumes": volumes, "containers": [container]}, container
-
-
-def check_config(argv: list[str], env: dict[str, str], files: dict[str, str], tmp_path: Path) -> Doc:
-    """The bridge's own --check-config verdict on a container's argv and env, with the files the container would
-    find under /etc/otlp-bridge/ placed in tmp_path."""
-
-    def local(text: str) -> str:
-        return text.replace("/etc/otlp-bridge/", f"{tmp_path}/")
-
-    for path, content in files.items():
-        target = Path(local(path))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(content)
-    clean_env = {k: v for k, v in os.environ.items() if not k.startswith("OTLP_BRIDGE_")}
-    out = subprocess.run(
-        [sys.executable, "-m", "otlp_bridge", *[local(a) for a in argv], "--check-config"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        env={**clean_env, **env},
-    )
-    assert out.returncode == 0, out.stderr
-    effective: Doc = json.loads(out.stdout)
-    return effective
 
 
 # --- lint and render ------------------------------------------------------------------------------------------
@@ -272,7 +246,7 @@ def test_bridge_accepts_the_rendered_command_line(helm: str, values: str, tmp_pa
         if path := arg_value(args, flag):
             files[path] = "not-a-real-secret\n"
     env = {e["name"]: e["value"] for e in container.get("env", [])}
-    effective = check_config(args, env, files, tmp_path)
+    effective = check_config(args, files, tmp_path, env=env)
     assert effective["otlp_listen"] == arg_value(args, "--otlp-listen")
     assert effective["metrics_listen"] == "0.0.0.0:9464"
     assert (effective["ingest_token_file"] is None) == (arg_value(args, "--ingest-token-file") is None)

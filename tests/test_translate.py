@@ -14,6 +14,7 @@ from otlp_bridge.mapping import METRIC_SPECS, Value
 from otlp_bridge.store import Kind, Store
 from otlp_bridge.translate import MetricsTranslator, TranslateOptions
 from tests.otlp import DELTA, GATEWAY, AttributeValue, histogram_metric, metrics_request, sum_metric
+from tests.support import SCRAPES_03A, scrape_time
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -854,32 +855,13 @@ def _runs(store: Store) -> float:
     return sum(v for (name, _), v in samples(store).items() if name == "openclaw_run_completed_total")
 
 
-def _scrape_time(name: str) -> float:
-    import datetime  # noqa: PLC0415
-
-    clock = name.split("-")[1]
-    moment = datetime.datetime(2026, 11, 22, int(clock[:2]), int(clock[2:4]), int(clock[4:6]), tzinfo=datetime.UTC)
-    return moment.timestamp()
-
-
-SCRAPES_03A = [
-    "scrape-014804-start.txt",
-    "scrape-014934-after-basic.txt",
-    "scrape-015010-after-tool.txt",
-    "scrape-015102-after-500.txt",
-    "scrape-015156-after-429.txt",
-    "scrape-015226-after-cli.txt",
-    "scrape-015316-end.txt",
-]
-
-
 @pytest.mark.parametrize("scrape", SCRAPES_03A)
 def test_replay_agrees_with_the_official_plugin(scrape: str) -> None:
     """Replaying the main capture up to a scrape gives the official plugin's values for every shared series."""
     from tests.conftest import SCRAPES  # noqa: PLC0415
 
     # The official plugin records an event at once; diagnostics-otel exports it within the next interval (1 s).
-    store = _replay("03a-main-part1-cumulative", _scrape_time(scrape) + 1.0, last_process_only=False)
+    store = _replay("03a-main-part1-cumulative", scrape_time(scrape) + 1.0, last_process_only=False)
     official = _official(SCRAPES / scrape)
     assert official
     assert _compare(official, samples(store)) == []
@@ -900,7 +882,7 @@ def test_comparison_would_notice_a_difference() -> None:
     """The agreement check is not vacuous: a changed value is reported."""
     from tests.conftest import SCRAPES  # noqa: PLC0415
 
-    store = _replay("03a-main-part1-cumulative", _scrape_time("scrape-015316-end.txt") + 1.0, last_process_only=False)
+    store = _replay("03a-main-part1-cumulative", scrape_time("scrape-015316-end.txt") + 1.0, last_process_only=False)
     official = _official(SCRAPES / "scrape-015316-end.txt")
     key = next(k for k in official if k[0] == "openclaw_run_completed_total")
     official[key] += 1
