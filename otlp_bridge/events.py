@@ -8,7 +8,7 @@ Content never becomes a label: only the attributes the specs name are read, thro
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from otlp_bridge.attributes import attribute_dict
@@ -37,6 +37,18 @@ class EventFeeder:
     def __init__(self, store: Store, sources: MetricsTranslator) -> None:
         self.store = store
         self.sources = sources
+
+    def events(self, resources: Any, scopes: str, items: str, result: IngestResult) -> Iterator[tuple[Any, Labels]]:
+        """Every span or log record of a request, with the source labels of its resource."""
+        label = self.sources.options.source_label
+        for block in resources:
+            resource = block.resource
+            source = self.sources.source_name(resource, resource.SerializeToString())
+            result.sources.add(source)
+            extra: Labels = ((label, source),) if label else ()
+            for scope in getattr(block, scopes):
+                for item in getattr(scope, items):
+                    yield item, extra
 
     def feed(
         self,
@@ -73,7 +85,6 @@ class EventFeeder:
 class SpanTranslator:
     def __init__(self, store: Store, sources: MetricsTranslator, spans_complete: bool) -> None:
         self.feeder = EventFeeder(store, sources)
-        self.sources = sources
         by_name: dict[str, list[FamilySpec]] = {}
         for spec in (*SPAN_SPECS, *(SPANS_COMPLETE_SPECS if spans_complete else ())):
             by_name.setdefault(spec.source, []).append(spec)
@@ -83,16 +94,9 @@ class SpanTranslator:
 
     def apply(self, request: Any, now: float) -> IngestResult:
         result = IngestResult()
-        for resource_spans in request.resource_spans:
-            resource = resource_spans.resource
-            source = self.sources.source_name(resource, resource.SerializeToString())
-            result.sources.add(source)
-            label = self.sources.options.source_label
-            extra: Labels = ((label, source),) if label else ()
-            for scope_spans in resource_spans.scope_spans:
-                for span in scope_spans.spans:
-                    if self._span(span, extra, now, result):
-                        result.accepted += 1
+        for span, extra in self.feeder.events(request.resource_spans, "scope_spans", "spans", result):
+            if self._span(span, extra, now, result):
+                result.accepted += 1
         return result
 
     def _span(self, span: Any, extra: Labels, now: float, result: IngestResult) -> bool:
@@ -141,22 +145,14 @@ class SpanTranslator:
 class LogTranslator:
     def __init__(self, store: Store, sources: MetricsTranslator) -> None:
         self.feeder = EventFeeder(store, sources)
-        self.sources = sources
         self.generic = tuple(spec for spec in LOG_SPECS if spec.source == "*")
         self.by_event = {spec.source: spec for spec in LOG_SPECS if spec.source != "*"}
 
     def apply(self, request: Any, now: float) -> IngestResult:
         result = IngestResult()
-        for resource_logs in request.resource_logs:
-            resource = resource_logs.resource
-            source = self.sources.source_name(resource, resource.SerializeToString())
-            result.sources.add(source)
-            label = self.sources.options.source_label
-            extra: Labels = ((label, source),) if label else ()
-            for scope_logs in resource_logs.scope_logs:
-                for record in scope_logs.log_records:
-                    if self._record(record, extra, now, result):
-                        result.accepted += 1
+        for record, extra in self.feeder.events(request.resource_logs, "scope_logs", "log_records", result):
+            if self._record(record, extra, now, result):
+                result.accepted += 1
         return result
 
     def _record(self, record: Any, extra: Labels, now: float, result: IngestResult) -> bool:
