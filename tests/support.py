@@ -8,6 +8,7 @@ import datetime
 import gzip
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -81,8 +82,11 @@ def bridge_process(*args: str, env: dict[str, str] | None = None, timeout: float
         assert process.stderr is not None
         for line in process.stderr:
             lines.append(line)
-            if not ready.is_set() and '"listening"' in line:
-                event = json.loads(line)
+            if not ready.is_set() and "listening" in line:
+                if line.lstrip().startswith("{"):
+                    event = json.loads(line)
+                else:  # --log-format console: key=value pairs
+                    event = dict(re.findall(r"(otlp|metrics)=(\S+)", line))
                 urls.update(otlp=event["otlp"], metrics=event["metrics"].removesuffix("/metrics"))
                 ready.set()
 
