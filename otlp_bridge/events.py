@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from otlp_bridge.attributes import attribute_dict
-from otlp_bridge.labels import normalize_value
+from otlp_bridge.labels import label_pair, normalize_value
 from otlp_bridge.mapping import LOG_SPECS, SPAN_SPECS, SPANS_COMPLETE_SPECS, FamilySpec, Value
 from otlp_bridge.store import HistogramSeries, Kind, Labels, ScalarSeries, Series, Store
 from otlp_bridge.translate import IngestResult, MetricsTranslator
@@ -45,7 +45,7 @@ class EventFeeder:
             resource = block.resource
             source = self.sources.source_name(resource, resource.SerializeToString())
             result.sources.add(source)
-            extra: Labels = ((label, source),) if label else ()
+            extra: Labels = (label_pair(label, source),) if label else ()
             for scope in getattr(block, scopes):
                 for item in getattr(scope, items):
                     yield item, extra

@@ -45,3 +45,17 @@ def sanitize_label_name(key: str) -> str:
     if not name or name[0].isdigit():
         name = "key_" + name
     return name
+
+
+_PAIRS: dict[tuple[str, str], tuple[str, str]] = {}
+
+
+def label_pair(name: str, value: str) -> tuple[str, str]:
+    """One shared tuple per distinct ``(name, value)``: thousands of series carry the same few pairs."""
+    pair = (name, value)
+    shared = _PAIRS.get(pair)
+    if shared is None:
+        if len(_PAIRS) >= 65536:
+            _PAIRS.clear()  # only an optimisation: equal pairs stay equal either way
+        shared = _PAIRS[pair] = pair
+    return shared

@@ -10,7 +10,7 @@ import enum
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from otlp_bridge.labels import normalize_lane, normalize_value
+from otlp_bridge.labels import label_pair, normalize_lane, normalize_value
 from otlp_bridge.store import FamilyInfo, Kind
 
 Attributes = Mapping[str, str]
@@ -94,7 +94,7 @@ class FamilySpec:
         for label in self.labels:
             value = label.value(attributes)
             if value is not None:
-                pairs.append((label.name, value))
+                pairs.append(label_pair(label.name, value))
         pairs.sort()
         return tuple(pairs)
 

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from otlp_bridge import wire
 from otlp_bridge.attributes import attribute_dict, is_private_attribute
 from otlp_bridge.errors import ConfigError
-from otlp_bridge.labels import normalize_value, sanitize_label_name
+from otlp_bridge.labels import label_pair, normalize_value, sanitize_label_name
 from otlp_bridge.mapping import METRIC_SPECS, FamilySpec, Value, specs_by_metric
 from otlp_bridge.naming import metric_name, unit_word
 from otlp_bridge.store import DropReason, HistogramSeries, Kind, Labels, ScalarSeries, Series, Store
@@ -201,7 +201,8 @@ class MetricsTranslator:
             resource_key = resource_metrics.resource.SerializeToString()
             source = self.source_name(resource_metrics.resource, resource_key)
             result.sources.add(source)
-            extra: Labels = ((self.options.source_label, source),) if self.options.source_label else ()
+            label = self.options.source_label
+            extra: Labels = (label_pair(label, source),) if label else ()
             for scope_metrics in resource_metrics.scope_metrics:
                 scope = scope_metrics.scope.name
                 for metric in scope_metrics.metrics:
@@ -483,4 +484,4 @@ def dynamic_labels(attributes: dict[str, str]) -> Labels:
             name = "exported_" + name  # reserved for buckets and quantiles
         if name not in pairs:
             pairs[name] = normalize_value(attributes[key], "unknown")
-    return tuple(sorted(pairs.items()))
+    return tuple(sorted(label_pair(name, value) for name, value in pairs.items()))
