@@ -226,39 +226,29 @@ def _header(family: Family, fmt: Format) -> tuple[str, str]:
 
 
 def render_parts(store: Store, fmt: Format) -> Iterator[str]:
-    """The exposition of the translated series, in parts small enough to interleave with ingest."""
+    """The exposition of the translated series, in parts small enough to interleave with ingest.
+
+    Unchanged series come from their caches, so a scrape costs little more than joining strings."""
     for family in list(store.ordered_families()):
-        cached = family.text if fmt is Format.TEXT else family.om
-        if cached:
-            yield cached
-            continue
         if not family.series:
             continue
-        yield from _render_family(family, fmt)
-
-
-def _render_family(family: Family, fmt: Format) -> Iterator[str]:
-    version = family.version
-    header, name = _header(family, fmt)
-    kind = family.info.kind
-    pieces = [header]
-    order = list(family.sorted_labels())
-    for start in range(0, len(order), SERIES_PER_PART):
-        members = family.series
-        for labels in order[start : start + SERIES_PER_PART]:
-            series = members.get(labels)
-            if series is None:
-                continue
-            pieces.append(series_text(name, series) if fmt is Format.TEXT else series_openmetrics(name, kind, series))
-        if start + SERIES_PER_PART < len(order):
-            yield ""  # a pause point: the caller may let the event loop run here
-    block = "".join(pieces)
-    if family.version == version:  # keep the block only if nothing changed while it was built
-        if fmt is Format.TEXT:
-            family.text = block
-        else:
-            family.om = block
-    yield block
+        header, name = _header(family, fmt)
+        kind = family.info.kind
+        order = family.sorted_labels()
+        text_format = fmt is Format.TEXT
+        for start in range(0, len(order), SERIES_PER_PART):
+            members = family.series  # may change between parts; a removed series is simply skipped
+            pieces = [header] if start == 0 else []
+            append = pieces.append
+            for labels in order[start : start + SERIES_PER_PART]:
+                series = members.get(labels)
+                if series is None:
+                    continue
+                cached = series.text if text_format else series.om
+                if cached is None:
+                    cached = series_text(name, series) if text_format else series_openmetrics(name, kind, series)
+                append(cached)
+            yield "".join(pieces)
 
 
 def render(store: Store, fmt: Format) -> str:

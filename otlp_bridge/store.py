@@ -45,7 +45,8 @@ class FamilyInfo:
 
 
 class Series:
-    """One label set of a family. ``text``/``om`` cache its rendered lines until it changes."""
+    """One label set of a family. ``text``/``om`` cache its rendered lines until it changes (the series' own
+    lines are the only render cache: a cached block per family as well would double the memory per series)."""
 
     __slots__ = ("created", "exemplars", "family", "labels", "last_seen", "om", "text")
 
@@ -60,9 +61,6 @@ class Series:
 
     def changed(self) -> None:
         self.text = self.om = None
-        family = self.family
-        family.version += 1
-        family.text = family.om = None
 
 
 class ScalarSeries(Series):
@@ -93,7 +91,7 @@ class HistogramSeries(Series):
     def __init__(self, family: Family, labels: Labels, created: float, now: float) -> None:
         super().__init__(family, labels, created, now)
         self.bounds: tuple[float, ...] = ()
-        self.counts: list[float] = [0.0]
+        self.counts: list[float] = [0]
         self.count = 0.0
         self.sum = 0.0
 
@@ -105,7 +103,7 @@ class HistogramSeries(Series):
             return
         if not self.bounds and self.count == 0:
             self.bounds = bounds
-            self.counts = [0.0] * (len(bounds) + 1)
+            self.counts = [0] * (len(bounds) + 1)
         if bounds == self.bounds and len(counts) == len(self.counts):
             self.counts = list(map(operator.add, self.counts, counts))
         else:
@@ -118,7 +116,7 @@ class HistogramSeries(Series):
         """Add one observation (from a span or a log record); ``exemplar`` is ``(trace_id, timestamp)``."""
         if not self.bounds and self.count == 0:
             self.bounds = bounds
-            self.counts = [0.0] * (len(bounds) + 1)
+            self.counts = [0] * (len(bounds) + 1)
         index = bisect.bisect_left(self.bounds, value)
         self.counts[index] += 1
         self.count += 1
@@ -144,17 +142,14 @@ class HistogramSeries(Series):
 
 
 class Family:
-    """A metric family: its series, and the render caches of the whole block."""
+    """A metric family: its series and, cached until the membership changes, their order."""
 
-    __slots__ = ("info", "om", "order", "series", "text", "version")
+    __slots__ = ("info", "order", "series")
 
     def __init__(self, info: FamilyInfo) -> None:
         self.info = info
         self.series: dict[Labels, Series] = {}
         self.order: list[Labels] | None = None
-        self.text: str | None = None
-        self.om: str | None = None
-        self.version = 0  # bumped by every change, so a render knows whether its block is still current
 
     def sorted_labels(self) -> list[Labels]:
         if self.order is None:
@@ -163,8 +158,6 @@ class Family:
 
     def _membership_changed(self) -> None:
         self.order = None
-        self.version += 1
-        self.text = self.om = None
 
 
 class Store:

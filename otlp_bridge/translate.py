@@ -124,6 +124,22 @@ def unchanged_digest(raw: bytes, stamp: int) -> tuple[int, int]:
 
 
 _VALID_BOUNDS: dict[tuple[float, ...], bool] = {}
+_SHARED_BOUNDS: dict[tuple[float, ...], tuple[float, ...]] = {}
+
+
+def shared_bounds(bounds: tuple[float, ...]) -> tuple[float, ...]:
+    """One tuple per distinct bound set, shared by every stream and series that uses it."""
+    shared = _SHARED_BOUNDS.get(bounds)
+    if shared is None:
+        if len(_SHARED_BOUNDS) >= 1024:
+            _SHARED_BOUNDS.clear()
+        shared = _SHARED_BOUNDS[bounds] = bounds
+    return shared
+
+
+def scaled_bounds(bounds: tuple[float, ...], divisor: float) -> tuple[float, ...]:
+    """Bucket bounds in the family's unit (ms → s divides by 1000, which is exact for the bounds OpenClaw uses)."""
+    return bounds if divisor == 1.0 else tuple(bound / divisor for bound in bounds)
 
 
 def valid_bounds(bounds: tuple[float, ...]) -> bool:
@@ -344,7 +360,7 @@ class MetricsTranslator:
             if not valid_bounds(raw_bounds):
                 batch.result.reject("invalid")
                 return False
-            stream.raw_bounds = raw_bounds
+            stream.raw_bounds = shared_bounds(raw_bounds)
             for target in stream.targets:
                 target.bounds = None
         full = Increment(observations=count, total=total, counts=counts)
@@ -417,7 +433,7 @@ class MetricsTranslator:
             bounds = target.bounds
             if bounds is None:
                 divisor = spec.divisor
-                bounds = target.bounds = raw_bounds if divisor == 1.0 else tuple(b / divisor for b in raw_bounds)
+                bounds = target.bounds = shared_bounds(scaled_bounds(raw_bounds, divisor))
             series.add(bounds, increment.counts, increment.total / spec.divisor, increment.observations)
         elif isinstance(series, ScalarSeries):
             kind = spec.value
