@@ -63,3 +63,23 @@ async def test_requests_are_handled_while_a_large_scrape_renders(monkeypatch: py
     assert list(statuses) == [200, 200]
     assert page.count("openclaw_load_test_total{") == SERIES
     assert events.index("ingest") < events.index("render done"), events
+
+
+async def test_idle_series_expire_on_a_timer_without_scrapes() -> None:
+    """Series not updated for --series-ttl disappear by themselves; nobody has to scrape for that."""
+    async with in_process_bridge(series_ttl=1.0) as running:
+        body = metrics_request(sum_metric("openclaw.tokens", [({"openclaw.token": "input"}, 1.0)])).SerializeToString()
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                running.otlp_url + "/v1/metrics", data=body, headers={"Content-Type": "application/x-protobuf"}
+            ) as response,
+        ):
+            assert response.status == 200
+        assert running.bridge.store.live_series == 1
+        for _ in range(60):
+            if running.bridge.store.live_series == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert running.bridge.store.live_series == 0
+        assert running.bridge.store.expired_total == 1

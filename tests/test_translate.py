@@ -895,3 +895,17 @@ def test_kinds_are_consistent_per_family() -> None:
     for spec in METRIC_SPECS:
         shape = (spec.kind, frozenset(label.name for label in spec.labels))
         assert seen.setdefault(spec.name, shape) == shape, spec.name
+
+
+def test_resent_unchanged_exports_keep_their_series_alive() -> None:
+    """A gateway that keeps resending the same cumulative snapshot (skipped as unchanged) never loses its series to
+    expiry, while a stream that stopped being sent does expire."""
+    store = Store(max_series=10, max_series_per_family=10, ttl=60)
+    translator = MetricsTranslator(store, TranslateOptions())
+    translator.apply(tokens(10.0), now=0.0)
+    translator.apply(metrics_request(sum_metric("openclaw.cost.usd", [(USAGE, 1.0)])), now=0.0)
+    for minute in range(1, 6):
+        translator.apply(tokens(10.0, time=2_000 + minute), now=minute * 50.0)
+        translator.expire(now=minute * 50.0)
+    assert set(store.families) == {"openclaw_model_tokens_total"}
+    assert value(store, "openclaw_model_tokens_total", **TOKEN_LABELS) == 10.0
