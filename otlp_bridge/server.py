@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gzip
 import hmac
 import json
 import os
 import signal as signals
 import ssl
 import time
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ from otlp_bridge.translate import IngestResult
 READ_TIMEOUT_SECONDS = 30.0
 SHUTDOWN_TIMEOUT_SECONDS = 10.0
 RENDER_SLICE_SECONDS = 0.002
-GZIP_MIN_BYTES = 1024
+SCRAPE_CHUNK_CHARS = 256 * 1024  # exposition text encoded, compressed and written at a time
 BUFFER_BUDGET_BODIES = 4  # bodies of the maximum size that may be held in memory at once
 
 
@@ -244,6 +244,8 @@ class Bridge:
             self.scrape_token.check(bearer(request.headers.get("Authorization")))
 
     async def handle_scrape(self, request: web.Request) -> web.StreamResponse:
+        """Render and send the exposition in pieces: the event loop keeps acknowledging OTLP requests meanwhile, and
+        no copy of the whole page is ever built (a 100k-series page is tens of megabytes)."""
         started = time.perf_counter()
         try:
             self.check_scrape_auth(request)
@@ -252,22 +254,47 @@ class Bridge:
             return auth_error(error)
         except NotAcceptable as error:
             return web.Response(status=406, text=str(error))
-        parts: list[str] = []
+        headers = {"Content-Type": content_type, "Cache-Control": "no-store"}
+        compressor = None
+        if accepts_gzip(request.headers.get("Accept-Encoding")):
+            headers["Content-Encoding"] = "gzip"
+            compressor = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        if request.method == "HEAD":  # the headers a GET would get, with its length
+            body = "".join([*render_parts(self.store, fmt), self._self_metrics(fmt)]).encode()
+            if compressor is not None:
+                body = compressor.compress(body) + compressor.flush()
+            return web.Response(body=body, headers=headers)
+        response = web.StreamResponse(headers=headers)
+        try:
+            await response.prepare(request)
+            await self._stream(response, fmt, compressor, started)
+        except ConnectionResetError:
+            self.log.debug("scrape_aborted", peer=request.remote)  # the scraper hung up; nothing to answer
+        return response
+
+    async def _stream(self, response: web.StreamResponse, fmt: Format, compressor: Any, started: float) -> None:
+        pending: list[str] = []
+        pending_size = 0
         slice_started = time.perf_counter()
         for part in render_parts(self.store, fmt):
-            parts.append(part)
-            if time.perf_counter() - slice_started > RENDER_SLICE_SECONDS:
+            pending.append(part)
+            pending_size += len(part)
+            if pending_size >= SCRAPE_CHUNK_CHARS:
+                await _send(response, "".join(pending), compressor)
+                pending, pending_size = [], 0
+                slice_started = time.perf_counter()
+            elif time.perf_counter() - slice_started > RENDER_SLICE_SECONDS:
                 await asyncio.sleep(0)  # let acknowledgements through while a large store renders
                 slice_started = time.perf_counter()
-        duration = time.perf_counter() - started
-        self.metrics.scrape_duration.set(duration)
-        parts.append(self.metrics.text() if fmt is Format.TEXT else self.metrics.openmetrics())
-        body = "".join(parts).encode()
-        headers = {"Content-Type": content_type, "Cache-Control": "no-store"}
-        if accepts_gzip(request.headers.get("Accept-Encoding")) and len(body) >= GZIP_MIN_BYTES:
-            body = await asyncio.get_running_loop().run_in_executor(None, _gzip, body)
-            headers["Content-Encoding"] = "gzip"
-        return web.Response(body=body, headers=headers)
+        self.metrics.scrape_duration.set(time.perf_counter() - started)
+        pending.append(self._self_metrics(fmt))
+        await _send(response, "".join(pending), compressor)
+        if compressor is not None:
+            await response.write(compressor.flush())
+        await response.write_eof()
+
+    def _self_metrics(self, fmt: Format) -> str:
+        return self.metrics.text() if fmt is Format.TEXT else self.metrics.openmetrics()
 
     async def handle_json(self, request: web.Request) -> web.Response:
         try:
@@ -303,8 +330,12 @@ class Bridge:
         return self.translators.expire(self.clock())
 
 
-def _gzip(body: bytes) -> bytes:
-    return gzip.compress(body, compresslevel=1)
+async def _send(response: web.StreamResponse, text: str, compressor: Any) -> None:
+    data = text.encode()
+    if compressor is not None:
+        data = compressor.compress(data)
+    if data:
+        await response.write(data)
 
 
 def _dumps(document: Any) -> str:

@@ -97,29 +97,30 @@ class Stream:
 
 
 class MetricEntry:
-    """A cumulative metric as last processed: a digest of it (export time zeroed) and the streams it fed.
+    """A cumulative metric as last processed: digests of it and of each of its points (export time zeroed).
 
-    OpenClaw resends every cumulative stream each interval; when a metric's digest has not changed, none of its
-    points can carry an increment, so the whole metric is acknowledged without visiting its points.
+    OpenClaw resends every cumulative stream each interval. When a metric's digest has not changed, none of its
+    points can carry an increment and the whole metric is acknowledged without visiting its points; when it has,
+    only the points whose own digest changed are translated. ``points`` maps a point's digest to its stream.
     """
 
-    __slots__ = ("digest", "last_seen", "streams")
+    __slots__ = ("digest", "last_seen", "points")
 
-    def __init__(self, digest: tuple[int, int], now: float, streams: list[Stream]) -> None:
+    def __init__(self, digest: tuple[int, int] | None, now: float, points: dict[int, Stream]) -> None:
         self.digest = digest
         self.last_seen = now
-        self.streams = streams
+        self.points = points
 
 
 _ZERO_STAMP = bytes(8)
 
 
-def unchanged_digest(raw: bytes, stamp: int) -> tuple[int, int]:
+def unchanged_digest(raw: bytes, stamp: bytes) -> tuple[int, int]:
     """A digest of a serialised metric that ignores its export time ``stamp`` (the same fixed64 ``time_unix_nano``
     on every point): its length and its 64-bit hash (the process's randomised SipHash, so a sender cannot aim for a
     collision)."""
     if stamp:
-        raw = raw.replace(stamp.to_bytes(8, "little"), _ZERO_STAMP)
+        raw = raw.replace(stamp, _ZERO_STAMP)
     return len(raw), hash(raw)
 
 
@@ -263,22 +264,34 @@ class MetricsTranslator:
                 return
             temporality = 0  # a non-monotonic sum is a gauge: last value
         raw = metric.SerializeToString()
-        cache_key = None
-        if temporality != DELTA:
+        cumulative = temporality != DELTA
+        known: dict[int, Stream] = {}
+        if cumulative:
             cache_key = (resource_key, scope, name)
-            digest = unchanged_digest(raw, points[0].time_unix_nano)
+            stamp = points[0].time_unix_nano
+            stamp_bytes = stamp.to_bytes(8, "little") if stamp else b""
+            digest = unchanged_digest(raw, stamp_bytes)
             entry = self.unchanged.get(cache_key)
-            if entry is not None and entry.digest == digest:
-                entry.last_seen = now
-                result.accepted += len(points)
-                return
+            if entry is not None:
+                if entry.digest == digest:
+                    entry.last_seen = now
+                    result.accepted += len(points)
+                    return
+                known = entry.points
         batch = _Batch(points, specs, extra, dynamic, now, result)
         rejected_before = result.rejected
-        fed: list[Stream] = []
+        unchanged: dict[int, Stream] = {}
         prefix = (resource_key, scope, name, data_kind)
         streams = self.streams
         histogram = data_kind == "histogram"
         for index, encoded in enumerate(wire.data_points(raw)):
+            if cumulative:
+                point_digest = hash(encoded.replace(stamp_bytes, _ZERO_STAMP) if stamp_bytes else encoded)
+                stream = known.get(point_digest)
+                if stream is not None:  # the same point as last time: no increment
+                    unchanged[point_digest] = stream
+                    result.accepted += 1
+                    continue
             point = wire.histogram_point(encoded) if histogram else wire.number_point(encoded)
             if point.flags & NO_RECORDED_VALUE:
                 result.accepted += 1
@@ -290,20 +303,20 @@ class MetricsTranslator:
                 if stream is None:
                     continue
             stream.last_seen = now
-            fed.append(stream)
             if histogram:
                 ok = self._histogram_point(stream, point, temporality, batch, index)  # type: ignore[arg-type]
             else:
                 ok = self._sum_point(stream, point, temporality, batch, index)  # type: ignore[arg-type]
             if ok:
                 result.accepted += 1
-        if cache_key is not None:
-            if result.rejected == rejected_before:
-                if len(self.unchanged) >= self.options.max_streams:
-                    self.unchanged.clear()
-                self.unchanged[cache_key] = MetricEntry(digest, now, fed)
-            else:
-                self.unchanged.pop(cache_key, None)  # refused points are retried, and reported, every time
+                if cumulative:
+                    unchanged[point_digest] = stream
+        if cumulative:
+            if len(self.unchanged) >= self.options.max_streams:
+                self.unchanged.clear()
+            # Refused points are left out, so they are retried (and reported) every time.
+            whole = digest if result.rejected == rejected_before else None
+            self.unchanged[cache_key] = MetricEntry(whole, now, unchanged)
 
     def _new_stream(self, key: tuple[Any, ...], batch: _Batch, index: int, start: int) -> Stream | None:
         if len(self.streams) >= self.options.max_streams:
@@ -476,7 +489,7 @@ class MetricsTranslator:
             if entry.last_seen < cutoff:
                 del self.unchanged[key]
                 continue
-            for stream in entry.streams:
+            for stream in entry.points.values():
                 stream.last_seen = max(stream.last_seen, entry.last_seen)
         for key, stream in list(self.streams.items()):
             if stream.last_seen < cutoff:
