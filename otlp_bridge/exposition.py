@@ -20,7 +20,8 @@ from otlp_bridge.store import Family, HistogramSeries, Kind, Labels, ScalarSerie
 TEXT_CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE: Final = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 ESCAPING_SCHEMES: Final = frozenset({"allow-utf-8", "allow-utf8", "underscores", "dots", "values"})
-SERIES_PER_PART: Final = 500
+SERIES_PER_PART: Final = 500  # counters and gauges: one line each
+HISTOGRAMS_PER_PART: Final = 25  # about 500 lines with OpenClaw's 15 bounds
 _TYPE_WORD: Final = {Kind.COUNTER: "counter", Kind.GAUGE: "gauge", Kind.HISTOGRAM: "histogram"}
 
 
@@ -236,11 +237,12 @@ def render_parts(store: Store, fmt: Format) -> Iterator[str]:
         kind = family.info.kind
         order = family.sorted_labels()
         text_format = fmt is Format.TEXT
-        for start in range(0, len(order), SERIES_PER_PART):
+        per_part = HISTOGRAMS_PER_PART if kind is Kind.HISTOGRAM else SERIES_PER_PART
+        for start in range(0, len(order), per_part):
             members = family.series  # may change between parts; a removed series is simply skipped
             pieces = [header] if start == 0 else []
             append = pieces.append
-            for labels in order[start : start + SERIES_PER_PART]:
+            for labels in order[start : start + per_part]:
                 series = members.get(labels)
                 if series is None:
                     continue

@@ -40,7 +40,7 @@ from otlp_bridge.translate import IngestResult
 READ_TIMEOUT_SECONDS = 30.0
 SHUTDOWN_TIMEOUT_SECONDS = 10.0
 RENDER_SLICE_SECONDS = 0.002
-SCRAPE_CHUNK_CHARS = 256 * 1024  # exposition text encoded, compressed and written at a time
+SCRAPE_CHUNK_CHARS = 64 * 1024  # exposition text encoded, compressed and written at a time
 BUFFER_BUDGET_BODIES = 4  # bodies of the maximum size that may be held in memory at once
 
 
