@@ -122,7 +122,7 @@ class SpanTranslator:
         if error:
             attributes["span.error_category"] = attributes.get("openclaw.errorCategory", "other")
         duration = (span.end_time_unix_nano - span.start_time_unix_nano) / 1e9
-        exemplar = (span.trace_id.hex(), span.end_time_unix_nano / 1e9) if span.trace_id else None
+        exemplar = (span.trace_id.hex(), span.end_time_unix_nano / 1e9) if len(span.trace_id) == 16 else None
         ok = True
         for spec in (*self.generic, *self.by_name.get(name, ())):
             if spec.select is not None and not spec.select(attributes):

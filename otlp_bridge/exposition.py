@@ -15,7 +15,7 @@ from typing import Final
 
 from prometheus_client.utils import floatToGoString
 
-from otlp_bridge.store import Family, HistogramSeries, Kind, Labels, ScalarSeries, Series, Store
+from otlp_bridge.store import Family, HistogramSeries, Kind, Labels, ScalarSeries, Series, Store, openmetrics_name
 
 TEXT_CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE: Final = "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -204,8 +204,9 @@ def series_openmetrics(name: str, kind: Kind, series: Series) -> str:
                 trace_id, value, timestamp = exemplar
                 line += f' # {{trace_id="{trace_id}"}} {floatToGoString(value)} {floatToGoString(timestamp)}'
             lines.append(line + "\n")
-        lines.append(f"{name}_count{plain} {format_number(series.count)}\n")
-        lines.append(f"{name}_sum{plain} {format_number(series.sum)}\n")
+        if not (series.bounds and series.bounds[0] < 0):  # OpenMetrics: no _sum (nor _count) with negative buckets
+            lines.append(f"{name}_count{plain} {format_number(series.count)}\n")
+            lines.append(f"{name}_sum{plain} {format_number(series.sum)}\n")
         lines.append(created)
         text = "".join(lines)
     series.om = text
@@ -221,7 +222,7 @@ def _header(family: Family, fmt: Format) -> tuple[str, str]:
             f"# HELP {info.name} {escape_help(info.help)}\n# TYPE {info.name} {_TYPE_WORD[info.kind]}\n",
             info.name,
         )
-    name = info.name.removesuffix("_total") if info.kind is Kind.COUNTER else info.name
+    name = openmetrics_name(info)
     unit = f"# UNIT {name} {info.unit}\n" if info.unit and name.endswith("_" + info.unit) else ""
     return f"# TYPE {name} {_TYPE_WORD[info.kind]}\n{unit}# HELP {name} {escape_help(info.help)}\n", name
 

@@ -42,7 +42,7 @@ _LABEL_NAME_INVALID = re.compile(r"[^a-zA-Z0-9_]")
 def sanitize_label_name(key: str) -> str:
     """OTLP attribute key → Prometheus label name (invalid characters → ``_``, no leading digit)."""
     name = _LABEL_NAME_INVALID.sub("_", key)
-    if not name or name[0].isdigit():
+    if not name or name[0].isdigit() or name.startswith("__"):  # names starting with __ are Prometheus's own
         name = "key_" + name
     return name
 

@@ -40,6 +40,7 @@ from otlp_bridge.translate import IngestResult
 READ_TIMEOUT_SECONDS = 30.0
 SHUTDOWN_TIMEOUT_SECONDS = 10.0
 RENDER_SLICE_SECONDS = 0.002
+LINGER_SECONDS = 2.0  # after refusing a body, how long unread bytes are drained before the socket closes
 SCRAPE_CHUNK_CHARS = 64 * 1024  # exposition text encoded, compressed and written at a time
 BUFFER_BUDGET_BODIES = 4  # bodies of the maximum size that may be held in memory at once
 
@@ -186,6 +187,10 @@ class Bridge:
         except BridgeError as error:
             outcome = error.outcome
             response = self.error_response(error, encoding)
+        except Exception:  # a bug must still answer with a Status, be counted, and leave the process running
+            self.log.exception("otlp_request_failed", signal=signal.value)
+            outcome = "error"
+            response = self.error_response(BridgeError("internal error while handling the request"), encoding)
         finally:
             if counted:
                 self.inflight -= 1
@@ -387,6 +392,7 @@ async def running(bridge: Bridge) -> AsyncIterator[tuple[int, int]]:
         create_otlp_app(bridge),
         access_log=None,
         auto_decompress=False,
+        lingering_time=LINGER_SECONDS,
         shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
     )
     metrics_runner = web.AppRunner(
@@ -395,6 +401,7 @@ async def running(bridge: Bridge) -> AsyncIterator[tuple[int, int]]:
     await otlp_runner.setup()
     await metrics_runner.setup()
     expiry: asyncio.Task[None] | None = None
+    sweeper: asyncio.Task[None] | None = None
     try:
         otlp_site = web.TCPSite(otlp_runner, config.otlp_listen.host, config.otlp_listen.port, ssl_context=context)
         metrics_site = web.TCPSite(
@@ -404,6 +411,7 @@ async def running(bridge: Bridge) -> AsyncIterator[tuple[int, int]]:
         await metrics_site.start()
         ports = (_bound_port(otlp_runner), _bound_port(metrics_runner))
         expiry = asyncio.create_task(_expire_forever(bridge))
+        sweeper = asyncio.create_task(_close_stalled_connections([otlp_runner, metrics_runner]))
         bridge.ready = True
         scheme = "https" if context else "http"
         bridge.log.info(
@@ -416,6 +424,8 @@ async def running(bridge: Bridge) -> AsyncIterator[tuple[int, int]]:
         bridge.ready = False
         if expiry is not None:
             expiry.cancel()
+        if sweeper is not None:
+            sweeper.cancel()
         await _drain(bridge, otlp_runner)
         await otlp_runner.cleanup()
         await metrics_runner.cleanup()
@@ -434,6 +444,27 @@ async def _drain(bridge: Bridge, runner: web.AppRunner) -> None:
 def _bound_port(runner: web.AppRunner) -> int:
     addresses = runner.addresses
     return int(addresses[0][1]) if addresses else 0
+
+
+async def _close_stalled_connections(runners: list[web.AppRunner]) -> None:
+    """Close connections that have not sent a complete request head within ``READ_TIMEOUT_SECONDS`` (aiohttp has no
+    header timeout of its own, so a slow-loris client would otherwise hold a socket for ever). Idle keep-alive
+    connections between requests are aiohttp's: ``keepalive_timeout``."""
+    first_seen: dict[Any, float] = {}
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(min(1.0, READ_TIMEOUT_SECONDS / 4))
+        now = loop.time()
+        alive: dict[Any, float] = {}
+        for runner in runners:
+            server = runner.server
+            for handler in server.connections if server is not None else ():
+                since = alive[handler] = first_seen.get(handler, now)
+                never_started = getattr(handler, "_request_count", 1) == 0
+                busy = getattr(handler, "_request_in_progress", True)
+                if never_started and not busy and now - since > READ_TIMEOUT_SECONDS and handler.transport:
+                    handler.transport.close()
+        first_seen = alive
 
 
 async def _expire_forever(bridge: Bridge) -> None:

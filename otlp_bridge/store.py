@@ -44,6 +44,11 @@ class FamilyInfo:
     unit: str = ""
 
 
+def openmetrics_name(info: FamilyInfo) -> str:
+    """The family's name in OpenMetrics, where a counter's ``_total`` belongs to its samples."""
+    return info.name.removesuffix("_total") if info.kind is Kind.COUNTER else info.name
+
+
 class Series:
     """One label set of a family. ``text``/``om`` cache its rendered lines until it changes (the series' own
     lines are the only render cache: a cached block per family as well would double the memory per series)."""
@@ -74,8 +79,10 @@ class ScalarSeries(Series):
 
     def add(self, amount: float) -> None:
         if amount > 0:
-            self.value += amount
-            self.changed()
+            total = self.value + amount
+            if total != math.inf:  # a counter that would overflow stops rather than print as 0 and go backwards
+                self.value = total
+                self.changed()
 
     def set(self, value: float) -> None:
         if value != self.value:
@@ -174,11 +181,18 @@ class Store:
         self.expired_total = 0
         self.generation = 0  # bumps whenever capacity may have been freed
         self._family_order: list[Family] | None = None
+        self._stems: dict[str, str] = {}  # OpenMetrics family name → family name
 
     def family(self, info: FamilyInfo) -> Family | None:
-        """The family named ``info.name``; None when that name already exists with another type."""
+        """The family named ``info.name``; None when that name already exists with another type, or when it would
+        share its OpenMetrics name with another family (counter ``x_total`` and gauge ``x`` are both ``x`` there)."""
         family = self.families.get(info.name)
         if family is None:
+            stem = openmetrics_name(info)
+            owner = self._stems.get(stem)
+            if owner is not None and owner in self.families:
+                return None
+            self._stems[stem] = info.name
             family = self.families[info.name] = Family(info)
             self._family_order = None
         elif family.info.kind is not info.kind:
@@ -228,6 +242,7 @@ class Store:
                 family._membership_changed()
             if not family.series:
                 del self.families[name]
+                self._stems.pop(openmetrics_name(family.info), None)
                 self._family_order = None
         if removed:
             self.live_series -= removed

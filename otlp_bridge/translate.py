@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 import operator
+import struct
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -258,11 +259,15 @@ class MetricsTranslator:
             result.accepted += len(points)  # span-fed families under --spans-complete: counted from spans
             return
         temporality = getattr(data, "aggregation_temporality", 0)
-        if data_kind == "sum" and not data.is_monotonic:
-            if temporality == DELTA:
-                result.reject("unsupported", len(points))
+        if data_kind == "sum":
+            if not data.is_monotonic:
+                if temporality == DELTA:
+                    result.reject("unsupported", len(points))
+                    return
+                temporality = 0  # a non-monotonic sum is a gauge: last value
+            elif temporality not in (CUMULATIVE, DELTA):
+                result.reject("invalid", len(points))  # a counter needs a temporality to be read at all
                 return
-            temporality = 0  # a non-monotonic sum is a gauge: last value
         raw = metric.SerializeToString()
         cumulative = temporality != DELTA
         known: dict[int, Stream] = {}
@@ -284,7 +289,12 @@ class MetricsTranslator:
         prefix = (resource_key, scope, name, data_kind)
         streams = self.streams
         histogram = data_kind == "histogram"
-        for index, encoded in enumerate(wire.data_points(raw)):
+        try:
+            encoded_points = list(wire.data_points(raw))
+        except (wire.WireError, IndexError, struct.error):
+            result.reject("invalid", len(points))
+            return
+        for index, encoded in enumerate(encoded_points):
             if cumulative:
                 point_digest = hash(encoded.replace(stamp_bytes, _ZERO_STAMP) if stamp_bytes else encoded)
                 stream = known.get(point_digest)
@@ -292,7 +302,11 @@ class MetricsTranslator:
                     unchanged[point_digest] = stream
                     result.accepted += 1
                     continue
-            point = wire.histogram_point(encoded) if histogram else wire.number_point(encoded)
+            try:
+                point = wire.histogram_point(encoded) if histogram else wire.number_point(encoded)
+            except (wire.WireError, IndexError, struct.error):
+                result.reject("invalid")
+                continue
             if point.flags & NO_RECORDED_VALUE:
                 result.accepted += 1
                 continue
@@ -332,8 +346,8 @@ class MetricsTranslator:
     # -- points ---------------------------------------------------------------------------------------------
     def _sum_point(self, stream: Stream, point: wire.NumberPoint, temporality: int, batch: _Batch, index: int) -> bool:
         value = point.value
-        if value is None or not math.isfinite(value):
-            batch.result.reject("invalid")
+        if value is None or not math.isfinite(value) or (value < 0 and temporality != 0):
+            batch.result.reject("invalid")  # counters count up from zero
             return False
         if temporality == CUMULATIVE:
             start = point.start

@@ -26,7 +26,7 @@ class NumberPoint(NamedTuple):
     start: int
     time: int
     value: float | None  # None when neither as_double nor as_int is set
-    key: bytes  # attributes (and flags, when set): the stream identity within a metric
+    key: bytes  # the attributes' bytes: the stream identity within a metric
     flags: int
     exemplars: bool
 
@@ -53,6 +53,10 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
+class WireError(ValueError):
+    """Bytes the walker does not understand (e.g. a deprecated group-encoded unknown field)."""
+
+
 def _skip(data: bytes, pos: int, wire_type: int) -> int:
     if wire_type == 0:
         return _varint(data, pos)[1]
@@ -63,8 +67,14 @@ def _skip(data: bytes, pos: int, wire_type: int) -> int:
         return pos + length
     if wire_type == 5:
         return pos + 4
+    if wire_type == 3:  # a group: skip fields up to its end tag
+        while True:
+            tag, pos = _varint(data, pos)
+            if tag & 7 == 4:
+                return pos
+            pos = _skip(data, pos, tag & 7)
     msg = f"unexpected wire type {wire_type}"
-    raise ValueError(msg)
+    raise WireError(msg)
 
 
 def _skip_field(data: bytes, pos: int, first_tag_byte: int) -> int:
@@ -164,8 +174,6 @@ def _number_point_any(data: bytes) -> NumberPoint:
             flags, pos = _varint(data, pos)
         else:
             pos = _skip_field(data, pos, tag)
-    if flags:
-        key_parts.append(b"\x40" + bytes([flags & 0x7F]))
     return NumberPoint(start, time, value, b"".join(key_parts), flags, exemplars)
 
 
@@ -237,6 +245,4 @@ def _histogram_point_any(data: bytes) -> HistogramPoint:
             flags, pos = _varint(data, pos)
         else:  # exemplars, min, max and anything newer
             pos = _skip_field(data, pos, tag)
-    if flags:
-        key_parts.append(b"\x50" + bytes([flags & 0x7F]))
     return HistogramPoint(start, time, count, total, counts, bounds, b"".join(key_parts), flags)

@@ -1,0 +1,1 @@
+"""A bounded soak of a real bridge process: ``python -m tests.soak.soak --seconds N``."""
