@@ -72,7 +72,8 @@ class Increment(NamedTuple):
 
 
 class Target:
-    """One family a stream feeds: its spec, the series (or why it was refused), whether it still needs history."""
+    """One family a stream feeds: its spec, its series (or why it was refused, or None before the first point) and
+    the stream's bucket bounds in the family's unit."""
 
     __slots__ = ("bounds", "series", "spec")
 
