@@ -285,10 +285,9 @@ class Bridge:
             pending.append(part)
             pending_size += len(part)
             if pending_size >= SCRAPE_CHUNK_CHARS:
-                await _send(response, "".join(pending), compressor)
+                await _send(response, "".join(pending), compressor)  # suspends only when the socket is full
                 pending, pending_size = [], 0
-                slice_started = time.perf_counter()
-            elif time.perf_counter() - slice_started > RENDER_SLICE_SECONDS:
+            if time.perf_counter() - slice_started > RENDER_SLICE_SECONDS:
                 await asyncio.sleep(0)  # let acknowledgements through while a large store renders
                 slice_started = time.perf_counter()
         self.metrics.scrape_duration.set(time.perf_counter() - started)
