@@ -32,6 +32,7 @@ from typing import Any
 import aiohttp
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 
+from bench.procs import emit
 from bench.workload import Gateway, Workload, WorkloadSpec
 
 HEADERS = {"Content-Type": "application/x-protobuf", "User-Agent": "otlp-bridge-bench/1"}
@@ -267,11 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("loadgen: only loopback URLs", file=sys.stderr)
         return 2
     result = asyncio.run(run(args))
-    text = json.dumps(result, indent=2)
-    if args.out:
-        args.out.write_text(text + "\n")
-    else:
-        print(text)
+    emit(result, args.out)
     return 0
 
 

@@ -16,7 +16,6 @@ import argparse
 import contextlib
 import ctypes
 import gc
-import json
 import math
 import struct
 import sys
@@ -28,7 +27,7 @@ from typing import Any
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 from bench.inproc import translator
-from bench.procs import rss_bytes
+from bench.procs import emit, rss_bytes
 from bench.workload import Workload, WorkloadSpec
 from otlp_bridge.exposition import Format, render
 from otlp_bridge.store import HistogramSeries, Store
@@ -165,11 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     spec = WorkloadSpec.from_json(args.spec)
     bodies = read_bodies(args.bodies) if args.bodies else fill_bodies(spec, args.target)
     result = measure(bodies, spec, args.target, args.mode)
-    text = json.dumps(result, indent=2)
-    if args.out:
-        args.out.write_text(text + "\n")
-    else:
-        print(text)
+    emit(result, args.out)
     return 0
 
 

@@ -335,3 +335,12 @@ def background(command: Sequence[str], log: Path) -> Iterator[subprocess.Popen[b
         yield process
     finally:
         stop(process)
+
+
+def emit(result: object, out: Path | None) -> None:
+    """A child process's result: JSON to ``out`` when given, else to stdout."""
+    text = json.dumps(result, indent=2)
+    if out:
+        out.write_text(text + "\n")
+    else:
+        print(text)

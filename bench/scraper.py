@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import sys
 import time
 import urllib.parse
@@ -17,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.loadgen import latency_summary
+from bench.procs import emit
 
 ACCEPT = "text/plain;version=0.0.4;q=0.9,*/*;q=0.1"
 
@@ -66,11 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "mean_bytes": sum(sizes) / len(sizes) if sizes else 0,
         "statuses": statuses,
     }
-    text = json.dumps(result, indent=2)
-    if args.out:
-        args.out.write_text(text + "\n")
-    else:
-        print(text)
+    emit(result, args.out)
     return 0
 
 

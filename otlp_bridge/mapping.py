@@ -84,10 +84,10 @@ class FamilySpec:
     exactness: str = "EXACT"
     bounds: tuple[float, ...] = ()  # for families fed one observation at a time (spans, logs)
     attribute: str = ""  # for event-fed families: take the value from this attribute, not the span duration
+    info: FamilyInfo = field(init=False, repr=False, compare=False)  # built once: every event asks for it
 
-    @property
-    def info(self) -> FamilyInfo:
-        return FamilyInfo(self.name, self.kind, self.help, self.unit)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "info", FamilyInfo(self.name, self.kind, self.help, self.unit))
 
     def labels_for(self, attributes: Attributes) -> tuple[tuple[str, str], ...]:
         pairs = []

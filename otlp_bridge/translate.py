@@ -126,34 +126,24 @@ def unchanged_digest(raw: bytes, stamp: bytes) -> tuple[int, int]:
     return len(raw), hash(raw)
 
 
-_VALID_BOUNDS: dict[tuple[float, ...], bool] = {}
-_SHARED_BOUNDS: dict[tuple[float, ...], tuple[float, ...]] = {}
+_BOUNDS: dict[tuple[float, ...], tuple[float, ...] | None] = {}
 
 
-def shared_bounds(bounds: tuple[float, ...]) -> tuple[float, ...]:
-    """One tuple per distinct bound set, shared by every stream and series that uses it."""
-    shared = _SHARED_BOUNDS.get(bounds)
-    if shared is None:
-        if len(_SHARED_BOUNDS) >= 1024:
-            _SHARED_BOUNDS.clear()
-        shared = _SHARED_BOUNDS[bounds] = bounds
+def shared_bounds(bounds: tuple[float, ...]) -> tuple[float, ...] | None:
+    """One tuple per distinct bound set, shared by every stream and series that uses it; None when the bounds are
+    not finite and strictly increasing (memoised: senders reuse a few bound sets)."""
+    if bounds in _BOUNDS:
+        return _BOUNDS[bounds]
+    valid = all(math.isfinite(b) for b in bounds) and all(a < b for a, b in itertools.pairwise(bounds))
+    if len(_BOUNDS) >= 1024:
+        _BOUNDS.clear()
+    shared = _BOUNDS[bounds] = bounds if valid else None
     return shared
 
 
 def scaled_bounds(bounds: tuple[float, ...], divisor: float) -> tuple[float, ...]:
     """Bucket bounds in the family's unit (ms → s divides by 1000, which is exact for the bounds OpenClaw uses)."""
     return bounds if divisor == 1.0 else tuple(bound / divisor for bound in bounds)
-
-
-def valid_bounds(bounds: tuple[float, ...]) -> bool:
-    """Explicit bounds must be finite and strictly increasing (memoised: senders reuse a few bound sets)."""
-    known = _VALID_BOUNDS.get(bounds)
-    if known is None:
-        known = all(math.isfinite(b) for b in bounds) and all(a < b for a, b in itertools.pairwise(bounds))
-        if len(_VALID_BOUNDS) >= 1024:
-            _VALID_BOUNDS.clear()
-        _VALID_BOUNDS[bounds] = known
-    return known
 
 
 class _Batch:
@@ -385,10 +375,11 @@ class MetricsTranslator:
             batch.result.reject("invalid")
             return False
         if raw_bounds != stream.raw_bounds:
-            if not valid_bounds(raw_bounds):
+            shared = shared_bounds(raw_bounds)
+            if shared is None:
                 batch.result.reject("invalid")
                 return False
-            stream.raw_bounds = shared_bounds(raw_bounds)
+            stream.raw_bounds = shared
             for target in stream.targets:
                 target.bounds = None
         full = Increment(observations=count, total=total, counts=counts)
@@ -461,7 +452,8 @@ class MetricsTranslator:
             bounds = target.bounds
             if bounds is None:
                 divisor = spec.divisor
-                bounds = target.bounds = shared_bounds(scaled_bounds(raw_bounds, divisor))
+                scaled = scaled_bounds(raw_bounds, divisor)
+                bounds = target.bounds = shared_bounds(scaled) or scaled
             series.add(bounds, increment.counts, increment.total / spec.divisor, increment.observations)
         elif isinstance(series, ScalarSeries):
             kind = spec.value

@@ -90,3 +90,16 @@ def metrics_request(
     scope_metrics.scope.name = scope
     scope_metrics.metrics.extend(metrics)
     return request
+
+
+def encode_varint(value: int) -> bytes:
+    """A protobuf base-128 varint, for tests that build wire bytes by hand."""
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)

@@ -41,7 +41,7 @@ from otlp_bridge.ingest import SignalTranslators
 from otlp_bridge.labels import LABEL_VALUE_PATTERN
 from otlp_bridge.store import HistogramSeries, ScalarSeries, Series, Store
 from tests.conftest import require_fixtures
-from tests.otlp import CUMULATIVE, DELTA, histogram_metric, key_values, metrics_request, sum_metric
+from tests.otlp import CUMULATIVE, DELTA, encode_varint, histogram_metric, key_values, metrics_request, sum_metric
 from tests.otlp_helpers import JSON, PROTOBUF, Sample, decode_status, parse_exposition
 from tests.support import RunningBridge, captured_requests, in_process_bridge
 
@@ -367,34 +367,22 @@ def submessage(data: st.DataObject, message: Message) -> Message:
     return data.draw(st.sampled_from(candidates), label="submessage")
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def unknown_field(data: st.DataObject, depth: int = 0) -> bytes:
     """An unknown field of any wire type, groups included (valid protobuf that receivers must skip)."""
     number = data.draw(st.sampled_from([16, 100, 1000, 2**29 - 1]) | st.integers(16, 2**29 - 1), label="field")
     wire_type = data.draw(st.sampled_from([0, 1, 2, 3, 5]), label="wire type")
-    tag = _varint(number << 3 | wire_type)
+    tag = encode_varint(number << 3 | wire_type)
     if wire_type == 0:
-        return tag + _varint(data.draw(st.sampled_from([0, 1, 2**63, 2**64 - 1]), label="varint"))
+        return tag + encode_varint(data.draw(st.sampled_from([0, 1, 2**63, 2**64 - 1]), label="varint"))
     if wire_type == 1:
         return tag + data.draw(st.binary(min_size=8, max_size=8), label="fixed64")
     if wire_type == 5:
         return tag + data.draw(st.binary(min_size=4, max_size=4), label="fixed32")
     if wire_type == 2:
         payload = data.draw(st.binary(max_size=40), label="payload")
-        return tag + _varint(len(payload)) + payload
+        return tag + encode_varint(len(payload)) + payload
     inner = unknown_field(data, depth + 1) if depth < 3 and data.draw(st.booleans(), label="nested") else b""
-    return tag + inner + _varint(number << 3 | 4)
+    return tag + inner + encode_varint(number << 3 | 4)
 
 
 def deep_any_value(depth: int, kvlist: bool) -> common_pb2.AnyValue:
@@ -804,8 +792,8 @@ def _with_unknown_fields(draw: st.DrawFn, message: Message) -> None:
     if draw(st.integers(0, 5)) == 0:
         number = draw(st.sampled_from([100, 1000]))
         wire_type = draw(st.sampled_from([0, 2, 3]))
-        tag = _varint(number << 3 | wire_type)
-        extra = {0: tag + b"\x07", 2: tag + b"\x02ab", 3: tag + _varint(number << 3 | 4)}[wire_type]
+        tag = encode_varint(number << 3 | wire_type)
+        extra = {0: tag + b"\x07", 2: tag + b"\x02ab", 3: tag + encode_varint(number << 3 | 4)}[wire_type]
         message.MergeFromString(extra)
 
 

@@ -22,6 +22,7 @@ from opentelemetry.proto.common.v1 import common_pb2
 
 from otlp_bridge import server
 from tests.conftest import CAPTURES, require_fixtures
+from tests.otlp import encode_varint
 from tests.otlp_helpers import (
     DELTA,
     JSON,
@@ -172,24 +173,12 @@ def padded_protobuf(size: int) -> bytes:
     tag = bytes([0xC2, 0x3E])
     for length_bytes in (1, 2, 3, 4):
         payload = size - len(base) - len(tag) - length_bytes
-        length = _varint(payload)
+        length = encode_varint(payload)
         if payload >= 0 and len(length) == length_bytes:
             body = base + tag + length + b"x" * payload
             assert len(body) == size
             return body
     raise AssertionError(size)
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
 
 
 # -- success paths ------------------------------------------------------------------------------------------------
