@@ -204,7 +204,8 @@ def series_openmetrics(name: str, kind: Kind, series: Series) -> str:
                 trace_id, value, timestamp = exemplar
                 line += f' # {{trace_id="{trace_id}"}} {floatToGoString(value)} {floatToGoString(timestamp)}'
             lines.append(line + "\n")
-        if not (series.bounds and series.bounds[0] < 0):  # OpenMetrics: no _sum (nor _count) with negative buckets
+        # OpenMetrics: _sum (and with it _count) only for histograms that cannot hold negative observations
+        if series.sum >= 0 and not (series.bounds and series.bounds[0] < 0):
             lines.append(f"{name}_count{plain} {format_number(series.count)}\n")
             lines.append(f"{name}_sum{plain} {format_number(series.sum)}\n")
         lines.append(created)
