@@ -113,7 +113,7 @@ def measure(bodies: Sequence[bytes], spec: WorkloadSpec, target: int, mode: str)
     with_render = reading()
     streams = len(bridge.streams)
     bridge.streams.clear()
-    bridge.unchanged.clear()
+    bridge.known.clear()
     gc.collect()
     store_only = reading()
     if tracing:

@@ -269,8 +269,15 @@ def _summary(result: dict[str, Any]) -> str:
         f"ack p50 {latency['p50_ms']:.1f} ms p99 {latency['p99_ms']:.1f} ms, "
         f"server CPU {share * 100 if share is not None else math.nan:.0f} %, "
         f"client CPU {result['client_cpu_share'] * 100:.0f} %, non-200 {result['non_200']}, "
-        f"rejected {result['rejected_points']}" + (f" {warning}" if warning else "")
+        f"rejected {result['rejected_points']}" + (f" {warning}" if warning else "") + _scrapes(result)
     )
+
+
+def _scrapes(result: dict[str, Any]) -> str:
+    scrapes = result.get("scrapes")
+    if not scrapes:
+        return ""
+    return f", {scrapes['scrapes']} scrapes during the run (p99 {scrapes['duration']['p99_ms']:.1f} ms)"
 
 
 def log(message: str) -> None:
@@ -308,13 +315,15 @@ def part_translate(ctx: Context) -> dict[str, Any]:
         out[temporality] = {
             "first_snapshot": result.first.as_dict(),
             "steady": result.steady.as_dict(),
+            "settle": result.settle.as_dict(),
             "rejected": result.rejected,
             "series": result.series,
             "streams": result.streams,
         }
         log(
             f"  {temporality}: steady {result.steady.us_per_point:.3f} µs/point "
-            f"({result.steady.points_per_second:,.0f} points/s), first snapshot {result.first.us_per_point:.2f} "
+            f"({result.steady.points_per_second:,.0f} points/s), + settle after every round "
+            f"{result.settle.us_per_point:.3f} µs/point, first snapshot {result.first.us_per_point:.2f} "
             f"µs/point, {result.series} series, {result.streams} streams, rejected {result.rejected}"
         )
         gc.collect()
@@ -336,20 +345,32 @@ def _idle(server: Server, seconds: float) -> dict[str, Any]:
     }
 
 
+INGEST_SCRAPE_INTERVAL = 5.0  # Prometheus' default is 15 s
+
+
 def part_ingest(ctx: Context) -> dict[str, Any]:
     settings = ctx.settings
     out: dict[str, Any] = {}
     for temporality in TEMPORALITIES:
         spec = settings.spec.with_(temporality=temporality)
         with procs.bridge(ctx.cores, ctx.workdir, SOURCE_LABEL_ARGS) as server:
-            result = loadgen(
-                ctx,
-                server,
-                spec,
-                seconds=settings.ingest_seconds,
-                requests=settings.ingest_requests,
-                warmup=settings.warmup_intervals,
-            )
+            # A scrape every second during the whole load (Prometheus' default is every 15 s): the work the fast
+            # path keeps back until the store is read, and the renders, count against the bridge's own figure.
+            scrape_out = ctx.workdir / f"ingest-scrapes-{temporality}.json"
+            assert server.metrics_url is not None
+            scraper_args = ["--url", server.metrics_url, "--interval", str(INGEST_SCRAPE_INTERVAL)]
+            scraper_args += ["--duration", str(settings.ingest_seconds + 300), "--out", str(scrape_out)]
+            scraper = procs.python_module(ctx.cores, "bench.scraper", scraper_args)
+            with procs.background(scraper, ctx.workdir / f"ingest-scraper-{temporality}.log"):
+                result = loadgen(
+                    ctx,
+                    server,
+                    spec,
+                    seconds=settings.ingest_seconds,
+                    requests=settings.ingest_requests,
+                    warmup=settings.warmup_intervals,
+                )
+            result["scrapes"] = json.loads(scrape_out.read_text()) if scrape_out.exists() else None
             result["rss_bytes"] = procs.rss_bytes(server.pid)
             result["counters"] = check_counters(server, result.get("counter_total"))
             log(f"  bridge {temporality}: {_summary(result)}")
@@ -821,6 +842,7 @@ def build_table(results: dict[str, Any]) -> tuple[list[Row], list[dict[str, Any]
             walk_us = _get(parse, temporality, "walk", "us_per_point")
             parse_us = _get(parse, temporality, "parse", "us_per_point")
             first_us = _get(results, "translate", temporality, "first_snapshot", "us_per_point")
+            settle_us = _get(results, "translate", temporality, "settle", "us_per_point")
             rows.append(
                 Row(
                     "translate",
@@ -834,6 +856,7 @@ def build_table(results: dict[str, Any]) -> tuple[list[Row], list[dict[str, Any]
                             f"{_times(_ratio(us + parse_us, walk_us), 'the parse+walk floor')}"
                             if walk_us and parse_us
                             else "",
+                            f"+ settle after every round {settle_us:.3f} µs/pt (once per read)" if settle_us else "",
                             f"first snapshot {first_us:.2f} µs/pt" if first_us else "",
                             translate_warning,
                         )
@@ -888,7 +911,13 @@ def build_table(results: dict[str, Any]) -> tuple[list[Row], list[dict[str, Any]
                     f"p50 {result['latency']['p50_ms']:.1f} / p99 {result['latency']['p99_ms']:.1f} ms",
                     f"{result['requests_per_second']:.0f} req/s; bridge CPU "
                     f"{share * 100 if share is not None else math.nan:.0f} %, client CPU "
-                    f"{result['client_cpu_share'] * 100:.0f} %",
+                    f"{result['client_cpu_share'] * 100:.0f} %"
+                    + (
+                        f"; scraped every {INGEST_SCRAPE_INTERVAL:g} s throughout ({result['scrapes']['scrapes']} "
+                        f"scrapes, p99 {result['scrapes']['duration']['p99_ms']:.1f} ms; the baselines are not scraped)"
+                        if result.get("scrapes")
+                        else ""
+                    ),
                 )
             )
             counters = result.get("counters")

@@ -14,7 +14,7 @@ import enum
 import math
 import operator
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 Labels = tuple[tuple[str, str], ...]
@@ -168,13 +168,17 @@ class Family:
 
 
 class Store:
-    """All translated series, under a global cap and a per-family cap."""
+    """All translated series, under a global cap and a per-family cap.
+
+    Writers that keep increments back (the metrics fast path) register a settler; every read (``families``,
+    ``ordered_families``, iteration) runs the settlers first, so readers always see every accepted point."""
 
     def __init__(self, max_series: int, max_series_per_family: int, ttl: float) -> None:
         self.max_series = max_series
         self.max_series_per_family = max_series_per_family
         self.ttl = ttl
-        self.families: dict[str, Family] = {}
+        self._families: dict[str, Family] = {}
+        self._settlers: list[Callable[[], None]] = []
         self.live_series = 0
         self.dropped_observations = 0
         self.dropped_by_reason: Counter[str] = Counter()
@@ -183,17 +187,30 @@ class Store:
         self._family_order: list[Family] | None = None
         self._stems: dict[str, str] = {}  # OpenMetrics family name → family name
 
+    def add_settler(self, settle: Callable[[], None]) -> None:
+        self._settlers.append(settle)
+
+    def settle(self) -> None:
+        for settle in self._settlers:
+            settle()
+
+    @property
+    def families(self) -> dict[str, Family]:
+        """Every family by name, settled."""
+        self.settle()
+        return self._families
+
     def family(self, info: FamilyInfo) -> Family | None:
         """The family named ``info.name``; None when that name already exists with another type, or when it would
         share its OpenMetrics name with another family (counter ``x_total`` and gauge ``x`` are both ``x`` there)."""
-        family = self.families.get(info.name)
+        family = self._families.get(info.name)
         if family is None:
             stem = openmetrics_name(info)
             owner = self._stems.get(stem)
-            if owner is not None and owner in self.families:
+            if owner is not None and owner in self._families:
                 return None
             self._stems[stem] = info.name
-            family = self.families[info.name] = Family(info)
+            family = self._families[info.name] = Family(info)
             self._family_order = None
         elif family.info.kind is not info.kind:
             return None
@@ -232,8 +249,8 @@ class Store:
         """Remove series not touched for ``ttl`` seconds; returns how many went."""
         cutoff = now - self.ttl
         removed = 0
-        for name in list(self.families):
-            family = self.families[name]
+        for name in list(self._families):
+            family = self._families[name]
             stale = [labels for labels, series in family.series.items() if series.last_seen < cutoff]
             for labels in stale:
                 del family.series[labels]
@@ -241,7 +258,7 @@ class Store:
                 removed += len(stale)
                 family._membership_changed()
             if not family.series:
-                del self.families[name]
+                del self._families[name]
                 self._stems.pop(openmetrics_name(family.info), None)
                 self._family_order = None
         if removed:
@@ -252,8 +269,9 @@ class Store:
 
     def ordered_families(self) -> list[Family]:
         """Counters, then gauges, then histograms, each by name (the official plugin's order)."""
+        self.settle()
         if self._family_order is None:
-            self._family_order = sorted(self.families.values(), key=lambda f: (f.info.kind, f.info.name))
+            self._family_order = sorted(self._families.values(), key=lambda f: (f.info.kind, f.info.name))
         return self._family_order
 
     def __iter__(self) -> Iterator[Family]:

@@ -5,6 +5,12 @@ increments: a resend adds nothing, a restart (new start time or a decrease) star
 an increment by itself, and a repeated delta point (same end time) is ignored. Several streams may feed one
 series (attributes summed away, several senders): each contributes only its own increments.
 
+A metric whose every byte but its values matches its previous export (the same streams in the same places: what
+OpenClaw sends every interval) takes a fast path: its values are read with one ``struct`` call, checked, and kept
+(cumulative: the latest export; delta: the running sum) until the store is read, when ``settle`` applies them to
+the series through the same per-point rules. Anything the checks cannot vouch for (a reset, a resend, a new stream,
+an invalid value) settles what was kept and goes the general way.
+
 Pure and synchronous; ``now`` is passed in.
 """
 
@@ -17,6 +23,8 @@ import struct
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+
+from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 
 from otlp_bridge import wire
 from otlp_bridge.attributes import attribute_dict, is_private_attribute
@@ -98,32 +106,93 @@ class Stream:
         self.raw_bounds: tuple[float, ...] = ()
 
 
-class MetricEntry:
-    """A cumulative metric as last processed: digests of it and of each of its points (export time zeroed).
+class KnownMetric:
+    """A metric as last translated, with the layout of its bytes, so that an export of the same streams is read
+    without a walk (see the module docstring).
 
-    OpenClaw resends every cumulative stream each interval. When a metric's digest has not changed, none of its
-    points can carry an increment and the whole metric is acknowledged without visiting its points; when it has,
-    only the points whose own digest changed are translated. ``points`` maps a point's digest to its stream.
+    ``streams`` are the streams of its points in order. Cumulative: ``latest`` is the newest accepted export and
+    ``settled`` the one the series reflect. Delta: ``pending`` sums the values of the exports not yet settled and
+    ``last_time`` is the newest end time (an export that is not newer is a resend and goes the general way).
     """
 
-    __slots__ = ("digest", "last_seen", "points")
+    __slots__ = (
+        "batch",
+        "cumulative",
+        "histogram",
+        "last_seen",
+        "last_time",
+        "latest",
+        "layout",
+        "pending",
+        "settled",
+        "skeleton",
+        "streams",
+    )
 
-    def __init__(self, digest: tuple[int, int] | None, now: float, points: dict[int, Stream]) -> None:
-        self.digest = digest
+    def __init__(
+        self, layout: wire.Layout, raw: bytes, streams: list[Stream], batch: _Batch, cumulative: bool, histogram: bool
+    ) -> None:
+        self.layout = layout
+        self.skeleton = hash(layout.skeleton.unpack(raw))
+        self.streams = streams
+        self.batch = batch
+        self.cumulative = cumulative
+        self.histogram = histogram
+        self.latest = self.settled = raw
+        self.pending: list[Any] | tuple[Any, ...] | None = None
+        self.last_seen = batch.now
+        values = layout.values.unpack(raw)
+        self.last_time: int = max(values[wire.TIME :: layout.stride])
+
+    def take(self, raw: bytes, now: float) -> bool:
+        """Keep the values of ``raw`` if its skeleton is the known one and every check passes; False otherwise."""
+        layout = self.layout
+        if len(raw) != layout.skeleton.size or hash(layout.skeleton.unpack(raw)) != self.skeleton:
+            return False
+        values = layout.values.unpack(raw)
+        stride = layout.stride
+        if self.histogram:
+            buckets = sum(sum(values[column::stride]) for column in range(wire.BUCKETS, stride))
+            if not math.isfinite(sum(values[wire.SUM :: stride])) or buckets != sum(values[wire.COUNT :: stride]):
+                return False  # a sum that is not finite, or buckets that do not add up to the counts
+        else:
+            amounts = values[wire.VALUE :: stride]
+            if not math.isfinite(sum(amounts)) or min(amounts) < 0:
+                return False
+        if self.cumulative:
+            latest = layout.values.unpack(self.latest)
+            if values[wire.START :: stride] != latest[wire.START :: stride]:
+                return False  # a restart
+            if not all(map(operator.ge, values, latest)):
+                return False  # something went down: a reset, for the general path to tell
+        else:
+            times = values[wire.TIME :: stride]
+            if min(times) <= self.last_time:
+                return False  # a resend
+            self.last_time = max(times)
+            pending = self.pending
+            self.pending = values if pending is None else list(map(operator.add, pending, values))
+        self.latest = raw
         self.last_seen = now
-        self.points = points
+        return True
 
 
-_ZERO_STAMP = bytes(8)
+class _ParsedPoints:
+    """The data points of a serialised metric, parsed on first use (only a series that must be looked up again
+    needs its point's attributes)."""
 
+    __slots__ = ("_points", "raw")
 
-def unchanged_digest(raw: bytes, stamp: bytes) -> tuple[int, int]:
-    """A digest of a serialised metric that ignores its export time ``stamp`` (the same fixed64 ``time_unix_nano``
-    on every point): its length and its 64-bit hash (the process's randomised SipHash, so a sender cannot aim for a
-    collision)."""
-    if stamp:
-        raw = raw.replace(stamp, _ZERO_STAMP)
-    return len(raw), hash(raw)
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self._points: Any = None
+
+    def __getitem__(self, index: int) -> Any:
+        if self._points is None:
+            metric = Metric.FromString(self.raw)
+            kind = metric.WhichOneof("data")
+            self._points = getattr(metric, kind).data_points if kind else ()
+        return self._points[index]
 
 
 _BOUNDS: dict[tuple[float, ...], tuple[float, ...] | None] = {}
@@ -181,9 +250,10 @@ class MetricsTranslator:
         self.options = options
         self.specs = specs_by_metric(options.metric_name_prefix, options.spans_complete)
         self.streams: dict[tuple[Any, ...], Stream] = {}
-        self.unchanged: dict[tuple[bytes, str, str], MetricEntry] = {}
+        self.known: dict[tuple[bytes, str, str], KnownMetric] = {}
         self._generic: dict[tuple[str, str, str, bool], FamilySpec] = {}
         self._sources: dict[bytes, str] = {}
+        store.add_settler(self.settle)
         if options.source_label and options.source_label in {
             label.name for spec in METRIC_SPECS for label in spec.labels
         }:
@@ -227,9 +297,37 @@ class MetricsTranslator:
         now: float,
         result: IngestResult,
     ) -> None:
+        raw = metric.SerializeToString()
+        key = (resource_key, scope, metric.name)
+        known = self.known.pop(key, None)
+        if known is not None:
+            if known.take(raw, now):
+                self.known[key] = known
+                result.accepted += known.layout.points
+                return
+            self._settle(known)  # what it kept comes before this export
+        known = self._translate(metric, raw, resource_key, scope, extra, now, result)
+        if known is not None:
+            if len(self.known) >= self.options.max_streams:
+                self.settle()
+                self.known.clear()
+            self.known[key] = known
+
+    def _translate(
+        self,
+        metric: Any,
+        raw: bytes,
+        resource_key: bytes,
+        scope: str,
+        extra: Labels,
+        now: float,
+        result: IngestResult,
+    ) -> KnownMetric | None:
+        """The general path: every point walked and applied. Returns the metric's ``KnownMetric`` when its next
+        export may take the fast path."""
         data_kind = metric.WhichOneof("data")
         if data_kind is None:
-            return
+            return None
         name = metric.name
         data = getattr(metric, data_kind)
         points = data.data_points
@@ -238,45 +336,29 @@ class MetricsTranslator:
             specs = self._generic_specs(metric, data_kind, data)
             if specs is None:
                 result.reject("unsupported", len(points))
-                return
+                return None
             dynamic = True
         else:
             dynamic = False
             expected = "sum" if specs and specs[0].value is Value.SUM else "histogram"
             if specs and data_kind != expected:
                 result.reject("invalid", len(points))
-                return
+                return None
         if not specs or not points:
             result.accepted += len(points)  # span-fed families under --spans-complete: counted from spans
-            return
+            return None
         temporality = getattr(data, "aggregation_temporality", 0)
         if data_kind == "sum":
             if not data.is_monotonic:
                 if temporality == DELTA:
                     result.reject("unsupported", len(points))
-                    return
+                    return None
                 temporality = 0  # a non-monotonic sum is a gauge: last value
             elif temporality not in (CUMULATIVE, DELTA):
                 result.reject("invalid", len(points))  # a counter needs a temporality to be read at all
-                return
-        raw = metric.SerializeToString()
-        cumulative = temporality != DELTA
-        known: dict[int, Stream] = {}
-        if cumulative:
-            cache_key = (resource_key, scope, name)
-            stamp = points[0].time_unix_nano
-            stamp_bytes = stamp.to_bytes(8, "little") if stamp else b""
-            digest = unchanged_digest(raw, stamp_bytes)
-            entry = self.unchanged.get(cache_key)
-            if entry is not None:
-                if entry.digest == digest:
-                    entry.last_seen = now
-                    result.accepted += len(points)
-                    return
-                known = entry.points
+                return None
         batch = _Batch(points, specs, extra, dynamic, now, result)
         rejected_before = result.rejected
-        unchanged: dict[int, Stream] = {}
         prefix = (resource_key, scope, name, data_kind)
         streams = self.streams
         histogram = data_kind == "histogram"
@@ -284,15 +366,9 @@ class MetricsTranslator:
             encoded_points = list(wire.data_points(raw))
         except (wire.WireError, IndexError, struct.error):
             result.reject("invalid", len(points))
-            return
+            return None
+        point_streams: list[Stream] = []
         for index, encoded in enumerate(encoded_points):
-            if cumulative:
-                point_digest = hash(encoded.replace(stamp_bytes, _ZERO_STAMP) if stamp_bytes else encoded)
-                stream = known.get(point_digest)
-                if stream is not None:  # the same point as last time: no increment
-                    unchanged[point_digest] = stream
-                    result.accepted += 1
-                    continue
             try:
                 point = wire.histogram_point(encoded) if histogram else wire.number_point(encoded)
             except (wire.WireError, IndexError, struct.error):
@@ -301,10 +377,10 @@ class MetricsTranslator:
             if point.flags & NO_RECORDED_VALUE:
                 result.accepted += 1
                 continue
-            key = (prefix, point.key)
-            stream = streams.get(key)
+            stream_key = (prefix, point.key)
+            stream = streams.get(stream_key)
             if stream is None:
-                stream = self._new_stream(key, batch, index, point.start)
+                stream = self._new_stream(stream_key, batch, index, point.start)
                 if stream is None:
                     continue
             stream.last_seen = now
@@ -314,14 +390,65 @@ class MetricsTranslator:
                 ok = self._sum_point(stream, point, temporality, batch, index)  # type: ignore[arg-type]
             if ok:
                 result.accepted += 1
-                if cumulative:
-                    unchanged[point_digest] = stream
-        if cumulative:
-            if len(self.unchanged) >= self.options.max_streams:
-                self.unchanged.clear()
-            # Refused points are left out, so they are retried (and reported) every time.
-            whole = digest if result.rejected == rejected_before else None
-            self.unchanged[cache_key] = MetricEntry(whole, now, unchanged)
+                point_streams.append(stream)
+        if temporality not in (CUMULATIVE, DELTA) or result.rejected != rejected_before:
+            return None  # refused points are retried (and reported) every time
+        if any(spec.kind is Kind.GAUGE for spec in specs):
+            return None  # a gauge shows each export's own mean: it cannot wait for the next read
+        if len(point_streams) != len(encoded_points) or len(set(map(id, point_streams))) != len(point_streams):
+            return None
+        layout = wire.metric_layout(raw, histogram)
+        if layout is None:
+            return None
+        batch.points = _ParsedPoints(raw)  # the request's parsed message is not kept
+        return KnownMetric(layout, raw, point_streams, batch, temporality == CUMULATIVE, histogram)
+
+    # -- settling -------------------------------------------------------------------------------------------
+    def settle(self) -> None:
+        """Apply what the fast path kept to the series (the store calls this before it is read)."""
+        for known in self.known.values():
+            self._settle(known)
+
+    def _settle(self, known: KnownMetric) -> None:
+        if known.latest is known.settled and known.pending is None:
+            return
+        layout = known.layout
+        stride = layout.stride
+        batch = known.batch
+        batch.now = known.last_seen
+        batch.points = _ParsedPoints(known.latest)
+        before: tuple[Any, ...] | None
+        if known.cumulative:
+            values: Any = layout.values.unpack(known.latest)
+            before = layout.values.unpack(known.settled)
+            temporality = CUMULATIVE
+        else:
+            values, before, temporality = known.pending, None, DELTA
+        time = known.last_time
+        for index, stream in enumerate(known.streams):
+            at = index * stride
+            row = values[at : at + stride]
+            if before is not None:
+                if row[wire.COUNT :] == before[at + wire.COUNT : at + stride]:
+                    continue  # (VALUE and COUNT are the same column)
+                time = row[wire.TIME]
+            if known.histogram:
+                point = wire.HistogramPoint(
+                    stream.start,
+                    time,
+                    row[wire.COUNT],
+                    row[wire.SUM],
+                    tuple(row[wire.BUCKETS :]),
+                    stream.raw_bounds,
+                    b"",
+                    0,
+                )
+                self._histogram_point(stream, point, temporality, batch, index)
+            else:
+                number = wire.NumberPoint(stream.start, time, float(row[wire.VALUE]), b"", 0, False)
+                self._sum_point(stream, number, temporality, batch, index)
+        known.settled = known.latest
+        known.pending = None
 
     def _new_stream(self, key: tuple[Any, ...], batch: _Batch, index: int, start: int) -> Stream | None:
         if len(self.streams) >= self.options.max_streams:
@@ -490,14 +617,15 @@ class MetricsTranslator:
     def expire(self, now: float) -> int:
         """Drop stream state idle for the series TTL, then the series themselves.
 
-        Unchanged metrics skip their points, so liveness flows here: metric → its streams → their series."""
+        The fast path does not visit streams, so liveness flows here: known metric → its streams → their series."""
         cutoff = now - self.store.ttl
-        for key, entry in list(self.unchanged.items()):
-            if entry.last_seen < cutoff:
-                del self.unchanged[key]
+        self.settle()
+        for key, known in list(self.known.items()):
+            if known.last_seen < cutoff:
+                del self.known[key]
                 continue
-            for stream in entry.points.values():
-                stream.last_seen = max(stream.last_seen, entry.last_seen)
+            for stream in known.streams:
+                stream.last_seen = max(stream.last_seen, known.last_seen)
         for key, stream in list(self.streams.items()):
             if stream.last_seen < cutoff:
                 del self.streams[key]

@@ -85,8 +85,8 @@ def _skip_field(data: bytes, pos: int, first_tag_byte: int) -> int:
     return _skip(data, pos, tag & 7)
 
 
-def data_points(metric_bytes: bytes) -> Iterator[bytes]:
-    """The serialised data points of a serialised ``Metric`` (gauge, sum or histogram)."""
+def point_spans(metric_bytes: bytes) -> Iterator[tuple[int, int]]:
+    """Where each data point of a serialised ``Metric`` (gauge, sum or histogram) lies: ``(start, end)``."""
     data = metric_bytes
     pos, end = 0, len(data)
     while pos < end:
@@ -107,8 +107,14 @@ def data_points(metric_bytes: bytes) -> Iterator[bytes]:
                 pos += 2
             else:
                 point_length, pos = _varint(data, pos + 1)
-            yield data[pos : pos + point_length]
+            yield pos, pos + point_length
             pos += point_length
+
+
+def data_points(metric_bytes: bytes) -> Iterator[bytes]:
+    """The serialised data points of a serialised ``Metric`` (gauge, sum or histogram)."""
+    for start, end in point_spans(metric_bytes):
+        yield metric_bytes[start:end]
 
 
 _NUMBER_HEAD = struct.Struct("<xQxQxd")  # start (0x11), time (0x19), as_double (0x21): OpenClaw's points
@@ -246,3 +252,108 @@ def _histogram_point_any(data: bytes) -> HistogramPoint:
         else:  # exemplars, min, max and anything newer
             pos = _skip_field(data, pos, tag)
     return HistogramPoint(start, time, count, total, counts, bounds, b"".join(key_parts), flags)
+
+
+class Layout(NamedTuple):
+    """Where the values of a serialised metric lie, so that the next export of the same streams is read with two
+    ``struct`` calls instead of a walk.
+
+    ``values`` unpacks, per point, ``start`` and ``time``, then the value (sums: ``as_double`` or ``as_int``) or
+    ``count``, ``sum`` and every bucket count (histograms): ``stride`` items per point (columns below).
+    ``skeleton`` unpacks every other byte (names, attributes, bounds, tags and lengths); two exports with equal
+    skeletons hold the same streams in the same places. ``min``/``max`` are read by neither: they change without
+    being used.
+    """
+
+    values: struct.Struct
+    skeleton: struct.Struct
+    stride: int
+    points: int
+
+
+def metric_layout(metric_bytes: bytes, histogram: bool) -> Layout | None:
+    """The layout of a serialised sum or histogram metric whose points all have the plain shape OpenClaw sends
+    (start and end time, a value, attributes; histograms also bounds and optional min/max); None otherwise (flags,
+    exemplars, points without a value or buckets: the general path reads those every time)."""
+    segments: list[tuple[int, int, str]] = []  # (offset, size, struct code) of every value and unread field
+    codes: list[str] | None = None
+    points = 0
+    for start, end in point_spans(metric_bytes):
+        fields = _histogram_fields(metric_bytes, start, end) if histogram else _number_fields(metric_bytes, start, end)
+        if fields is None:
+            return None
+        point_codes = [code for _, _, code in fields]
+        if codes is None:
+            codes = point_codes
+        elif point_codes != codes:  # e.g. histograms with different bucket counts: no fixed stride
+            return None
+        segments.extend(fields)
+        points += 1
+    if codes is None:
+        return None
+    values_format, skeleton_format = ["<"], ["<"]
+    cursor = 0
+    for offset, size, code in segments:
+        if offset > cursor:
+            values_format.append(f"{offset - cursor}x")
+            skeleton_format.append(f"{offset - cursor}s")
+        values_format.append(f"{size}x" if code == "x" else code)
+        skeleton_format.append(f"{size}x")
+        cursor = offset + size
+    if cursor < len(metric_bytes):
+        values_format.append(f"{len(metric_bytes) - cursor}x")
+        skeleton_format.append(f"{len(metric_bytes) - cursor}s")
+    values = _struct("".join(values_format))
+    skeleton = _struct("".join(skeleton_format))
+    stride = sum(int(code[:-1] or 1) for code in codes if code != "x")
+    return Layout(values, skeleton, stride, points)
+
+
+# Columns of a point in ``Layout.values``.
+START, TIME, VALUE = 0, 1, 2  # sums
+COUNT, SUM, BUCKETS = 2, 3, 4  # histograms
+
+_STRUCTS: dict[str, struct.Struct] = {}
+
+
+def _struct(fmt: str) -> struct.Struct:
+    """One compiled ``Struct`` per format: gateways of a fleet send the same layouts (bounded memo)."""
+    compiled = _STRUCTS.get(fmt)
+    if compiled is None:
+        if len(_STRUCTS) >= 4096:
+            _STRUCTS.clear()
+        compiled = _STRUCTS[fmt] = struct.Struct(fmt)
+    return compiled
+
+
+def _number_fields(data: bytes, start: int, end: int) -> list[tuple[int, int, str]] | None:
+    if end - start < 27 or data[start] != 0x11 or data[start + 9] != 0x19:
+        return None
+    value_tag = data[start + 18]
+    if value_tag not in (0x21, 0x31) or _attributes_end(data, start + 27, end, 0x3A) != end:
+        return None
+    return [(start + 1, 8, "Q"), (start + 10, 8, "Q"), (start + 19, 8, "d" if value_tag == 0x21 else "q")]
+
+
+def _histogram_fields(data: bytes, start: int, end: int) -> list[tuple[int, int, str]] | None:
+    if end - start < 38 or data[start] != 0x11 or data[start + 9] != 0x19 or data[start + 18] != 0x21:
+        return None
+    if data[start + 27] != 0x29 or data[start + 36] != 0x32:
+        return None
+    length, pos = _varint(data, start + 37)
+    if not length or length & 7:
+        return None
+    fields = [(start + 1, 8, "Q"), (start + 10, 8, "Q"), (start + 19, 8, "Q"), (start + 28, 8, "d")]
+    fields.append((pos, length, f"{length >> 3}Q"))
+    pos += length
+    if pos < end and data[pos] == 0x3A:
+        length, pos = _varint(data, pos + 1)
+        pos += length
+    pos = _attributes_end(data, pos, end, 0x4A)
+    for tag in (0x59, 0x61):  # min, max: neither read nor compared
+        if pos < end and data[pos] == tag:
+            fields.append((pos + 1, 8, "x"))
+            pos += 9
+        else:
+            fields.append((pos, 0, "x"))
+    return fields if pos == end else None

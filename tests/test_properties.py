@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from prometheus_client.parser import text_string_to_metric_families
 
 from otlp_bridge.exposition import Format, render
@@ -172,3 +174,95 @@ def test_series_stay_under_the_cap_and_labels_are_clean(values: list[tuple[str, 
     text = render(store, Format.TEXT)
     for line in text.splitlines():
         assert "sessionKey" not in line
+
+
+class _Forgetful(dict):  # type: ignore[type-arg]
+    """A ``known`` table that keeps nothing: every export takes the general path."""
+
+    def __setitem__(self, key: object, value: object) -> None:
+        pass
+
+
+fault = st.sampled_from(["none", "none", "none", "reset", "nan", "negative", "miscount", "new-lane"])
+step = st.one_of(
+    st.tuples(st.just("export"), st.integers(0, 1), fault, st.integers(0, 3)),
+    st.tuples(st.just("export"), st.integers(0, 1), st.just("none"), st.integers(0, 3)),
+    st.tuples(st.just("resend"), st.integers(0, 1), st.just("none"), st.just(0)),
+    st.tuples(st.just("restart"), st.integers(0, 1), st.just("none"), st.just(0)),
+    st.tuples(st.just("read"), st.just(0), st.just("none"), st.just(0)),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=st.lists(step, min_size=4, max_size=60), increments=st.lists(st.integers(0, 40), min_size=8, max_size=8))
+def test_the_fast_path_gives_what_the_general_path_gives(
+    steps: list[tuple[str, int, str, int]], increments: list[int]
+) -> None:
+    """Exports that mostly repeat their layout (the fast path keeps them until a read) and exports that break it
+    (resets, restarts, resends, invalid values, new streams) give the same answers, request by request, and the
+    same exposition at every read, as a translator that walks every point every time."""
+    fast_store, slow_store = Store(4096, 4096, ttl=10**9), Store(4096, 4096, ttl=10**9)
+    fast, slow = MetricsTranslator(fast_store, TranslateOptions()), MetricsTranslator(slow_store, TranslateOptions())
+    slow.known = _Forgetful()
+    lanes = [["main", "cron:nightly", "session:agent:main:openai:1"], ["main", "cron:nightly"]]
+    starts, times = [1_000, 2_000], [10_000, 10_000]
+    totals: list[dict[str, float]] = [defaultdict(float), defaultdict(float)]
+    observed: list[dict[str, list[float]]] = [defaultdict(list), defaultdict(list)]
+    last: list[ExportMetricsServiceRequest | None] = [None, None]
+    now = 0.0
+    for number, (kind, sender, what, pick) in enumerate(steps):
+        now += 1
+        if kind == "read":
+            assert render(fast_store, Format.TEXT) == render(slow_store, Format.TEXT)
+            continue
+        if kind == "restart":
+            starts[sender] = times[sender] + 1
+            totals[sender], observed[sender] = defaultdict(float), defaultdict(list)
+            continue
+        request = last[sender]
+        if kind == "export" or request is None:
+            delta = sender == 1
+            times[sender] += 1_000
+            if what == "new-lane":
+                lanes[sender].append(f"session:agent:main:hook:{number}")
+            amounts = {lane: float(increments[(i + pick) % 8]) for i, lane in enumerate(lanes[sender])}
+            durations = {lane: [float(increments[(i + pick + 1) % 8]) * 37] for i, lane in enumerate(lanes[sender])}
+            for lane in lanes[sender]:
+                totals[sender][lane] += amounts[lane]
+                observed[sender][lane] += durations[lane]
+            if what == "reset" and not delta:
+                totals[sender][lanes[sender][0]] = 0.0
+                observed[sender][lanes[sender][0]] = []
+            counter = sum_metric(
+                "openclaw.queue.lane.enqueue",
+                [({"openclaw.lane": lane}, amounts[lane] if delta else totals[sender][lane]) for lane in lanes[sender]],
+                start=times[sender] - 1_000 if delta else starts[sender],
+                time=times[sender],
+                temporality=DELTA if delta else CUMULATIVE,
+            )
+            waits = histogram_metric(
+                "openclaw.queue.wait_ms",
+                [
+                    ({"openclaw.lane": lane}, durations[lane] if delta else observed[sender][lane])
+                    for lane in lanes[sender]
+                ],
+                start=times[sender] - 1_000 if delta else starts[sender],
+                time=times[sender],
+                temporality=DELTA if delta else CUMULATIVE,
+            )
+            victim = pick % len(lanes[sender])
+            if what == "nan":
+                waits.histogram.data_points[victim].sum = math.nan
+            elif what == "negative":
+                counter.sum.data_points[victim].as_double = -1.0
+            elif what == "miscount":
+                waits.histogram.data_points[victim].count += 1
+            request = last[sender] = metrics_request(counter, waits, resource={**GATEWAY, "process.pid": sender})
+        fast_result, slow_result = fast.apply(request, now), slow.apply(request, now)
+        assert (fast_result.accepted, fast_result.rejected, fast_result.reasons) == (
+            slow_result.accepted,
+            slow_result.rejected,
+            slow_result.reasons,
+        ), (number, kind, what)
+    assert render(fast_store, Format.TEXT) == render(slow_store, Format.TEXT)
+    assert render(fast_store, Format.OPENMETRICS) == render(slow_store, Format.OPENMETRICS)

@@ -125,3 +125,122 @@ def test_unknown_fields_are_skipped() -> None:
     plain = point.SerializeToString()
     extended = plain + bytes([0xA2, 0x01, 0x03]) + b"abc"  # field 20, length-delimited
     assert wire.number_point(extended) == wire.number_point(plain)
+
+
+nonzero = st.integers(1, 2**64 - 1)
+number_row = st.tuples(nonzero, nonzero, st.one_of(finite, st.integers(-(2**63), 2**63 - 1)), attributes)
+histogram_row = st.tuples(
+    nonzero, nonzero, st.lists(st.integers(0, 2**32), min_size=3, max_size=3), finite, attributes, st.booleans()
+)
+
+
+def _layout_values(metric: metrics_pb2.Metric, histogram: bool) -> tuple[wire.Layout | None, tuple[object, ...]]:
+    raw = metric.SerializeToString()
+    layout = wire.metric_layout(raw, histogram)
+    return layout, (layout.values.unpack(raw) if layout else ())
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(number_row, max_size=6), shift=u64, twin_value=finite)
+def test_a_sum_layout_reads_what_upb_reads(
+    rows: list[tuple[int, int, float | int, list[tuple[str, AnyValue]]]], shift: int, twin_value: float
+) -> None:
+    """``metric_layout`` unpacks start, time and value of every point as upb parses them; another export of the
+    same streams (other times and values) has the same skeleton, other attributes another one."""
+    metric = metrics_pb2.Metric(name="m")
+    for start, time, value, attrs in rows:
+        point = metric.sum.data_points.add(start_time_unix_nano=start, time_unix_nano=time)
+        if isinstance(value, float):
+            point.as_double = value
+        else:
+            point.as_int = value
+        point.attributes.extend(_key_values(attrs))
+    layout, values = _layout_values(metric, histogram=False)
+    if len({isinstance(value, float) for _, _, value, _ in rows}) != 1:
+        assert layout is None  # no points, or as_double and as_int mixed: no fixed layout per point
+        return
+    assert layout is not None and layout.points == len(rows)
+    as_int = [point.WhichOneof("value") == "as_int" for point in metric.sum.data_points]
+    expected = [
+        (p.start_time_unix_nano, p.time_unix_nano, p.as_int if i else p.as_double)
+        for p, i in zip(metric.sum.data_points, as_int, strict=True)
+    ]
+    assert [tuple(values[n * layout.stride : (n + 1) * layout.stride]) for n in range(len(rows))] == expected
+    twin = metrics_pb2.Metric()
+    twin.CopyFrom(metric)
+    for point, integer in zip(twin.sum.data_points, as_int, strict=True):
+        point.time_unix_nano = (point.time_unix_nano + shift) % 2**64 or 1
+        if integer:
+            point.as_int = int(twin_value) if abs(twin_value) < 2**63 else 0
+        else:
+            point.as_double = twin_value
+    raw, twin_raw = metric.SerializeToString(), twin.SerializeToString()
+    assert layout.skeleton.unpack(twin_raw) == layout.skeleton.unpack(raw)
+    other = metrics_pb2.Metric()
+    other.CopyFrom(metric)
+    other.sum.data_points[0].attributes.add(key="extra").value.string_value = "x" * 7
+    other_raw = other.SerializeToString()
+    assert len(other_raw) != layout.skeleton.size or layout.skeleton.unpack(other_raw) != layout.skeleton.unpack(raw)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(histogram_row, min_size=1, max_size=5), bounds=st.lists(finite, min_size=2, max_size=2))
+def test_a_histogram_layout_reads_what_upb_reads(
+    rows: list[tuple[int, int, list[int], float, list[tuple[str, AnyValue]], bool]], bounds: list[float]
+) -> None:
+    """Start, time, count, sum and buckets of every point as upb parses them; min and max are left out of both
+    the values and the skeleton (they change without being used)."""
+    metric = metrics_pb2.Metric(name="h")
+    for start, time, counts, total, attrs, extremes in rows:
+        point = metric.histogram.data_points.add(
+            start_time_unix_nano=start,
+            time_unix_nano=time,
+            count=sum(counts) or 1,
+            sum=total,
+            bucket_counts=counts,
+            explicit_bounds=bounds,
+        )
+        if extremes:
+            point.min, point.max = -total, total
+        point.attributes.extend(_key_values(attrs))
+    layout, values = _layout_values(metric, histogram=True)
+    assert layout is not None and layout.stride == wire.BUCKETS + 3
+    expected = [
+        (p.start_time_unix_nano, p.time_unix_nano, p.count, p.sum, *p.bucket_counts)
+        for p in metric.histogram.data_points
+    ]
+    assert [tuple(values[n * layout.stride : (n + 1) * layout.stride]) for n in range(len(rows))] == expected
+    twin = metrics_pb2.Metric()
+    twin.CopyFrom(metric)
+    for point in twin.histogram.data_points:
+        if point.HasField("min"):
+            point.min, point.max = point.min - 1, point.max + 1
+    assert layout.skeleton.unpack(twin.SerializeToString()) == layout.skeleton.unpack(metric.SerializeToString())
+
+
+def test_points_without_the_plain_shape_have_no_layout() -> None:
+    """Flags, exemplars, a missing value or start, and histograms of different bucket counts: no layout."""
+    plain = metrics_pb2.Metric(name="m")
+    plain.sum.data_points.add(start_time_unix_nano=1, time_unix_nano=2, as_double=1.0)
+    assert wire.metric_layout(plain.SerializeToString(), histogram=False) is not None
+    variants = []
+    for change in ("flags", "exemplar", "no value", "no start"):
+        metric = metrics_pb2.Metric()
+        metric.CopyFrom(plain)
+        point = metric.sum.data_points[0]
+        if change == "flags":
+            point.flags = 1
+        elif change == "exemplar":
+            point.exemplars.add(as_double=1.0)
+        elif change == "no value":
+            point.ClearField("as_double")
+        else:
+            point.start_time_unix_nano = 0
+        variants.append(metric.SerializeToString())
+    assert [wire.metric_layout(raw, histogram=False) for raw in variants] == [None] * 4
+    ragged = metrics_pb2.Metric(name="h")
+    for counts in ([1, 0], [1, 0, 0]):
+        ragged.histogram.data_points.add(
+            start_time_unix_nano=1, time_unix_nano=2, count=1, sum=1.0, bucket_counts=counts
+        )
+    assert wire.metric_layout(ragged.SerializeToString(), histogram=True) is None
