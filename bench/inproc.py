@@ -142,19 +142,19 @@ def measure_translate(spec: WorkloadSpec, intervals: int) -> TranslateResult:
     rejected = 0
     now = 1_000_000.0
 
-    def apply_all(requests: list[Any]) -> float:
+    def apply_all(requests: list[tuple[Any, bytes]]) -> float:
         nonlocal rejected, now
         total = 0.0
         gc.collect()
-        for request in requests:
+        for request, body in requests:
             now += 0.01
             started = time.perf_counter()
-            result = bridge.apply(request, now)
+            result = bridge.apply(request, now, body)  # with its body, as the server passes it
             total += time.perf_counter() - started
             rejected += result.rejected
         return total
 
-    first = [parse(body) for body in workload.round_robin(1)]
+    first = [(parse(body), body) for body in workload.round_robin(1)]
     first_seconds = apply_all(first)
     first_rate = Rate(len(first) * per_request, first_seconds, 1)
     del first
@@ -162,7 +162,7 @@ def measure_translate(spec: WorkloadSpec, intervals: int) -> TranslateResult:
     steady_points = 0
     bridge.settle()
     for _ in range(intervals):  # one round at a time keeps the decoded requests small
-        requests = [parse(body) for body in workload.round_robin(1)]
+        requests = [(parse(body), body) for body in workload.round_robin(1)]
         steady_seconds += apply_all(requests)
         steady_points += len(requests) * per_request
         started = time.perf_counter()

@@ -24,9 +24,10 @@ class SignalTranslators:
         self.spans = SpanTranslator(store, self.metrics, config.spans_complete)
         self.logs = LogTranslator(store, self.metrics)
 
-    def apply(self, signal: Signal, message: Any, now: float) -> IngestResult:
+    def apply(self, signal: Signal, message: Any, now: float, body: bytes | None = None) -> IngestResult:
+        """``body``: the protobuf ``message`` was decoded from, when it was protobuf."""
         if signal is Signal.METRICS:
-            return self.metrics.apply(message, now)
+            return self.metrics.apply(message, now, body)
         if signal is Signal.TRACES:
             return self.spans.apply(message, now)
         return self.logs.apply(message, now)

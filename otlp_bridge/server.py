@@ -145,8 +145,8 @@ class Bridge:
             request["wire_bytes"] = received
         return reader.finish() if reader is not None else b"".join(parts)
 
-    def ingest(self, signal: Signal, message: Any, now: float) -> IngestResult:
-        result = self.translators.apply(signal, message, now)
+    def ingest(self, signal: Signal, message: Any, now: float, body: bytes | None = None) -> IngestResult:
+        result = self.translators.apply(signal, message, now, body)
         for source in result.sources:
             self.metrics.received(signal.value, source, now)
             if len(self.last_receive) < 1024 or (signal.value, source) in self.last_receive:
@@ -178,7 +178,7 @@ class Bridge:
                 msg = f"request body not received within {READ_TIMEOUT_SECONDS:g} s"
                 raise RequestTimeout(msg) from None
             message = codec.decode_request(signal, encoding, body)
-            result = self.ingest(signal, message, self.clock())
+            result = self.ingest(signal, message, self.clock(), body if encoding is Encoding.PROTOBUF else None)
             outcome = "partial" if result.rejected else "ok"
             response = web.Response(
                 body=codec.encode_response(signal, encoding, result.rejected, result.message),

@@ -111,13 +111,18 @@ class KnownMetric:
     without a walk (see the module docstring).
 
     ``streams`` are the streams of its points in order. Cumulative: ``latest`` is the newest accepted export and
-    ``settled`` the one the series reflect. Delta: ``pending`` sums the values of the exports not yet settled and
-    ``last_time`` is the newest end time (an export that is not newer is a resend and goes the general way).
+    ``settled`` the one the series reflect; ``starts`` and ``counts`` (the value of a sum, the count of a histogram)
+    of every point tell a restart or a reset (a new start, or a count that went down) from growth. Delta:
+    ``pending`` sums the values of the exports not yet settled and ``last_time`` is the newest end time (an export
+    that is not newer is a resend and goes the general way). ``eager`` metrics (those feeding a gauge) are settled
+    as soon as they are taken.
     """
 
     __slots__ = (
         "batch",
+        "counts",
         "cumulative",
+        "eager",
         "histogram",
         "last_seen",
         "last_time",
@@ -126,6 +131,7 @@ class KnownMetric:
         "pending",
         "settled",
         "skeleton",
+        "starts",
         "streams",
     )
 
@@ -138,11 +144,14 @@ class KnownMetric:
         self.batch = batch
         self.cumulative = cumulative
         self.histogram = histogram
+        self.eager = False  # settled at once: a gauge shows each export's own mean, it cannot wait for a read
         self.latest = self.settled = raw
         self.pending: list[Any] | tuple[Any, ...] | None = None
         self.last_seen = batch.now
         values = layout.values.unpack(raw)
         self.last_time: int = max(values[wire.TIME :: layout.stride])
+        self.starts: tuple[int, ...] = values[wire.START :: layout.stride]
+        self.counts: tuple[float, ...] = values[wire.COUNT :: layout.stride]
 
     def take(self, raw: bytes, now: float) -> bool:
         """Keep the values of ``raw`` if its skeleton is the known one and every check passes; False otherwise."""
@@ -160,11 +169,10 @@ class KnownMetric:
             if not math.isfinite(sum(amounts)) or min(amounts) < 0:
                 return False
         if self.cumulative:
-            latest = layout.values.unpack(self.latest)
-            if values[wire.START :: stride] != latest[wire.START :: stride]:
-                return False  # a restart
-            if not all(map(operator.ge, values, latest)):
-                return False  # something went down: a reset, for the general path to tell
+            counts = values[wire.COUNT :: stride]  # (VALUE and COUNT are the same column)
+            if values[wire.START :: stride] != self.starts or not all(map(operator.ge, counts, self.counts)):
+                return False  # a restart or a reset, for the general path to tell
+            self.counts = counts
         else:
             times = values[wire.TIME :: stride]
             if min(times) <= self.last_time:
@@ -274,8 +282,16 @@ class MetricsTranslator:
         return name
 
     # -- the request ----------------------------------------------------------------------------------------
-    def apply(self, request: Any, now: float) -> IngestResult:
+    def apply(self, request: Any, now: float, body: bytes | None = None) -> IngestResult:
+        """Translate a decoded request; ``body``, the protobuf it was decoded from, spares re-encoding each metric
+        for the fast path."""
         result = IngestResult()
+        encoded = wire.metric_slices(body) if body is not None else None
+        if encoded is not None and len(encoded) != sum(
+            len(scope.metrics) for resource in request.resource_metrics for scope in resource.scope_metrics
+        ):
+            encoded = None
+        index = 0
         for resource_metrics in request.resource_metrics:
             resource_key = resource_metrics.resource.SerializeToString()
             source = self.source_name(resource_metrics.resource, resource_key)
@@ -285,25 +301,29 @@ class MetricsTranslator:
             for scope_metrics in resource_metrics.scope_metrics:
                 scope = scope_metrics.scope.name
                 for metric in scope_metrics.metrics:
-                    self._metric(metric, scope, resource_key, extra, now, result)
+                    raw = encoded[index] if encoded is not None else metric.SerializeToString()
+                    index += 1
+                    self._metric(metric, raw, scope, resource_key, extra, now, result)
         return result
 
     def _metric(
         self,
         metric: Any,
+        raw: bytes,
         scope: str,
         resource_key: bytes,
         extra: Labels,
         now: float,
         result: IngestResult,
     ) -> None:
-        raw = metric.SerializeToString()
         key = (resource_key, scope, metric.name)
         known = self.known.pop(key, None)
         if known is not None:
             if known.take(raw, now):
                 self.known[key] = known
                 result.accepted += known.layout.points
+                if known.eager:
+                    self._settle(known)
                 return
             self._settle(known)  # what it kept comes before this export
         known = self._translate(metric, raw, resource_key, scope, extra, now, result)
@@ -323,8 +343,9 @@ class MetricsTranslator:
         now: float,
         result: IngestResult,
     ) -> KnownMetric | None:
-        """The general path: every point walked and applied. Returns the metric's ``KnownMetric`` when its next
-        export may take the fast path."""
+        """The general path: every point walked (in upb's serialisation) and applied. Returns the metric's
+        ``KnownMetric`` (a layout of ``raw``, the bytes the next export will be compared with) when that export may
+        take the fast path."""
         data_kind = metric.WhichOneof("data")
         if data_kind is None:
             return None
@@ -363,7 +384,7 @@ class MetricsTranslator:
         streams = self.streams
         histogram = data_kind == "histogram"
         try:
-            encoded_points = list(wire.data_points(raw))
+            encoded_points = list(wire.data_points(metric.SerializeToString()))
         except (wire.WireError, IndexError, struct.error):
             result.reject("invalid", len(points))
             return None
@@ -393,15 +414,15 @@ class MetricsTranslator:
                 point_streams.append(stream)
         if temporality not in (CUMULATIVE, DELTA) or result.rejected != rejected_before:
             return None  # refused points are retried (and reported) every time
-        if any(spec.kind is Kind.GAUGE for spec in specs):
-            return None  # a gauge shows each export's own mean: it cannot wait for the next read
         if len(point_streams) != len(encoded_points) or len(set(map(id, point_streams))) != len(point_streams):
             return None
         layout = wire.metric_layout(raw, histogram)
         if layout is None:
             return None
         batch.points = _ParsedPoints(raw)  # the request's parsed message is not kept
-        return KnownMetric(layout, raw, point_streams, batch, temporality == CUMULATIVE, histogram)
+        known = KnownMetric(layout, raw, point_streams, batch, temporality == CUMULATIVE, histogram)
+        known.eager = any(spec.kind is Kind.GAUGE for spec in specs)
+        return known
 
     # -- settling -------------------------------------------------------------------------------------------
     def settle(self) -> None:

@@ -111,6 +111,37 @@ def point_spans(metric_bytes: bytes) -> Iterator[tuple[int, int]]:
             pos += point_length
 
 
+def _messages(data: bytes, pos: int, end: int, wanted: int) -> Iterator[tuple[int, int]]:
+    """Where each length-delimited field number ``wanted`` between ``pos`` and ``end`` lies."""
+    while pos < end:
+        tag, pos = _varint(data, pos)
+        if tag & 7 != 2:
+            pos = _skip(data, pos, tag & 7)
+            continue
+        length, pos = _varint(data, pos)
+        if tag >> 3 == wanted:
+            yield pos, pos + length
+        pos += length
+
+
+def metric_slices(request_bytes: bytes) -> list[bytes] | None:
+    """The bytes of every ``Metric`` of a serialised ``ExportMetricsServiceRequest`` as the sender encoded them, in
+    the order upb parses them (resource_metrics 1 → scope_metrics 2 → metrics 2); None if they cannot be read.
+
+    Only the fast path reads these, and only through a layout checked against the same sender's previous bytes;
+    the general path walks upb's own serialisation."""
+    metrics: list[bytes] = []
+    end = len(request_bytes)
+    try:
+        for resource_start, resource_end in _messages(request_bytes, 0, end, 1):
+            for scope_start, scope_end in _messages(request_bytes, resource_start, resource_end, 2):
+                for start, stop in _messages(request_bytes, scope_start, scope_end, 2):
+                    metrics.append(request_bytes[start:stop])
+    except (WireError, IndexError):
+        return None
+    return metrics
+
+
 def data_points(metric_bytes: bytes) -> Iterator[bytes]:
     """The serialised data points of a serialised ``Metric`` (gauge, sum or histogram)."""
     for start, end in point_spans(metric_bytes):

@@ -13,8 +13,17 @@ from otlp_bridge.exposition import Format, render
 from otlp_bridge.mapping import METRIC_SPECS, Value
 from otlp_bridge.store import Kind, Store
 from otlp_bridge.translate import MetricsTranslator, TranslateOptions
-from tests.otlp import DELTA, GATEWAY, AttributeValue, histogram_metric, metrics_request, sum_metric
-from tests.support import SCRAPES_03A, scrape_time
+from tests.otlp import (
+    CUMULATIVE,
+    DELTA,
+    GATEWAY,
+    AttributeValue,
+    encode_varint,
+    histogram_metric,
+    metrics_request,
+    sum_metric,
+)
+from tests.support import SCRAPES_03A, ForgetfulTable, scrape_time
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -909,3 +918,53 @@ def test_resent_unchanged_exports_keep_their_series_alive() -> None:
         translator.expire(now=minute * 50.0)
     assert set(store.families) == {"openclaw_model_tokens_total"}
     assert value(store, "openclaw_model_tokens_total", **TOKEN_LABELS) == 10.0
+
+
+def _framed(field: int, payload: bytes) -> bytes:
+    return bytes([field << 3 | 2]) + encode_varint(len(payload)) + payload
+
+
+@pytest.mark.parametrize("temporality", [CUMULATIVE, DELTA])
+def test_bodies_encoded_unlike_upb_give_what_upb_bytes_give(temporality: int) -> None:
+    """A sender whose metric bytes differ from upb's serialisation (here an unknown field before the name, which
+    upb moves to the end) is compared by its own bytes on the fast path and still gives, export by export, what
+    the general path gives."""
+    fast_store, slow_store = Store(100, 100, ttl=10**9), Store(100, 100, ttl=10**9)
+    fast, slow = MetricsTranslator(fast_store, TranslateOptions()), MetricsTranslator(slow_store, TranslateOptions())
+    slow.known = ForgetfulTable()
+    observed: list[float] = []
+    total = 0.0
+    for export in range(1, 6):
+        delta = temporality == DELTA
+        observed += [37.0 * export]
+        total += export
+        start, time = (export * 1_000, export * 1_000 + 1_000) if delta else (1_000, export * 1_000 + 1_000)
+        counter = sum_metric(
+            "openclaw.queue.lane.enqueue",
+            [({"openclaw.lane": "main"}, export if delta else total)],
+            start=start,
+            time=time,
+            temporality=temporality,
+        )
+        waits = histogram_metric(
+            "openclaw.queue.wait_ms",
+            [({"openclaw.lane": "main"}, [37.0 * export] if delta else observed)],
+            start=start,
+            time=time,
+            temporality=temporality,
+        )
+        request = metrics_request(counter, waits)
+        resource_metrics = request.resource_metrics[0]
+        scope_bytes = _framed(1, resource_metrics.scope_metrics[0].scope.SerializeToString())
+        for metric in (counter, waits):
+            scope_bytes += _framed(2, b"\xf8\x06\x01" + metric.SerializeToString())  # unknown field 111 = 1 first
+        body = _framed(1, _framed(1, resource_metrics.resource.SerializeToString()) + _framed(2, scope_bytes))
+        decoded = decode_request(Signal.METRICS, Encoding.PROTOBUF, body)
+        assert [m.name for m in decoded.resource_metrics[0].scope_metrics[0].metrics] == [counter.name, waits.name]
+        fast_result, slow_result = fast.apply(decoded, float(export), body), slow.apply(decoded, float(export))
+        assert (fast_result.accepted, fast_result.rejected) == (slow_result.accepted, slow_result.rejected) == (2, 0)
+        if export % 2:
+            assert render(fast_store, Format.TEXT) == render(slow_store, Format.TEXT)
+    assert render(fast_store, Format.TEXT) == render(slow_store, Format.TEXT)
+    assert 'openclaw_queue_lane_enqueue_total{lane="main"} 15' in render(fast_store, Format.TEXT)
+    assert len(fast.known) == 2  # both metrics took the fast path

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import gzip
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 from otlp_bridge import wire
+from tests.conftest import CAPTURES, require_fixtures
+from tests.support import captured_requests
 
 u64 = st.integers(0, 2**64 - 1)
 finite = st.floats(allow_nan=False, allow_infinity=False)
@@ -244,3 +249,32 @@ def test_points_without_the_plain_shape_have_no_layout() -> None:
             start_time_unix_nano=1, time_unix_nano=2, count=1, sum=1.0, bucket_counts=counts
         )
     assert wire.metric_layout(ragged.SerializeToString(), histogram=True) is None
+
+
+def test_metric_slices_of_captured_bodies_are_what_upb_serialises() -> None:
+    """OpenClaw's exporter encodes each metric exactly as upb re-serialises it, so the fast path can compare the
+    bytes it received; a body with unknown fields around the metrics still yields them in upb's order."""
+    require_fixtures()
+    checked = 0
+    for folder in sorted(path for path in CAPTURES.iterdir() if path.is_dir()):
+        for captured in captured_requests(folder, "metrics"):
+            body = captured.body
+            if body[:2] == b"\x1f\x8b":
+                body = gzip.decompress(body)
+            request = ExportMetricsServiceRequest.FromString(body)
+            expected = [
+                metric.SerializeToString()
+                for resource in request.resource_metrics
+                for scope in resource.scope_metrics
+                for metric in scope.metrics
+            ]
+            assert wire.metric_slices(body) == expected
+            checked += 1
+    assert checked > 100
+    metric = metrics_pb2.Metric(name="m")
+    metric.sum.data_points.add(start_time_unix_nano=1, time_unix_nano=2, as_double=1.0)
+    request = ExportMetricsServiceRequest()
+    request.resource_metrics.add().scope_metrics.add().metrics.extend([metric, metric])
+    padded = b"\x78\x05" + request.SerializeToString() + b"\x7a\x01x"  # unknown fields 15 (varint) and 15 (bytes)
+    assert wire.metric_slices(padded) == [metric.SerializeToString()] * 2
+    assert wire.metric_slices(b"\x0a\x05\x12") is None  # truncated
