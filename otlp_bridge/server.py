@@ -40,6 +40,7 @@ from otlp_bridge.translate import IngestResult
 READ_TIMEOUT_SECONDS = 30.0
 SHUTDOWN_TIMEOUT_SECONDS = 10.0
 RENDER_SLICE_SECONDS = 0.002
+INGEST_FIRST_SECONDS = 0.02  # a scrape waits up to this long per slice for the OTLP requests in flight to finish
 LINGER_SECONDS = 2.0  # after refusing a body, how long unread bytes are drained before the socket closes
 SCRAPE_CHUNK_CHARS = 64 * 1024  # exposition text encoded, compressed and written at a time
 BUFFER_BUDGET_BODIES = 4  # bodies of the maximum size that may be held in memory at once
@@ -95,6 +96,8 @@ class Bridge:
         self.ingest_token = TokenFile(config.ingest_token_file) if config.ingest_token_file else None
         self.scrape_token = TokenFile(config.scrape_token_file) if config.scrape_token_file else None
         self.inflight = 0
+        self.ingest_idle = asyncio.Event()  # set while no OTLP request is in flight
+        self.ingest_idle.set()
         self.buffered = 0  # body bytes (decompressed) held by requests being read
         self.buffer_budget = BUFFER_BUDGET_BODIES * config.max_body_bytes
         self.ready = False
@@ -171,6 +174,7 @@ class Bridge:
                 msg = f"too many concurrent requests ({self.config.max_inflight}); retry later"
                 raise Overloaded(msg)
             self.inflight += 1
+            self.ingest_idle.clear()
             counted = True
             try:
                 body = await self.read_body(request, gzipped)
@@ -194,6 +198,8 @@ class Bridge:
         finally:
             if counted:
                 self.inflight -= 1
+                if not self.inflight:
+                    self.ingest_idle.set()
         self.record(request, signal, outcome, response.status, result, started)
         return response
 
@@ -288,7 +294,7 @@ class Bridge:
                 await _send(response, "".join(pending), compressor)  # suspends only when the socket is full
                 pending, pending_size = [], 0
             if time.perf_counter() - slice_started > RENDER_SLICE_SECONDS:
-                await asyncio.sleep(0)  # let acknowledgements through while a large store renders
+                await self._let_ingest_through()
                 slice_started = time.perf_counter()
         self.metrics.scrape_duration.set(time.perf_counter() - started)
         pending.append(self._self_metrics(fmt))
@@ -296,6 +302,16 @@ class Bridge:
         if compressor is not None:
             await response.write(compressor.flush())
         await response.write_eof()
+
+    async def _let_ingest_through(self) -> None:
+        """Between render slices: yield, and while OTLP requests are in flight let them finish first (a body
+        arrives over several reads; without this, each read would wait behind another slice). Bounded, so a busy
+        ingest slows a scrape down but never starves it."""
+        await asyncio.sleep(0)
+        if not self.ingest_idle.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(INGEST_FIRST_SECONDS):
+                    await self.ingest_idle.wait()
 
     def _self_metrics(self, fmt: Format) -> str:
         return self.metrics.text() if fmt is Format.TEXT else self.metrics.openmetrics()
