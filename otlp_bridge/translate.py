@@ -20,6 +20,7 @@ import itertools
 import math
 import operator
 import struct
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -150,8 +151,9 @@ class KnownMetric:
         self.last_seen = batch.now
         values = layout.values.unpack(raw)
         self.last_time: int = max(values[wire.TIME :: layout.stride])
-        self.starts: tuple[int, ...] = values[wire.START :: layout.stride]
-        self.counts: tuple[float, ...] = values[wire.COUNT :: layout.stride]
+        self.starts = array("Q", values[wire.START :: layout.stride])  # 8 bytes a point, not an int object
+        counts = values[wire.COUNT :: layout.stride]
+        self.counts = array("d" if isinstance(counts[0], float) else "Q", counts)
 
     def take(self, raw: bytes, now: float) -> bool:
         """Keep the values of ``raw`` if its skeleton is the known one and every check passes; False otherwise."""
@@ -169,8 +171,9 @@ class KnownMetric:
             if not math.isfinite(sum(amounts)) or min(amounts) < 0:
                 return False
         if self.cumulative:
-            counts = values[wire.COUNT :: stride]  # (VALUE and COUNT are the same column)
-            if values[wire.START :: stride] != self.starts or not all(map(operator.ge, counts, self.counts)):
+            counts = array(self.counts.typecode, values[wire.COUNT :: stride])  # (VALUE and COUNT: one column)
+            restarted = array("Q", values[wire.START :: stride]) != self.starts
+            if restarted or not all(map(operator.ge, counts, self.counts)):
                 return False  # a restart or a reset, for the general path to tell
             self.counts = counts
         else:
