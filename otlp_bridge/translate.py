@@ -162,20 +162,19 @@ class KnownMetric:
             return False
         values = layout.values.unpack(raw)
         stride = layout.stride
+        counts = values[wire.COUNT :: stride]  # a sum's value or a histogram's count (VALUE and COUNT: one column)
         if self.histogram:
             buckets = sum(sum(values[column::stride]) for column in range(wire.BUCKETS, stride))
-            if not math.isfinite(sum(values[wire.SUM :: stride])) or buckets != sum(values[wire.COUNT :: stride]):
+            if not math.isfinite(sum(values[wire.SUM :: stride])) or buckets != sum(counts):
                 return False  # a sum that is not finite, or buckets that do not add up to the counts
-        else:
-            amounts = values[wire.VALUE :: stride]
-            if not math.isfinite(sum(amounts)) or min(amounts) < 0:
-                return False
+        elif not math.isfinite(sum(counts)) or min(counts) < 0:
+            return False
         if self.cumulative:
-            counts = array(self.counts.typecode, values[wire.COUNT :: stride])  # (VALUE and COUNT: one column)
+            typed = array(self.counts.typecode, counts)
             restarted = array("Q", values[wire.START :: stride]) != self.starts
-            if restarted or not all(map(operator.ge, counts, self.counts)):
+            if restarted or not all(map(operator.ge, typed, self.counts)):
                 return False  # a restart or a reset, for the general path to tell
-            self.counts = counts
+            self.counts = typed
         else:
             times = values[wire.TIME :: stride]
             if min(times) <= self.last_time:
