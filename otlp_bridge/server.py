@@ -10,8 +10,7 @@ import os
 import signal as signals
 import ssl
 import time
-import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,15 @@ from otlp_bridge.errors import (
     RequestTimeout,
     Unauthorized,
 )
-from otlp_bridge.exposition import Format, NotAcceptable, accepts_gzip, negotiate, render_parts
+from otlp_bridge.exposition import (
+    Format,
+    GzipMember,
+    NotAcceptable,
+    accepts_gzip,
+    gzip_parts,
+    negotiate,
+    render_parts,
+)
 from otlp_bridge.ingest import SignalTranslators
 from otlp_bridge.log import get_logger
 from otlp_bridge.selfmetrics import SelfMetrics
@@ -42,7 +49,7 @@ SHUTDOWN_TIMEOUT_SECONDS = 10.0
 RENDER_SLICE_SECONDS = 0.002
 INGEST_FIRST_SECONDS = 0.02  # a scrape waits up to this long per slice for the OTLP requests in flight to finish
 LINGER_SECONDS = 2.0  # after refusing a body, how long unread bytes are drained before the socket closes
-SCRAPE_CHUNK_CHARS = 64 * 1024  # exposition text encoded, compressed and written at a time
+SCRAPE_CHUNK_BYTES = 64 * 1024  # written at a time (gzip: compressed bytes)
 BUFFER_BUDGET_BODIES = 4  # bodies of the maximum size that may be held in memory at once
 
 
@@ -266,41 +273,45 @@ class Bridge:
         except NotAcceptable as error:
             return web.Response(status=406, text=str(error))
         headers = {"Content-Type": content_type, "Cache-Control": "no-store"}
-        compressor = None
+        member = None
         if accepts_gzip(request.headers.get("Accept-Encoding")):
             headers["Content-Encoding"] = "gzip"
-            compressor = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+            member = GzipMember()
         if request.method == "HEAD":  # the headers a GET would get, with its length
-            body = "".join([*render_parts(self.store, fmt), self._self_metrics(fmt)]).encode()
-            if compressor is not None:
-                body = compressor.compress(body) + compressor.flush()
-            return web.Response(body=body, headers=headers)
+            return web.Response(body=b"".join(self._page(fmt, member, started)), headers=headers)
         response = web.StreamResponse(headers=headers)
         try:
             await response.prepare(request)
-            await self._stream(response, fmt, compressor, started)
+            await self._stream(response, self._page(fmt, member, started))
         except ConnectionResetError:
             self.log.debug("scrape_aborted", peer=request.remote)  # the scraper hung up; nothing to answer
         return response
 
-    async def _stream(self, response: web.StreamResponse, fmt: Format, compressor: Any, started: float) -> None:
-        pending: list[str] = []
+    def _page(self, fmt: Format, member: GzipMember | None, started: float) -> Iterator[bytes]:
+        """The page in parts: the translated series, then the self-metrics; gzip-encoded into ``member`` if given."""
+        if member is None:
+            yield from render_parts(self.store, fmt)
+        else:
+            yield member.header()
+            yield from gzip_parts(self.store, fmt, member)
+        self.metrics.scrape_duration.set(time.perf_counter() - started)
+        own = self._self_metrics(fmt).encode()
+        yield own if member is None else member.text(own) + member.finish()
+
+    async def _stream(self, response: web.StreamResponse, page: Iterator[bytes]) -> None:
+        pending: list[bytes] = []
         pending_size = 0
         slice_started = time.perf_counter()
-        for part in render_parts(self.store, fmt):
+        for part in page:
             pending.append(part)
             pending_size += len(part)
-            if pending_size >= SCRAPE_CHUNK_CHARS:
-                await _send(response, "".join(pending), compressor)  # suspends only when the socket is full
+            if pending_size >= SCRAPE_CHUNK_BYTES:
+                await response.write(b"".join(pending))  # suspends only when the socket is full
                 pending, pending_size = [], 0
             if time.perf_counter() - slice_started > RENDER_SLICE_SECONDS:
                 await self._let_ingest_through()
                 slice_started = time.perf_counter()
-        self.metrics.scrape_duration.set(time.perf_counter() - started)
-        pending.append(self._self_metrics(fmt))
-        await _send(response, "".join(pending), compressor)
-        if compressor is not None:
-            await response.write(compressor.flush())
+        await response.write(b"".join(pending))
         await response.write_eof()
 
     async def _let_ingest_through(self) -> None:
@@ -348,14 +359,6 @@ class Bridge:
 
     def expire(self) -> int:
         return self.translators.expire(self.clock())
-
-
-async def _send(response: web.StreamResponse, text: str, compressor: Any) -> None:
-    data = text.encode()
-    if compressor is not None:
-        data = compressor.compress(data)
-    if data:
-        await response.write(data)
 
 
 def _dumps(document: Any) -> str:

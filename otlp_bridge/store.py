@@ -50,8 +50,8 @@ def openmetrics_name(info: FamilyInfo) -> str:
 
 
 class Series:
-    """One label set of a family. ``text``/``om`` cache its rendered lines until it changes (the series' own
-    lines are the only render cache: a cached block per family as well would double the memory per series)."""
+    """One label set of a family. ``text``/``om`` cache its rendered lines until it changes (``exposition``
+    fills them; the series' own lines are the only render cache)."""
 
     __slots__ = ("created", "exemplars", "family", "labels", "last_seen", "om", "text")
 
@@ -60,8 +60,8 @@ class Series:
         self.labels = labels
         self.created = created
         self.last_seen = now
-        self.text: str | None = None
-        self.om: str | None = None
+        self.text: bytes | None = None
+        self.om: bytes | None = None
         self.exemplars: dict[int, tuple[str, float, float]] | None = None  # bucket → (trace id, value, time)
 
     def changed(self) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-import otlp_bridge.server
-from otlp_bridge.exposition import Format, render_parts
+import otlp_bridge.exposition
+from otlp_bridge.exposition import Format, Part, cached_parts
 from otlp_bridge.store import FamilyInfo, Kind, Series, Store
 from tests.otlp import metrics_request, sum_metric
 from tests.support import in_process_bridge
@@ -18,18 +18,21 @@ from tests.support import in_process_bridge
 SERIES = 60_000
 
 
-async def test_requests_are_handled_while_a_large_scrape_renders(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("encoding", ["gzip", "identity"])
+async def test_requests_are_handled_while_a_large_scrape_renders(
+    monkeypatch: pytest.MonkeyPatch, encoding: str
+) -> None:
     """Requests that arrive once a cold render of 60k series has begun are translated before that render ends."""
     events: list[str] = []
     rendering = asyncio.Event()
 
-    def observed_render(store: Store, fmt: Format) -> Iterator[str]:
-        for part in render_parts(store, fmt):
+    def observed_render(store: Store, fmt: Format) -> Iterator[Part]:
+        for part in cached_parts(store, fmt):
             rendering.set()
             yield part
         events.append("render done")
 
-    monkeypatch.setattr(otlp_bridge.server, "render_parts", observed_render)
+    monkeypatch.setattr(otlp_bridge.exposition, "cached_parts", observed_render)  # gzip or not
     async with in_process_bridge(max_series=SERIES + 100, max_series_per_family=SERIES + 100) as running:
         store = running.bridge.store
         family = store.family(FamilyInfo("openclaw_load_test_total", Kind.COUNTER, "Load."))
@@ -47,7 +50,8 @@ async def test_requests_are_handled_while_a_large_scrape_renders(monkeypatch: py
         async with aiohttp.ClientSession() as session:
 
             async def scrape() -> str:
-                async with session.get(running.metrics_url + "/metrics") as response:
+                headers = {"Accept-Encoding": encoding}
+                async with session.get(running.metrics_url + "/metrics", headers=headers) as response:
                     return await response.text()
 
             async def post() -> int:

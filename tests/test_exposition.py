@@ -11,12 +11,15 @@ import math
 import re
 import subprocess
 import time
+import zlib
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as _openmetrics_families
 from prometheus_client.parser import text_string_to_metric_families as parse_text
@@ -29,10 +32,13 @@ from otlp_bridge.exposition import (
     SERIES_PER_PART,
     TEXT_CONTENT_TYPE,
     Format,
+    GzipMember,
     format_bound,
     format_number,
+    pack,
     render,
     render_parts,
+    unpack,
 )
 from otlp_bridge.store import FamilyInfo, HistogramSeries, Kind, ScalarSeries, Store
 from otlp_bridge.translate import MetricsTranslator, TranslateOptions
@@ -502,11 +508,58 @@ async def test_gzip_when_accepted(accept: str | None) -> None:
         async with raw.get(running.metrics_url + "/metrics", headers={"Accept-Encoding": "identity"}) as response:
             plain = await response.read()
             assert "Content-Encoding" not in response.headers
-    page = gzip.decompress(body).decode()
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    page = inflater.decompress(body).decode()
+    assert inflater.eof and not inflater.unused_data, "one gzip member, nothing after it"
     assert len(body) < len(page)
     parsed = list(parse_openmetrics(page)) if accept else list(parse_text(page))
     assert any(f.name == "openclaw_run_completed" for f in parsed)
     assert plain.startswith(b"# HELP openclaw_")
+    if not accept:  # the same series as the plain page (the self-metrics differ from scrape to scrape)
+        assert page[: page.index(SELF_METRICS_START)] == plain.decode()[: plain.decode().index(SELF_METRICS_START)]
+
+
+# A gzip member written from deflated text and spliced packed blocks, in any order and of any size (beyond the
+# 64 KiB of zeros the CRC-32 shift uses at a time), is one ordinary gzip stream of their text.
+_pieces = st.lists(
+    st.tuples(st.booleans(), st.binary(max_size=300) | st.sampled_from([b"x" * 70_000, bytes(140_000)])),
+    max_size=8,
+)
+
+
+@given(pieces=_pieces)
+@settings(max_examples=60, deadline=None)
+def test_gzip_member_of_text_and_packed_blocks_is_their_text(pieces: list[tuple[bool, bytes]]) -> None:
+    member = GzipMember()
+    out = [member.header()]
+    for packed, data in pieces:
+        out.append(member.packed([pack(data)]) if packed else member.text(data))
+    out.append(member.finish())
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    assert inflater.decompress(b"".join(out)) == b"".join(data for _, data in pieces)
+    assert inflater.eof and not inflater.unused_data
+    assert gzip.decompress(b"".join(out)) == b"".join(data for _, data in pieces)  # CRC and length checked
+
+
+@given(texts=st.lists(st.binary(max_size=5_000), max_size=6))
+@settings(max_examples=40, deadline=None)
+def test_unpack_gives_the_packed_texts_in_order(texts: list[bytes]) -> None:
+    assert unpack([pack(text) for text in texts]) == b"".join(texts)
+
+
+def test_histogram_caches_are_packed_and_a_fraction_of_their_text() -> None:
+    """A histogram's cached lines are deflated (the label set repeats on every bucket line); a counter's are not."""
+    store = _replayed(MAIN)
+    page = render(store, Format.TEXT)
+    histograms = [s for f in store.ordered_families() for s in f.series.values() if isinstance(s, HistogramSeries)]
+    assert histograms
+    for series in histograms:
+        assert series.text is not None
+        text = unpack([series.text])
+        assert text.decode() in page
+        assert len(series.text) * 3 < len(text)
+    counters = [s for f in store.ordered_families() for s in f.series.values() if isinstance(s, ScalarSeries)]
+    assert all(s.text is not None and s.text.decode() in page for s in counters)
 
 
 async def test_gzip_refused_with_q_zero_is_not_used() -> None:
@@ -732,24 +785,17 @@ def test_overlapping_renders_do_not_cache_a_stale_block() -> None:
         series.add(1.0)
     first_labels = sorted(family.series)[0]
 
-    def until_pause(parts: Iterable[str], into: list[str]) -> None:
-        for part in parts:
-            into.append(part)
-            if part == "":  # the renderer's pause point: the server lets the event loop run here
-                return
-
     scrape_a = render_parts(store, Format.TEXT)
-    parts_a: list[str] = []
-    until_pause(scrape_a, parts_a)  # A has rendered i="00000" with value 1
+    parts_a = [next(scrape_a), next(scrape_a)]  # the header, then the first run of series; A pauses there
+    assert b'x_total{i="00000"} 1\n' in parts_a[1]
     first = family.series[first_labels]
     assert isinstance(first, ScalarSeries)
     first.add(1.0)  # ingest updates it while A is paused
     scrape_b = render_parts(store, Format.TEXT)
-    parts_b: list[str] = []
-    until_pause(scrape_b, parts_b)  # a second scraper (e.g. an HA Prometheus pair) starts
+    parts_b = [next(scrape_b), next(scrape_b)]  # a second scraper (e.g. an HA Prometheus pair) starts
     parts_a.extend(scrape_a)
     parts_b.extend(scrape_b)
-    assert 'x_total{i="00000"} 2\n' in "".join(parts_b)
+    assert b'x_total{i="00000"} 2\n' in b"".join(parts_b)
     # A's page was taken before the update, which is fine; the *next* scrape must see the new value.
     assert 'x_total{i="00000"} 2\n' in render(store, Format.TEXT)
 
