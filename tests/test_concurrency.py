@@ -8,8 +8,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 import otlp_bridge.exposition
+import otlp_bridge.server
 from otlp_bridge.exposition import Format, Part, cached_parts
 from otlp_bridge.store import FamilyInfo, Kind, Series, Store
 from tests.otlp import metrics_request, sum_metric
@@ -87,3 +89,57 @@ async def test_idle_series_expire_on_a_timer_without_scrapes() -> None:
             await asyncio.sleep(0.1)
         assert running.bridge.store.live_series == 0
         assert running.bridge.store.expired_total == 1
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "identity"])
+async def test_a_request_arriving_during_a_render_slice_starts_before_the_next_slice(
+    monkeypatch: pytest.MonkeyPatch, encoding: str
+) -> None:
+    """A request whose bytes arrive while a scrape renders is parsed and its handler started at the end of that slice:
+    the render goes on only once it is in flight (and then waits for it). With one part per slice, at most the part
+    in progress when the bytes arrived may be rendered in between (a bare yield would let three more through)."""
+    events: list[str] = []
+    rendering = asyncio.Event()
+
+    def observed_render(store: Store, fmt: Format) -> Iterator[Part]:
+        for part in cached_parts(store, fmt):
+            events.append("part")
+            rendering.set()
+            yield part
+
+    monkeypatch.setattr(otlp_bridge.exposition, "cached_parts", observed_render)
+    monkeypatch.setattr(otlp_bridge.server, "RENDER_SLICE_SECONDS", 0.0)  # every part ends a slice
+    async with in_process_bridge(max_series=SERIES + 100, max_series_per_family=SERIES + 100) as running:
+        store = running.bridge.store
+        family = store.family(FamilyInfo("openclaw_load_test_total", Kind.COUNTER, "Load."))
+        assert family is not None
+        for n in range(SERIES):
+            assert isinstance(store.series(family, (("lane", f"l{n}"),), 0.0, 0.0), Series)
+        check_auth = running.bridge.check_ingest_auth  # the OTLP handler's first step
+
+        def observed_handler_start(request: web.Request) -> None:
+            events.append("handler")
+            check_auth(request)
+
+        monkeypatch.setattr(running.bridge, "check_ingest_auth", observed_handler_start)
+        body = metrics_request(sum_metric("openclaw.tokens", [({"openclaw.token": "input"}, 1.0)])).SerializeToString()
+        port = int(running.otlp_url.rsplit(":", 1)[1])
+        request = (
+            f"POST /v1/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode() + body
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        async with aiohttp.ClientSession() as session:
+            headers = {"Accept-Encoding": encoding}
+            scraping = asyncio.create_task(session.get(running.metrics_url + "/metrics", headers=headers))
+            await asyncio.wait_for(rendering.wait(), 30)
+            writer.write(request)  # an empty transport sends at once: in the kernel's buffers before the loop runs on
+            events.append("sent")
+            status_line = await reader.readline()
+            writer.close()
+            async with await scraping as response:
+                await response.read()
+    assert status_line.startswith(b"HTTP/1.1 200"), status_line
+    between = events[events.index("sent") + 1 : events.index("handler")]
+    assert events[-1] == "part", "the render went on after the handler started"
+    assert len(between) <= 1, f"{len(between)} render slices between the request's arrival and its handler"
