@@ -50,7 +50,7 @@ RENDER_SLICE_SECONDS = 0.0005
 # From a request's bytes to its handler's first step, aiohttp takes two loop iterations on Python 3.11: one wakes
 # the connection's task, which starts the handler as a task of its own.
 HANDLER_START_ITERATIONS = 2
-INGEST_FIRST_SECONDS = 0.02  # a scrape waits up to this long per slice for the OTLP requests in flight to finish
+INGEST_FIRST_SECONDS = 0.005  # a scrape waits up to this long per slice for the OTLP requests in flight to finish
 LINGER_SECONDS = 2.0  # after refusing a body, how long unread bytes are drained before the socket closes
 SCRAPE_CHUNK_BYTES = 64 * 1024  # written at a time (gzip: compressed bytes)
 BUFFER_BUDGET_BODIES = 4  # bodies of the maximum size that may be held in memory at once
@@ -291,7 +291,10 @@ class Bridge:
         return response
 
     def _page(self, fmt: Format, member: GzipMember | None, started: float) -> Iterator[bytes]:
-        """The page in parts: the translated series, then the self-metrics; gzip-encoded into ``member`` if given."""
+        """The page in parts: the translated series, then the self-metrics; gzip-encoded into ``member`` if given.
+        Settling what the fast path kept back comes first, in steps like the rendering (empty parts)."""
+        for _ in self.store.settle_steps():
+            yield b""
         if member is None:
             yield from render_parts(self.store, fmt)
         else:

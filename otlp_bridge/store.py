@@ -171,14 +171,15 @@ class Store:
     """All translated series, under a global cap and a per-family cap.
 
     Writers that keep increments back (the metrics fast path) register a settler; every read (``families``,
-    ``ordered_families``, iteration) runs the settlers first, so readers always see every accepted point."""
+    ``ordered_families``, iteration) runs the settlers first, so readers always see every accepted point. A server
+    can run them in steps (``settle_steps``) before it reads."""
 
     def __init__(self, max_series: int, max_series_per_family: int, ttl: float) -> None:
         self.max_series = max_series
         self.max_series_per_family = max_series_per_family
         self.ttl = ttl
         self._families: dict[str, Family] = {}
-        self._settlers: list[Callable[[], None]] = []
+        self._settlers: list[Callable[[], Iterator[None]]] = []
         self.live_series = 0
         self.dropped_observations = 0
         self.dropped_by_reason: Counter[str] = Counter()
@@ -187,12 +188,18 @@ class Store:
         self._family_order: list[Family] | None = None
         self._stems: dict[str, str] = {}  # OpenMetrics family name → family name
 
-    def add_settler(self, settle: Callable[[], None]) -> None:
+    def add_settler(self, settle: Callable[[], Iterator[None]]) -> None:
+        """``settle`` applies what its writer kept back, yielding between pieces of work."""
         self._settlers.append(settle)
 
     def settle(self) -> None:
+        for _ in self.settle_steps():
+            pass
+
+    def settle_steps(self) -> Iterator[None]:
+        """Settle piece by piece, so that a server can let other work run in between."""
         for settle in self._settlers:
-            settle()
+            yield from settle()
 
     @property
     def families(self) -> dict[str, Family]:

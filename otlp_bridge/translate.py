@@ -22,6 +22,7 @@ import operator
 import struct
 from array import array
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -114,8 +115,9 @@ class KnownMetric:
     ``streams`` are the streams of its points in order. Cumulative: ``latest`` is the newest accepted export and
     ``settled`` the one the series reflect; ``starts`` and ``counts`` (the value of a sum, the count of a histogram)
     of every point tell a restart or a reset (a new start, or a count that went down) from growth. Delta:
-    ``pending`` sums the values of the exports not yet settled and ``last_time`` is the newest end time (an export
-    that is not newer is a resend and goes the general way). ``eager`` metrics (those feeding a gauge) are settled
+    ``pending`` sums the values of the exports not yet settled (a histogram's counts and bucket counts as lanes of
+    one integer: ``_lane_values``) and ``last_time`` is the newest end time (an export that is not newer is a resend
+    and goes the general way). ``eager`` metrics (those feeding a gauge) are settled
     as soon as they are taken.
     """
 
@@ -124,6 +126,7 @@ class KnownMetric:
         "counts",
         "cumulative",
         "eager",
+        "exports",
         "histogram",
         "last_seen",
         "last_time",
@@ -147,7 +150,8 @@ class KnownMetric:
         self.histogram = histogram
         self.eager = False  # settled at once: a gauge shows each export's own mean, it cannot wait for a read
         self.latest = self.settled = raw
-        self.pending: list[Any] | tuple[Any, ...] | None = None
+        self.pending: Any = None
+        self.exports = 0  # taken since the last settle
         self.last_seen = batch.now
         values = layout.values.unpack(raw)
         self.last_time: int = max(values[wire.TIME :: layout.stride])
@@ -179,12 +183,44 @@ class KnownMetric:
             times = values[wire.TIME :: stride]
             if min(times) <= self.last_time:
                 return False  # a resend
-            self.last_time = max(times)
             pending = self.pending
-            self.pending = values if pending is None else list(map(operator.add, pending, values))
+            if self.histogram:
+                if max(counts) >= LANE_LIMIT or self.exports >= MAX_PENDING_EXPORTS:
+                    return False  # a lane could overflow into its neighbour
+                assert layout.lanes is not None
+                lanes = int.from_bytes(b"".join(layout.lanes.unpack(raw)), "little")
+                sums: Sequence[float] = values[wire.SUM :: stride]
+                if pending is not None:
+                    lanes += pending[0]
+                    sums = list(map(operator.add, pending[1], sums))
+                self.pending = (lanes, sums)
+            else:
+                self.pending = values if pending is None else list(map(operator.add, pending, values))
+            self.last_time = max(times)
+        self.exports += 1
         self.latest = raw
         self.last_seen = now
         return True
+
+
+# A delta histogram's counts and bucket counts are summed as 64-bit lanes of one integer (one addition per export,
+# not one per bucket). Lanes stay apart while every export's count is below LANE_LIMIT and at most
+# MAX_PENDING_EXPORTS are summed between settles: 2**40 * 2**12 < 2**64.
+LANE_LIMIT = 1 << 40
+MAX_PENDING_EXPORTS = 1 << 12
+
+
+def _lane_values(pending: tuple[int, Sequence[float]], layout: wire.Layout) -> list[Any]:
+    """The summed exports of a delta histogram in ``layout.values`` order (start and time as 0: unused there)."""
+    lanes, sums = pending
+    per_point = layout.stride - wire.BUCKETS + 1  # the count and the bucket counts
+    counts = array("Q")
+    counts.frombytes(lanes.to_bytes(layout.points * per_point * wire.LANE_BYTES, "little"))
+    values: list[Any] = []
+    for index, total in enumerate(sums):
+        at = index * per_point
+        values += (0, 0, counts[at], total, *counts[at + 1 : at + per_point])
+    return values
 
 
 class _ParsedPoints:
@@ -245,6 +281,12 @@ class _Batch:
         return attribute_dict(self.points[index].attributes)
 
 
+# Metric names and attribute keys of metrics the mapping does not know become names on every sample line; OpenClaw's
+# are under 60 characters. Longer ones are refused (names) or left out (attribute keys), so that no sender can make
+# each line of the page kilobytes long.
+MAX_NAME_LENGTH = 200
+
+
 def generic_spec(name: str, unit: str, kind: Kind, value: Value, description: str) -> FamilySpec:
     """A family for a metric the OpenClaw mapping does not know, named by the standard rules."""
     prom_name = metric_name(name, unit, counter=kind is Kind.COUNTER, gauge=kind is Kind.GAUGE)
@@ -263,7 +305,7 @@ class MetricsTranslator:
         self.known: dict[tuple[bytes, str, str], KnownMetric] = {}
         self._generic: dict[tuple[str, str, str, bool], FamilySpec] = {}
         self._sources: dict[bytes, str] = {}
-        store.add_settler(self.settle)
+        store.add_settler(self.settle_steps)
         if options.source_label and options.source_label in {
             label.name for spec in METRIC_SPECS for label in spec.labels
         }:
@@ -356,6 +398,9 @@ class MetricsTranslator:
         points = data.data_points
         specs = self.specs.get(name) if scope == OPENCLAW_SCOPE else None
         if specs is None:
+            if len(name) > MAX_NAME_LENGTH:
+                result.reject("name_too_long", len(points))
+                return None
             specs = self._generic_specs(metric, data_kind, data)
             if specs is None:
                 result.reject("unsupported", len(points))
@@ -428,9 +473,17 @@ class MetricsTranslator:
 
     # -- settling -------------------------------------------------------------------------------------------
     def settle(self) -> None:
-        """Apply what the fast path kept to the series (the store calls this before it is read)."""
-        for known in self.known.values():
-            self._settle(known)
+        """Apply what the fast path kept to the series."""
+        for _ in self.settle_steps():
+            pass
+
+    def settle_steps(self) -> Iterator[None]:
+        """``settle``, one known metric at a time (the store runs this before it is read). Metrics taken or added
+        between steps are settled by the next read."""
+        for known in list(self.known.values()):
+            if known.latest is not known.settled or known.pending is not None:
+                self._settle(known)
+                yield
 
     def _settle(self, known: KnownMetric) -> None:
         if known.latest is known.settled and known.pending is None:
@@ -446,7 +499,8 @@ class MetricsTranslator:
             before = layout.values.unpack(known.settled)
             temporality = CUMULATIVE
         else:
-            values, before, temporality = known.pending, None, DELTA
+            values = _lane_values(known.pending, layout) if known.histogram else known.pending
+            before, temporality = None, DELTA
         time = known.last_time
         for index, stream in enumerate(known.streams):
             at = index * stride
@@ -472,6 +526,7 @@ class MetricsTranslator:
                 self._sum_point(stream, number, temporality, batch, index)
         known.settled = known.latest
         known.pending = None
+        known.exports = 0
 
     def _new_stream(self, key: tuple[Any, ...], batch: _Batch, index: int, start: int) -> Stream | None:
         if len(self.streams) >= self.options.max_streams:
@@ -661,10 +716,11 @@ class MetricsTranslator:
 
 
 def dynamic_labels(attributes: dict[str, str]) -> Labels:
-    """All non-private attributes as labels, for metrics the mapping does not know."""
+    """All non-private attributes as labels, for metrics the mapping does not know (keys over ``MAX_NAME_LENGTH``
+    characters are no label names either)."""
     pairs: dict[str, str] = {}
     for key in sorted(attributes):
-        if is_private_attribute(key) or key == "otel.metric.overflow":
+        if len(key) > MAX_NAME_LENGTH or is_private_attribute(key) or key == "otel.metric.overflow":
             continue
         name = sanitize_label_name(key)
         if name in ("le", "quantile"):

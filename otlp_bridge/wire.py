@@ -300,6 +300,10 @@ class Layout(NamedTuple):
     skeleton: struct.Struct
     stride: int
     points: int
+    lanes: struct.Struct | None = None  # histograms: the raw bytes of every count and bucket count (see LANE_BYTES)
+
+
+LANE_BYTES = 8  # a histogram's count and bucket counts are fixed64: side by side they add as lanes of one big int
 
 
 def metric_layout(metric_bytes: bytes, histogram: bool) -> Layout | None:
@@ -322,27 +326,33 @@ def metric_layout(metric_bytes: bytes, histogram: bool) -> Layout | None:
         points += 1
     if codes is None:
         return None
-    values_format, skeleton_format = ["<"], ["<"]
+    values_format, skeleton_format, lanes_format = ["<"], ["<"], ["<"]
     cursor = 0
-    for offset, size, code in segments:
+    for index, (offset, size, code) in enumerate(segments):
         if offset > cursor:
             values_format.append(f"{offset - cursor}x")
             skeleton_format.append(f"{offset - cursor}s")
+            lanes_format.append(f"{offset - cursor}x")
         values_format.append(f"{size}x" if code == "x" else code)
         skeleton_format.append(f"{size}x")
+        lane = histogram and index % len(codes) in (_COUNT_FIELD, _BUCKETS_FIELD)
+        lanes_format.append(f"{size}s" if lane else f"{size}x")
         cursor = offset + size
     if cursor < len(metric_bytes):
         values_format.append(f"{len(metric_bytes) - cursor}x")
         skeleton_format.append(f"{len(metric_bytes) - cursor}s")
+        lanes_format.append(f"{len(metric_bytes) - cursor}x")
     values = _struct("".join(values_format))
     skeleton = _struct("".join(skeleton_format))
     stride = sum(int(code[:-1] or 1) for code in codes if code != "x")
-    return Layout(values, skeleton, stride, points)
+    lanes = _struct("".join(lanes_format)) if histogram else None
+    return Layout(values, skeleton, stride, points, lanes)
 
 
 # Columns of a point in ``Layout.values``.
 START, TIME, VALUE = 0, 1, 2  # sums
 COUNT, SUM, BUCKETS = 2, 3, 4  # histograms
+_COUNT_FIELD, _BUCKETS_FIELD = 2, 4  # their places in _histogram_fields
 
 _STRUCTS: dict[str, struct.Struct] = {}
 

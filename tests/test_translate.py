@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from otlp_bridge import translate
 from otlp_bridge.codec import Encoding, Signal, decode_request
 from otlp_bridge.exposition import Format, render
 from otlp_bridge.mapping import METRIC_SPECS, Value
@@ -736,6 +737,65 @@ def test_histogram_cumulative_increments() -> None:
     assert value(store, "openclaw_run_duration_seconds_count", **labels) == 2.0
     assert value(store, "openclaw_run_duration_seconds_bucket", le="0.1", **labels) == 1.0
     assert math.isclose(value(store, "openclaw_run_duration_seconds_sum", **labels), 2.1)
+
+
+@pytest.mark.parametrize(
+    ("count", "max_pending", "exports"),
+    [
+        (3, 4096, 9),  # the fast path: lanes summed in one integer
+        (2**62, 4096, 9),  # four of these would overflow a 64-bit lane: the general path
+        (3, 2, 9),  # more exports than may be summed before a settle: settled, then the fast path again
+    ],
+)
+def test_delta_histogram_exports_add_up_exactly(
+    monkeypatch: pytest.MonkeyPatch, count: int, max_pending: int, exports: int
+) -> None:
+    """Delta histograms kept back by the fast path (counts summed as lanes of one integer) read exactly the sums of
+    what was sent, also where a lane could overflow or too many exports would pile up: those go the general way."""
+    monkeypatch.setattr(translate, "MAX_PENDING_EXPORTS", max_pending)
+    store, translator = new_translator()
+    other = {**RUN, "openclaw.model": "other-model"}
+    for number in range(exports):
+        metric = histogram_metric(
+            "openclaw.run.duration_ms",
+            [(RUN, [100.0]), (other, [2000.0, 3.0])],
+            start=1_000 * number,
+            time=1_000 * (number + 1),
+            temporality=DELTA,
+        )
+        big = metric.histogram.data_points[0]
+        big.count = count
+        big.bucket_counts[:] = [count if bound == 100.0 else 0 for bound in (*big.explicit_bounds, math.inf)]
+        request = metrics_request(metric)
+        result = translator.apply(request, now=float(number), body=request.SerializeToString())
+        assert (result.accepted, result.rejected) == (2, 0)
+        assert all(known.exports <= max_pending for known in translator.known.values())
+    labels = {"channel": "webchat", "outcome": "completed", "provider": "fakeai", "trigger": "unknown"}
+    assert value(store, "openclaw_run_duration_seconds_count", model="fake-model", **labels) == count * exports
+    assert (
+        value(store, "openclaw_run_duration_seconds_bucket", le="0.1", model="fake-model", **labels) == count * exports
+    )
+    assert value(store, "openclaw_run_duration_seconds_bucket", le="0.05", model="fake-model", **labels) == 0
+    assert value(store, "openclaw_run_duration_seconds_count", model="other-model", **labels) == 2 * exports
+    assert value(store, "openclaw_run_duration_seconds_bucket", le="0.005", model="other-model", **labels) == exports
+    assert math.isclose(
+        value(store, "openclaw_run_duration_seconds_sum", model="other-model", **labels), 2.003 * exports
+    )
+
+
+def test_names_and_keys_over_the_length_limit_never_reach_the_page() -> None:
+    """A metric the mapping does not know with a name over 200 characters is refused; an attribute key over 200
+    characters is left out of the labels (each would otherwise repeat on every line of its family)."""
+    store, translator = new_translator()
+    long_name = "custom." + "x" * 200
+    result = translator.apply(metrics_request(sum_metric(long_name, [({"kind": "a"}, 1.0), ({"kind": "b"}, 2.0)])), 1.0)
+    assert (result.accepted, result.rejected, dict(result.reasons)) == (0, 2, {"name_too_long": 2})
+    key = "k" * 201
+    result = translator.apply(metrics_request(sum_metric("custom.ok", [({"kind": "a", key: "v"}, 3.0)])), 2.0)
+    assert (result.accepted, result.rejected) == (1, 0)
+    page = render(store, Format.TEXT)
+    assert 'custom_ok_total{kind="a"} 3\n' in page
+    assert "x" * 200 not in page and key not in page
 
 
 # -- caps and expiry --------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import struct
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -215,6 +216,11 @@ def test_a_histogram_layout_reads_what_upb_reads(
         for p in metric.histogram.data_points
     ]
     assert [tuple(values[n * layout.stride : (n + 1) * layout.stride]) for n in range(len(rows))] == expected
+    assert layout.lanes is not None  # count and bucket counts as 8-byte little-endian lanes, point after point
+    lanes = b"".join(layout.lanes.unpack(metric.SerializeToString()))
+    assert list(struct.unpack(f"<{len(lanes) // 8}Q", lanes)) == [
+        number for p in metric.histogram.data_points for number in (p.count, *p.bucket_counts)
+    ]
     twin = metrics_pb2.Metric()
     twin.CopyFrom(metric)
     for point in twin.histogram.data_points:
