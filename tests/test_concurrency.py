@@ -14,7 +14,7 @@ import otlp_bridge.exposition
 import otlp_bridge.server
 from otlp_bridge.exposition import Format, Part, cached_parts
 from otlp_bridge.store import FamilyInfo, Kind, Series, Store
-from tests.otlp import metrics_request, sum_metric
+from tests.otlp import DELTA, metrics_request, sum_metric
 from tests.support import in_process_bridge
 
 SERIES = 60_000
@@ -143,3 +143,53 @@ async def test_a_request_arriving_during_a_render_slice_starts_before_the_next_s
     between = events[events.index("sent") + 1 : events.index("handler")]
     assert events[-1] == "part", "the render went on after the handler started"
     assert len(between) <= 1, f"{len(between)} render slices between the request's arrival and its handler"
+
+
+async def test_settling_what_the_fast_path_kept_back_lets_a_request_in_between(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scrape settles the fast path's kept-back exports one metric at a time, in slices: a request that arrives
+    meanwhile is handled before the settling ends, not after it."""
+    events: list[str] = []
+    settling = asyncio.Event()
+    monkeypatch.setattr(otlp_bridge.server, "RENDER_SLICE_SECONDS", 0.0)  # every step ends a slice
+    async with in_process_bridge() as running:
+        translator = running.bridge.translators.metrics
+        settle = translator._settle
+
+        def observed_settle(known: Any) -> None:
+            events.append("settle")
+            settling.set()
+            settle(known)
+
+        monkeypatch.setattr(translator, "_settle", observed_settle)
+        check_auth = running.bridge.check_ingest_auth
+
+        def observed_handler_start(request: web.Request) -> None:
+            events.append("handler")
+            check_auth(request)
+
+        monkeypatch.setattr(running.bridge, "check_ingest_auth", observed_handler_start)
+
+        def export(number: int) -> bytes:
+            metrics = [
+                sum_metric(f"custom.m{m}", [({"k": "v"}, 1.0)], start=number, time=number + 1, temporality=DELTA)
+                for m in range(40)
+            ]
+            return metrics_request(*metrics).SerializeToString()
+
+        headers = {"Content-Type": "application/x-protobuf"}
+        async with aiohttp.ClientSession() as session:
+            for number in (1, 2):  # the first export is walked, the second kept back by the fast path
+                async with session.post(running.otlp_url + "/v1/metrics", data=export(number), headers=headers) as r:
+                    assert r.status == 200
+            events.clear()
+            scraping = asyncio.create_task(session.get(running.metrics_url + "/metrics"))
+            await asyncio.wait_for(settling.wait(), 30)
+            posting = asyncio.create_task(
+                session.post(running.otlp_url + "/v1/metrics", data=export(3), headers=headers)
+            )
+            async with await posting as response:
+                assert response.status == 200
+            async with await scraping as response:
+                page = await response.text()
+    assert 'custom_m39_total{k="v"} 2\n' in page or 'custom_m39_total{k="v"} 3\n' in page
+    assert "handler" in events and events[-1] == "settle", events  # settled before and after the request
