@@ -616,7 +616,7 @@ def part_render(ctx: Context) -> dict[str, Any]:
         if row.get("format") in RENDER_PAGES:
             log(
                 f"  {row['size']:>7,} {row['format']:<9} {row['measure']:<18} {row['us_per_series']:.3f} µs/series "
-                f"({row.get('vs_prometheus_client') or math.nan:.1f}× generate_latest)"
+                f"({row.get('vs_prometheus_client') or math.nan:.1f}× prometheus_client)"
             )
     return {"source": source, "rows": rows}
 
