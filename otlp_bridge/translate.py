@@ -159,6 +159,11 @@ class KnownMetric:
         counts = values[wire.COUNT :: layout.stride]
         self.counts = array("d" if isinstance(counts[0], float) else "Q", counts)
 
+    @property
+    def unsettled(self) -> bool:
+        """Whether exports were taken that the series do not reflect yet."""
+        return self.latest is not self.settled or self.pending is not None
+
     def take(self, raw: bytes, now: float) -> bool:
         """Keep the values of ``raw`` if its skeleton is the known one and every check passes; False otherwise."""
         layout = self.layout
@@ -481,12 +486,12 @@ class MetricsTranslator:
         """``settle``, one known metric at a time (the store runs this before it is read). Metrics taken or added
         between steps are settled by the next read."""
         for known in list(self.known.values()):
-            if known.latest is not known.settled or known.pending is not None:
+            if known.unsettled:
                 self._settle(known)
                 yield
 
     def _settle(self, known: KnownMetric) -> None:
-        if known.latest is known.settled and known.pending is None:
+        if not known.unsettled:
             return
         layout = known.layout
         stride = layout.stride

@@ -13,6 +13,7 @@ from aiohttp import web
 import otlp_bridge.exposition
 import otlp_bridge.server
 from otlp_bridge.exposition import Format, Part, cached_parts
+from otlp_bridge.server import Bridge
 from otlp_bridge.store import FamilyInfo, Kind, Series, Store
 from tests.otlp import DELTA, metrics_request, sum_metric
 from tests.support import in_process_bridge
@@ -115,13 +116,7 @@ async def test_a_request_arriving_during_a_render_slice_starts_before_the_next_s
         assert family is not None
         for n in range(SERIES):
             assert isinstance(store.series(family, (("lane", f"l{n}"),), 0.0, 0.0), Series)
-        check_auth = running.bridge.check_ingest_auth  # the OTLP handler's first step
-
-        def observed_handler_start(request: web.Request) -> None:
-            events.append("handler")
-            check_auth(request)
-
-        monkeypatch.setattr(running.bridge, "check_ingest_auth", observed_handler_start)
+        _record_handler_starts(monkeypatch, running.bridge, events)
         body = metrics_request(sum_metric("openclaw.tokens", [({"openclaw.token": "input"}, 1.0)])).SerializeToString()
         port = int(running.otlp_url.rsplit(":", 1)[1])
         request = (
@@ -161,13 +156,7 @@ async def test_settling_what_the_fast_path_kept_back_lets_a_request_in_between(m
             settle(known)
 
         monkeypatch.setattr(translator, "_settle", observed_settle)
-        check_auth = running.bridge.check_ingest_auth
-
-        def observed_handler_start(request: web.Request) -> None:
-            events.append("handler")
-            check_auth(request)
-
-        monkeypatch.setattr(running.bridge, "check_ingest_auth", observed_handler_start)
+        _record_handler_starts(monkeypatch, running.bridge, events)
 
         def export(number: int) -> bytes:
             metrics = [
@@ -193,3 +182,14 @@ async def test_settling_what_the_fast_path_kept_back_lets_a_request_in_between(m
                 page = await response.text()
     assert 'custom_m39_total{k="v"} 2\n' in page or 'custom_m39_total{k="v"} 3\n' in page
     assert "handler" in events and events[-1] == "settle", events  # settled before and after the request
+
+
+def _record_handler_starts(monkeypatch: pytest.MonkeyPatch, bridge: Bridge, events: list[str]) -> None:
+    """Append "handler" to ``events`` as each OTLP handler starts (its first step checks the token)."""
+    check_auth = bridge.check_ingest_auth
+
+    def observed_handler_start(request: web.Request) -> None:
+        events.append("handler")
+        check_auth(request)
+
+    monkeypatch.setattr(bridge, "check_ingest_auth", observed_handler_start)
