@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import datetime
@@ -9,6 +10,7 @@ import gzip
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +18,10 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+
+import aiohttp
+import pytest
+import yaml
 
 from otlp_bridge.config import Config, ListenAddress
 from otlp_bridge.server import Bridge, running
@@ -189,3 +195,57 @@ class ForgetfulTable(dict):  # type: ignore[type-arg]
 
     def __setitem__(self, key: object, value: object) -> None:
         pass
+
+
+# --- a real Prometheus (Debian's package) -------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def real_prometheus(binary: str, folder: Path, scrape_configs: list[dict[str, Any]]) -> Iterator[str]:
+    """A Prometheus on a free loopback port with a temporary config and TSDB; always terminated on exit."""
+    config = folder / "prometheus.yml"
+    config.write_text(
+        yaml.safe_dump(
+            {"global": {"scrape_interval": "1s", "scrape_timeout": "1s"}, "scrape_configs": scrape_configs},
+            sort_keys=False,
+        )
+    )
+    port = free_port()
+    log = (folder / "prometheus.log").open("w")
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={folder / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        log.close()
+
+
+async def wait_until_ready(client: aiohttp.ClientSession, prometheus: str, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        with contextlib.suppress(aiohttp.ClientError):
+            async with client.get(f"{prometheus}/-/ready") as response:
+                if response.status == 200:
+                    return
+        await asyncio.sleep(0.2)
+    pytest.fail("Prometheus did not become ready")

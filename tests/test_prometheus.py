@@ -7,22 +7,20 @@ import asyncio
 import contextlib
 import math
 import re
-import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-import yaml
 from aiohttp import web
 
 from otlp_bridge.exposition import Format, negotiate
 from otlp_bridge.store import HistogramSeries, Store
 from tests.conftest import CAPTURES, SCRAPES, require_fixtures, require_tool
-from tests.support import RunningBridge, captured_requests, in_process_bridge
+from tests.support import RunningBridge, captured_requests, in_process_bridge, real_prometheus, wait_until_ready
 
 pytestmark = pytest.mark.slow
 
@@ -38,52 +36,11 @@ PROMETHEUS_2_ACCEPT = (
 DEADLINE_SECONDS = 25.0
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _version(binary: str) -> str:
     output = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True, timeout=30)
     match = re.search(r"version (\S+)", output.stdout + output.stderr)
     assert match, output
     return match[1]
-
-
-@contextlib.contextmanager
-def _prometheus(binary: str, folder: Path, scrape_configs: list[dict[str, Any]]) -> Iterator[str]:
-    """A Prometheus on a free loopback port with a temporary config and TSDB; always terminated on exit."""
-    config = folder / "prometheus.yml"
-    config.write_text(
-        yaml.safe_dump(
-            {"global": {"scrape_interval": "1s", "scrape_timeout": "1s"}, "scrape_configs": scrape_configs},
-            sort_keys=False,
-        )
-    )
-    port = _free_port()
-    log = (folder / "prometheus.log").open("w")
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={folder / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warn",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        log.close()
 
 
 @contextlib.asynccontextmanager
@@ -128,16 +85,6 @@ async def _query(client: aiohttp.ClientSession, prometheus: str, promql: str) ->
         document = await response.json()
     assert document["status"] == "success", document
     return {item["metric"].get("job", ""): float(item["value"][1]) for item in document["data"]["result"]}
-
-
-async def _wait_until_ready(client: aiohttp.ClientSession, prometheus: str, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        with contextlib.suppress(aiohttp.ClientError):
-            async with client.get(f"{prometheus}/-/ready") as response:
-                if response.status == 200:
-                    return
-        await asyncio.sleep(0.2)
-    pytest.fail("Prometheus did not become ready")
 
 
 async def _wait_for_scrapes(client: aiohttp.ClientSession, prometheus: str, jobs: set[str], deadline: float) -> None:
@@ -226,8 +173,8 @@ async def test_real_prometheus_scrapes_the_bridge(tmp_path: Path) -> None:
                 "static_configs": [{"targets": [target(guarded)]}],
             },
         ]
-        with _prometheus(binary, tmp_path, jobs) as prometheus:
-            await _wait_until_ready(client, prometheus, deadline)
+        with real_prometheus(binary, tmp_path, jobs) as prometheus:
+            await wait_until_ready(client, prometheus, deadline)
             await _wait_for_scrapes(client, prometheus, {job["job_name"] for job in jobs}, deadline)
 
             up = await _query(client, prometheus, "up")
