@@ -26,7 +26,6 @@ import argparse
 import dataclasses
 import json
 import math
-import os
 import random
 import struct
 import sys
@@ -42,8 +41,7 @@ from otlp_bridge.codec import Encoding, Signal, decode_request
 
 Temporality = Literal["cumulative", "delta"]
 
-SHARED = Path(os.environ.get("OTLP_BRIDGE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-CAPTURES = SHARED / "fixtures" / "openclaw-2026.4.29" / "captures"
+CAPTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "openclaw-2026.4.29" / "captures"
 BASE_CAPTURE = "03a-main-part1-cumulative"
 SUPPLEMENT_CAPTURE = "02-run2-restarts-first-success-and-tool"
 

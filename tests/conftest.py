@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("OTLP_BRIDGE_SHARED", REPO.parent / "shared"))
-FIXTURES = SHARED / "fixtures" / "openclaw-2026.4.29"
+# Real OpenClaw 2026.4.29 payloads and the official plugin's scrapes (see the folder's README.md).
+FIXTURES = REPO / "tests" / "fixtures" / "openclaw-2026.4.29"
 CAPTURES = FIXTURES / "captures"
 SCRAPES = FIXTURES / "prometheus-scrapes"
 
@@ -34,9 +34,7 @@ def _local_tool(name: str) -> str | None:
 
 
 def require_fixtures() -> Path:
-    """Return the captures folder, or skip (fail under CI) when ../shared is absent."""
-    if CAPTURES.is_dir():
-        return CAPTURES
-    if REQUIRE_TOOLS:
-        pytest.fail(f"captured fixtures not found at {CAPTURES}")
-    pytest.skip("captured OpenClaw fixtures (../shared) not present")
+    """Return the captures folder; a missing fixture is an error, never a skip."""
+    if not CAPTURES.is_dir():
+        pytest.fail(f"captured OpenClaw fixtures not found at {CAPTURES} (they are part of the repository)")
+    return CAPTURES

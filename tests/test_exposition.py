@@ -45,7 +45,7 @@ from otlp_bridge.translate import MetricsTranslator, TranslateOptions
 from tests.conftest import CAPTURES, SCRAPES, require_fixtures, require_tool
 from tests.support import RunningBridge, captured_requests, in_process_bridge
 
-FOLDERS = sorted(p.name for p in CAPTURES.iterdir() if p.is_dir()) if CAPTURES.is_dir() else ["(fixtures absent)"]
+FOLDERS = sorted(p.name for p in CAPTURES.iterdir() if p.is_dir())
 MAIN = "03a-main-part1-cumulative"
 SELF_METRICS_START = "# HELP otlp_bridge_build_info "  # prometheus_client renders the self-metrics after the store
 SCRAPE_PATHS = ("/metrics", "/api/diagnostics/prometheus")
