@@ -1,7 +1,7 @@
 """Standard OTLP → Prometheus names for metrics the OpenClaw mapping does not know.
 
 Implements the ``UnderscoreEscapingWithSuffixes`` strategy of the OTel spec / ``prometheus/otlptranslator``
-(``shared/spec/translation-rules.md`` §1.2): tokens split on anything outside ``[a-zA-Z0-9:]``, unit suffix,
+(``tests/test_naming.py`` holds its cases): tokens split on anything outside ``[a-zA-Z0-9:]``, unit suffix,
 ``_total`` for monotonic counters, ``_ratio`` for gauges of unit ``1``.
 """
 

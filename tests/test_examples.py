@@ -430,9 +430,7 @@ def test_bridge_accepts_the_systemd_command_line(tmp_path: Path) -> None:
 
 
 def test_systemd_unit_verifies(tmp_path: Path) -> None:
-    analyze = shutil.which("systemd-analyze")
-    if not analyze:
-        pytest.skip("systemd-analyze is not installed (the unit is still parsed by test_systemd_unit_settings)")
+    analyze = require_tool("systemd-analyze")
     # verify insists that ExecStart's program exists: point it at one that does.
     text = (EXAMPLES / "otlp-bridge.service").read_text()
     program = shlex.split(_unit()["ExecStart"][0])[0]

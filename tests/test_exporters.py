@@ -30,7 +30,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 
-from tests.conftest import REPO, REQUIRE_TOOLS, require_tool
+from tests.conftest import NODE_PACKAGES, REPO, missing, require_tool
 from tests.otlp_helpers import USAGE_ATTRIBUTES, USAGE_LABELS, Sample, find, scrape
 from tests.support import RunningBridge, bridge_process, in_process_bridge
 
@@ -255,10 +255,7 @@ async def test_python_sdk_exporters_with_token_header(session: aiohttp.ClientSes
 def require_js() -> str:
     node = require_tool("node")
     if not (JS_DIR / "node_modules" / "@opentelemetry" / "exporter-metrics-otlp-proto").is_dir():
-        message = "tests/js/node_modules is missing: run `npm ci` in tests/js"
-        if REQUIRE_TOOLS:
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(f"the Node packages in tests/js are not installed: run `{NODE_PACKAGES}`")
     return node
 
 

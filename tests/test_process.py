@@ -21,6 +21,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.conftest import missing
 from tests.otlp_helpers import PROTOBUF, find, gauge_request, parse_exposition, scrape, tokens_request
 from tests.support import BridgeProcess, bridge_process
 
@@ -133,7 +134,7 @@ async def test_console_script_serves_on_the_given_ports(tmp_path: Path) -> None:
 async def test_defaults_listen_on_4318_and_9464() -> None:
     """With no options the bridge listens on 127.0.0.1:4318 (OTLP) and 127.0.0.1:9464 (scrape)."""
     if port_in_use(4318) or port_in_use(9464):
-        pytest.skip("the default ports are taken on this machine")
+        missing("the default ports 4318 and 9464 are taken on this machine: stop what listens there")
     process = subprocess.Popen(
         [console_script()], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, env=clean_env()
     )

@@ -25,7 +25,7 @@ import pytest
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 
 from otlp_bridge import server
-from tests.conftest import require_tool
+from tests.conftest import missing, require_tool
 from tests.otlp import metrics_request, sum_metric
 from tests.otlp_helpers import PROTOBUF, Sample, decode_status, find, parse_exposition, scrape
 from tests.soak import soak
@@ -657,7 +657,7 @@ async def test_without_listen_options_only_loopback_is_bound() -> None:
     effective = json.loads(checked.stdout)
     assert (effective["otlp_listen"], effective["metrics_listen"]) == ("127.0.0.1:4318", "127.0.0.1:9464")
     if not (_port_free(4318) and _port_free(9464)):
-        pytest.skip("the default ports are taken on this machine")
+        missing("the default ports 4318 and 9464 are taken on this machine: stop what listens there")
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=clean_env())
     try:
         async with aiohttp.ClientSession() as session:
