@@ -1,7 +1,8 @@
 """The OpenClaw mapping as data: which OTLP metric (and which of its points) feeds which ``openclaw_*`` family.
 
 One ``FamilySpec`` per (source metric, Prometheus family). Adding a family, or a new OpenClaw version's metric,
-is one entry in ``METRIC_SPECS``. The contract is ``shared/spec/openclaw-mapping.md``; row numbers refer to it.
+is one entry in ``METRIC_SPECS``. ``docs/mapping.md`` is the same contract in prose and tables, kept in step
+with this module by ``tests/test_mapping_doc.py``.
 """
 
 from __future__ import annotations
@@ -187,7 +188,7 @@ GEN_AI = (
 )
 
 
-# Selectors for the mixed streams (mapping rule R6) -------------------------------------------------------------
+# Selectors for the mixed streams (docs/mapping.md, "One metric, several families") ----------------------------
 def _has(key: str) -> Callable[[Attributes], bool]:
     return lambda attributes: key in attributes
 
@@ -289,7 +290,7 @@ def _counted_histogram(
             Value.COUNT,
             select=select,
             span_fed=span_fed,
-            exactness="EXACT",
+            exactness="PARTIAL" if exactness == "PARTIAL" else "EXACT",  # a constant label is partial for both
         ),
         FamilySpec(
             source,
@@ -351,7 +352,7 @@ def _counter(
 
 
 METRIC_SPECS: tuple[FamilySpec, ...] = (
-    # 2–8 gateway internals
+    # gateway internals
     _histogram(
         "gc.duration_ms",
         "openclaw_gc_duration_seconds",
@@ -398,7 +399,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Gateway RPC observations by phase and outcome.",
         (L("outcome", "openclaw.gateway.rpc.outcome"), L("phase", "openclaw.gateway.rpc.phase")),
     ),
-    # 9, 10, 17 runs and model usage (two populations of one histogram)
+    # runs and model usage (two populations of one histogram)
     *_counted_histogram(
         "run.duration_ms",
         "openclaw_run_completed_total",
@@ -418,7 +419,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         select=_lacks("openclaw.outcome"),
         exactness="EXACT",
     ),
-    # 11–12 model calls
+    # model calls
     *_counted_histogram(
         "model_call.duration_ms",
         "openclaw_model_call_total",
@@ -451,7 +452,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         unit="bytes",
         exactness="COUNT/SUM",
     ),
-    # 13 failover
+    # failover
     _counter(
         "model.failover",
         "openclaw_model_failover_total",
@@ -466,7 +467,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
             L("to_provider", "openclaw.failover.to_provider"),
         ),
     ),
-    # 14–16 tokens and cost
+    # tokens and cost
     _counter(
         "tokens",
         "openclaw_model_tokens_total",
@@ -505,7 +506,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         unit="",
         exactness="EXACT",
     ),
-    # 18 skills
+    # skills
     _counter(
         "skill.used",
         "openclaw_skill_used_total",
@@ -517,7 +518,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
             L("source", "openclaw.skill.source"),
         ),
     ),
-    # 19–21 tools
+    # tools
     *_counted_histogram(
         "tool.execution.duration_ms",
         "openclaw_tool_execution_total",
@@ -557,7 +558,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
             L("target", "openclaw.exec.target"),
         ),
     ),
-    # 22–23 harness
+    # harness
     *_counted_histogram(
         "harness.duration_ms",
         "openclaw_harness_run_total",
@@ -567,7 +568,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         HARNESS,
         exactness="EXACT",
     ),
-    # 24–26 webhooks
+    # webhooks
     _counter(
         "webhook.received",
         "openclaw_webhook_received_total",
@@ -586,7 +587,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Webhook processing duration in seconds.",
         WEBHOOK,
     ),
-    # 27–35 messages
+    # messages
     _counter(
         "message.received",
         "openclaw_message_received_total",
@@ -642,7 +643,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Outbound message delivery duration in seconds.",
         DELIVERY,
     ),
-    # 36–38 talk
+    # talk
     _counter("talk.event", "openclaw_talk_event_total", "Talk events emitted by type.", TALK),
     _histogram(
         "talk.event.duration_ms",
@@ -659,7 +660,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         unit="bytes",
         exactness="COUNT/SUM",
     ),
-    # 39–40 queues (openclaw.queue.depth carries four kinds of streams)
+    # queues (openclaw.queue.depth carries four kinds of streams)
     FamilySpec(
         "queue.depth",
         "openclaw_queue_lane_size",
@@ -723,7 +724,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Command queue lane dequeue events.",
         (LANE,),
     ),
-    # 41–47 sessions
+    # sessions
     _counter(
         "session.state",
         "openclaw_session_state_total",
@@ -774,7 +775,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Cron run sessions pruned by the session reaper.",
     ),
     _counter("run.attempt", "openclaw_run_attempt_total", "Run attempts.", (L("attempt", "openclaw.attempt"),)),
-    # 48–55 event loop and liveness
+    # event loop and liveness
     _histogram(
         "gateway.event_loop.delay_max_ms",
         "openclaw_gateway_event_loop_delay_max_seconds",
@@ -819,7 +820,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         unit="ratio",
         exactness="COUNT/SUM",
     ),
-    # 56–58, 63–65, 67 payloads, memory, exporter, async queue
+    # payloads, memory, exporter, async queue
     _counter(
         "payload.large",
         "openclaw_payload_large_total",
