@@ -35,7 +35,7 @@ class Config:
     ingest_token_header: str = "Authorization"
     scrape_token_file: Path | None = None
     max_series: int = 2048
-    max_series_per_family: int = 1024
+    max_series_per_family: int = 0  # 0: unset, the same as max_series (resolved in __post_init__)
     max_streams: int = 32768
     series_ttl: float = 600.0
     metric_name_prefix: str = "openclaw."
@@ -48,6 +48,10 @@ class Config:
     tls_key_file: Path | None = None
     log_format: str = "json"
     log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if not self.max_series_per_family:
+            object.__setattr__(self, "max_series_per_family", self.max_series)
 
     def describe(self) -> dict[str, Any]:
         """The effective configuration, safe to print (token files are paths, never contents)."""
@@ -177,7 +181,12 @@ OPTIONS: tuple[_Option, ...] = (
     ),
     _Option("scrape-token-file", _token_file, "require Authorization: Bearer <token> on scrapes", "FILE"),
     _Option("max-series", _positive_int, "global series cap, a histogram counts once (default 2048)", "N"),
-    _Option("max-series-per-family", _positive_int, "series cap per family (default 1024)", "N"),
+    _Option(
+        "max-series-per-family",
+        _positive_int,
+        "series cap per family (default: the same as --max-series, so a family can use the whole budget)",
+        "N",
+    ),
     _Option("max-streams", _positive_int, "incoming OTLP streams tracked (default 32768)", "N"),
     _Option("series-ttl", _positive_float, "remove series not updated for this long (default 600)", "SECONDS"),
     _Option("metric-name-prefix", str, "OpenClaw metricNamePrefix (default 'openclaw.')", "PREFIX"),

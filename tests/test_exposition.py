@@ -665,7 +665,7 @@ async def test_json_health() -> None:
     assert health["series"] == {
         "live": live,
         "max": 2048,
-        "maxPerFamily": 1024,
+        "maxPerFamily": 2048,
         "droppedObservations": 0,
         "expired": 0,
     }
