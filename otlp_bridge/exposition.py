@@ -302,14 +302,17 @@ class GzipMember:
 
 
 # -- families -------------------------------------------------------------------------------------------------
-def _header(family: Family, fmt: Format) -> tuple[str, str]:
-    """The family's metadata lines and the sample name stem."""
+def _header(family: Family, fmt: Format, unknown: bool = False) -> tuple[str, str]:
+    """The family's metadata lines and the sample name stem (``unknown``: an OpenMetrics ``unknown`` family under
+    the full name)."""
     info = family.info
     if fmt is Format.TEXT:
         return (
             f"# HELP {info.name} {escape_help(info.help)}\n# TYPE {info.name} {_TYPE_WORD[info.kind]}\n",
             info.name,
         )
+    if unknown:
+        return f"# TYPE {info.name} unknown\n# HELP {info.name} {escape_help(info.help)}\n", info.name
     name = openmetrics_name(info)
     unit = f"# UNIT {name} {info.unit}\n" if info.unit and name.endswith("_" + info.unit) else ""
     return f"# TYPE {name} {_TYPE_WORD[info.kind]}\n{unit}# HELP {name} {escape_help(info.help)}\n", name
@@ -330,8 +333,11 @@ def cached_parts(store: Store, fmt: Format) -> Iterator[Part]:
     for family in list(store.ordered_families()):
         if not family.series:
             continue
-        header, name = _header(family, fmt)
         kind = family.info.kind
+        # A counter whose OpenMetrics name another family has (gauge ``x`` beside counter ``x_total``) is shown
+        # there as an ``unknown`` family named ``x_total``, rendered afresh each time (rare, and never cached).
+        unknown = fmt is Format.OPENMETRICS and kind is Kind.COUNTER and store.shares_openmetrics_name(family)
+        header, name = _header(family, fmt, unknown)
         order = family.sorted_labels()
         packed = kind is Kind.HISTOGRAM
         text_format = fmt is Format.TEXT
@@ -343,6 +349,9 @@ def cached_parts(store: Store, fmt: Format) -> Iterator[Part]:
             for labels in order[start : start + per_part]:
                 series = members.get(labels)
                 if series is None:
+                    continue
+                if unknown:
+                    append(series_openmetrics(name, Kind.GAUGE, series).encode())
                     continue
                 cached = series.text if text_format else series.om
                 append(cached if cached is not None else cached_lines(name, kind, series, fmt))

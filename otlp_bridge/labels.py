@@ -39,12 +39,17 @@ _LABEL_NAME_INVALID = re.compile(r"[^a-zA-Z0-9_]")
 
 
 @lru_cache(maxsize=4096)
-def sanitize_label_name(key: str) -> str:
-    """OTLP attribute key → Prometheus label name (invalid characters → ``_``, no leading digit)."""
+def sanitize_label_name(key: str) -> str | None:
+    """OTLP attribute key → Prometheus label name by Prometheus's rules: every character outside
+    ``[a-zA-Z0-9_]`` → ``_``; a leading digit gets ``key_`` and a leading ``_`` gets ``key``. None for a key
+    that leaves only underscores (no label). One deviation: Prometheus keeps a leading ``__``, its reserved
+    prefix; the bridge gives it ``key`` too, so that no sender can write ``__name__``."""
     name = _LABEL_NAME_INVALID.sub("_", key)
-    if not name or name[0].isdigit() or name.startswith("__"):  # names starting with __ are Prometheus's own
-        name = "key_" + name
-    return name
+    if not name.strip("_"):
+        return None
+    if name[0].isdigit():
+        return "key_" + name
+    return "key" + name if name[0] == "_" else name
 
 
 _PAIRS: dict[tuple[str, str], tuple[str, str]] = {}

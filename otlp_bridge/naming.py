@@ -1,8 +1,11 @@
-"""Standard OTLP → Prometheus names for metrics the OpenClaw mapping does not know.
+"""Prometheus names for metrics the OpenClaw mapping does not know, by Prometheus's own OTLP rules.
 
-Implements the ``UnderscoreEscapingWithSuffixes`` strategy of the OTel spec / ``prometheus/otlptranslator``
-(``tests/test_naming.py`` holds its cases): tokens split on anything outside ``[a-zA-Z0-9:]``, unit suffix,
-``_total`` for monotonic counters, ``_ratio`` for gauges of unit ``1``.
+The bridge follows ``prometheus/otlptranslator`` (the code Prometheus's OTLP receiver and the Collector share) with
+the default strategy ``UnderscoreEscapingWithSuffixes``: the name is split into tokens on anything outside
+``[a-zA-Z0-9:]`` and joined with ``_``; the unit, trimmed and mapped (``By / s`` → ``bytes_per_second``, anything
+unknown kept with its special characters as ``_``), is appended unless the name already has it; monotonic counters
+end in ``_total`` and gauges of unit ``1`` in ``_ratio``. ``tests/test_naming.py`` holds the cases, many of them
+Prometheus's own.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import re
 from functools import lru_cache
 
 _TOKEN_SPLIT = re.compile(r"[^a-zA-Z0-9:]+")
-_UNIT_CLEAN = re.compile(r"[^a-zA-Z0-9:_]+")
+_UNIT_INVALID = re.compile(r"[^a-zA-Z0-9:]+")  # a run of them becomes one "_"
 
 UNITS = {
     "d": "days",
@@ -44,40 +47,46 @@ UNITS = {
 PER_UNITS = {"s": "second", "m": "minute", "h": "hour", "d": "day", "w": "week", "mo": "month", "y": "year"}
 
 
+def _clean(word: str) -> str:
+    """Special characters → ``_`` (one per run), no leading ``_``."""
+    return _UNIT_INVALID.sub("_", word).lstrip("_")
+
+
 def unit_suffixes(unit: str) -> tuple[str, str]:
-    """``(main, per)`` suffix words for an OTLP unit; annotations such as ``{token}`` are unitless."""
-    main, _, per = unit.partition("/")
-    main_word = "" if "{" in main or "}" in main else UNITS.get(main, _UNIT_CLEAN.sub("", main))
-    per_word = ""
-    if per and "{" not in per and "}" not in per:
-        per_word = PER_UNITS.get(per, _UNIT_CLEAN.sub("", per))
-    return main_word.strip("_"), per_word.strip("_")
+    """``(main, per)`` suffixes of an OTLP unit: ``By / s`` → ``("bytes", "per_second")``. Each side is trimmed;
+    a side with an annotation (``{token}``) is unitless."""
+    main_text, _, per_text = unit.partition("/")
+    main_text, per_text = main_text.strip(), per_text.strip()
+    main = per = ""
+    if main_text and "{" not in main_text and "}" not in main_text:
+        main = UNITS.get(main_text, main_text)
+    if per_text and "{" not in per_text and "}" not in per_text:
+        per = "per_" + PER_UNITS.get(per_text, per_text)
+    return _clean(main), _clean(per)
 
 
 @lru_cache(maxsize=4096)
 def metric_name(name: str, unit: str, *, counter: bool, gauge: bool) -> str:
-    """The Prometheus family name (for counters, including ``_total``)."""
+    """The Prometheus family name (for counters, including ``_total``); ``""`` when nothing valid is left."""
     tokens = [token for token in _TOKEN_SPLIT.split(name) if token]
     main, per = unit_suffixes(unit)
+    if main in tokens:
+        main = ""
+    per = "" if per == "per_" else per.removesuffix("_")
+    if per in tokens:
+        per = ""
+    if per:
+        main = main.removesuffix("_")
+    tokens.extend(suffix for suffix in (main, per) if suffix)
     if counter:
-        tokens = [token for token in tokens if token != "total"]
-    if main and main not in tokens:
-        tokens.append(main)
-    if per and f"per_{per}" not in "_".join(tokens):
-        tokens.extend(("per", per))
-    if gauge and unit == "1" and "ratio" not in tokens:
-        tokens.append("ratio")
-    if counter:
-        tokens.append("total")
+        tokens = [token for token in tokens if token != "total"] + ["total"]
+    if gauge and unit == "1":
+        tokens = [token for token in tokens if token != "ratio"] + ["ratio"]
     result = "_".join(tokens)
-    if not result or result.strip("_") == "":
-        return "unnamed_metric"
-    return "_" + result if result[0].isdigit() else result
+    return "_" + result if result[:1].isdigit() else result
 
 
 def unit_word(unit: str) -> str:
     """The OpenMetrics ``# UNIT`` word for an OTLP unit, or ``""``."""
     main, per = unit_suffixes(unit)
-    if main and per:
-        return f"{main}_per_{per}"
-    return main
+    return "_".join(part for part in (main, per) if part).strip("_")

@@ -186,7 +186,7 @@ class Store:
         self.expired_total = 0
         self.generation = 0  # bumps whenever capacity may have been freed
         self._family_order: list[Family] | None = None
-        self._stems: dict[str, str] = {}  # OpenMetrics family name → family name
+        self._stems: dict[str, set[str]] = {}  # OpenMetrics family name → the families using it
 
     def add_settler(self, settle: Callable[[], Iterator[None]]) -> None:
         """``settle`` applies what its writer kept back, yielding between pieces of work."""
@@ -208,20 +208,20 @@ class Store:
         return self._families
 
     def family(self, info: FamilyInfo) -> Family | None:
-        """The family named ``info.name``; None when that name already exists with another type, or when it would
-        share its OpenMetrics name with another family (counter ``x_total`` and gauge ``x`` are both ``x`` there)."""
+        """The family named ``info.name``; None when that name already exists with another type."""
         family = self._families.get(info.name)
         if family is None:
-            stem = openmetrics_name(info)
-            owner = self._stems.get(stem)
-            if owner is not None and owner in self._families:
-                return None
-            self._stems[stem] = info.name
+            self._stems.setdefault(openmetrics_name(info), set()).add(info.name)
             family = self._families[info.name] = Family(info)
             self._family_order = None
         elif family.info.kind is not info.kind:
             return None
         return family
+
+    def shares_openmetrics_name(self, family: Family) -> bool:
+        """Whether another family has the same name in OpenMetrics (counter ``x_total`` and gauge ``x`` are both
+        ``x`` there)."""
+        return len(self._stems.get(openmetrics_name(family.info), ())) > 1
 
     def series(self, family: Family, labels: Labels, created: float, now: float) -> Series | DropReason:
         """The series for ``labels``, created if the caps allow; otherwise the reason it was refused."""
@@ -266,7 +266,10 @@ class Store:
                 family._membership_changed()
             if not family.series:
                 del self._families[name]
-                self._stems.pop(openmetrics_name(family.info), None)
+                stem = openmetrics_name(family.info)
+                self._stems[stem].discard(name)
+                if not self._stems[stem]:
+                    del self._stems[stem]
                 self._family_order = None
         if removed:
             self.live_series -= removed

@@ -410,6 +410,9 @@ class MetricsTranslator:
             if specs is None:
                 result.reject("unsupported", len(points))
                 return None
+            if not specs[0].name:
+                result.reject("invalid", len(points))  # Prometheus's rules leave nothing of the name
+                return None
             dynamic = True
         else:
             dynamic = False
@@ -432,7 +435,7 @@ class MetricsTranslator:
                 return None
         batch = _Batch(points, specs, extra, dynamic, now, result)
         rejected_before = result.rejected
-        prefix = (resource_key, scope, name, data_kind)
+        prefix = (resource_key, scope, name, data_kind, specs[0].name)  # one name, two units or kinds: two streams
         streams = self.streams
         histogram = data_kind == "histogram"
         try:
@@ -722,14 +725,17 @@ class MetricsTranslator:
 
 def dynamic_labels(attributes: dict[str, str]) -> Labels:
     """All non-private attributes as labels, for metrics the mapping does not know (keys over ``MAX_NAME_LENGTH``
-    characters are no label names either)."""
+    characters are no label names either). Keys that sanitise to one name share it, their values joined with ``;``
+    in key order, as Prometheus does."""
     pairs: dict[str, str] = {}
     for key in sorted(attributes):
         if len(key) > MAX_NAME_LENGTH or is_private_attribute(key) or key == "otel.metric.overflow":
             continue
         name = sanitize_label_name(key)
+        if name is None:
+            continue
         if name in ("le", "quantile"):
             name = "exported_" + name  # reserved for buckets and quantiles
-        if name not in pairs:
-            pairs[name] = normalize_value(attributes[key], "unknown")
+        value = normalize_value(attributes[key], "unknown")
+        pairs[name] = f"{pairs[name]};{value}" if name in pairs else value
     return tuple(sorted(label_pair(name, value) for name, value in pairs.items()))

@@ -447,9 +447,11 @@ async def test_label_flood_on_a_real_process_stays_under_every_cap() -> None:
     # names), 200,000 provider/model pairs and 50,000 attribute keys of a foreign gauge, in 20 exports. A series
     # that existed before keeps updating exactly; every refused point is counted once and reported.
     exports, lanes_each, pairs_each, keys_each = 20, 50_000, 10_000, 2_500
-    max_series, per_family, max_streams = 2048, 1024, 65536  # the default caps; twice the default stream cap
+    # The default global cap, a per-family cap under it (so that all three caps refuse), twice the default stream cap.
+    max_series, per_family, max_streams = 2048, 1024, 65536
     figures = FloodFigures()
-    with bridge_process("--max-streams", str(max_streams), env=clean_env()) as child:
+    caps = ("--max-series-per-family", str(per_family), "--max-streams", str(max_streams))
+    with bridge_process(*caps, env=clean_env()) as child:
         url = f"{child.otlp_url}/v1/metrics"
         async with aiohttp.ClientSession() as session:
             steady = 10.0
