@@ -73,8 +73,6 @@ def metric_name(name: str, unit: str, *, counter: bool, gauge: bool) -> str:
     if main in tokens:
         main = ""
     per = "" if per == "per_" else per.removesuffix("_")
-    if per in tokens:
-        per = ""
     if per:
         main = main.removesuffix("_")
     tokens.extend(suffix for suffix in (main, per) if suffix)

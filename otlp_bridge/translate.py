@@ -290,6 +290,7 @@ class _Batch:
 # are under 60 characters. Longer ones are refused (names) or left out (attribute keys), so that no sender can make
 # each line of the page kilobytes long.
 MAX_NAME_LENGTH = 200
+MAX_VALUE_LENGTH = 120  # the normaliser's limit for one label value
 
 
 def generic_spec(name: str, unit: str, kind: Kind, value: Value, description: str) -> FamilySpec:
@@ -726,8 +727,8 @@ class MetricsTranslator:
 def dynamic_labels(attributes: dict[str, str]) -> Labels:
     """All non-private attributes as labels, for metrics the mapping does not know (keys over ``MAX_NAME_LENGTH``
     characters are no label names either). Keys that sanitise to one name share it, their values joined with ``;``
-    in key order, as Prometheus does."""
-    pairs: dict[str, str] = {}
+    in key order, as Prometheus does (``unknown`` when that is longer than any single value may be)."""
+    values: dict[str, list[str]] = {}
     for key in sorted(attributes):
         if len(key) > MAX_NAME_LENGTH or is_private_attribute(key) or key == "otel.metric.overflow":
             continue
@@ -736,6 +737,10 @@ def dynamic_labels(attributes: dict[str, str]) -> Labels:
             continue
         if name in ("le", "quantile"):
             name = "exported_" + name  # reserved for buckets and quantiles
-        value = normalize_value(attributes[key], "unknown")
-        pairs[name] = f"{pairs[name]};{value}" if name in pairs else value
-    return tuple(sorted(label_pair(name, value) for name, value in pairs.items()))
+        values.setdefault(name, []).append(normalize_value(attributes[key], "unknown"))
+    joined = {name: ";".join(parts) for name, parts in values.items()}
+    return tuple(
+        sorted(
+            label_pair(name, value if len(value) <= MAX_VALUE_LENGTH else "unknown") for name, value in joined.items()
+        )
+    )

@@ -7,6 +7,8 @@ characters in units, one OTLP name sent with two units or two kinds."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
@@ -139,7 +141,7 @@ def test_attribute_keys_follow_prometheus_label_sanitisation(key: str, label: st
 
 # -- through the translator ---------------------------------------------------------------------------------------
 def _gauge(
-    name: str, unit: str, value: float, attributes: dict[str, AttributeValue] | None = None
+    name: str, unit: str, value: float, attributes: Mapping[str, AttributeValue] | None = None
 ) -> metrics_pb2.Metric:
     metric = metrics_pb2.Metric(name=name, unit=unit)
     point = metric.gauge.data_points.add(time_unix_nano=2_000, as_double=value)
@@ -226,6 +228,9 @@ def test_attribute_keys_that_sanitise_alike_share_one_label() -> None:
     )
     assert reasons == [{}]
     assert _text_samples(store) == {("doors", frozenset({("http_method", "a;b"), ("key_2x", "y")})): 1.0}
+    many = {f"k{mark}x": "v" * 60 for mark in ".-:"}  # k.x, k-x, k:x are all k_x: 3 × 60 characters joined
+    store, _ = _translate(_gauge("doors", "", 1.0, many))
+    assert _text_samples(store) == {("doors", frozenset({("k_x", "unknown")})): 1.0}
 
 
 def test_the_official_families_keep_their_names() -> None:
