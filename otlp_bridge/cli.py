@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from otlp_bridge.config import build_parser, load_config
+from otlp_bridge.config import build_parser, check_files, load_config
 from otlp_bridge.errors import ConfigError
 from otlp_bridge.log import configure_logging
 
@@ -18,11 +18,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         config = load_config(args, os.environ)
+        skipped = check_files(config, missing_ok=args.check_config)
         if args.check_config:
             from otlp_bridge.ingest import SignalTranslators  # noqa: PLC0415 - also validates the label options
             from otlp_bridge.store import Store  # noqa: PLC0415
 
             SignalTranslators(Store(1, 1, 1.0), config)
+            for line in skipped:
+                print(f"otlp-bridge: check-config: {line}", file=sys.stderr)
             print(json.dumps(config.describe(), indent=2))
             return 0
         configure_logging(config.log_format, config.log_level)

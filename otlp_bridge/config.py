@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import os
+import ssl
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, NoReturn
@@ -15,6 +17,15 @@ from otlp_bridge import __version__
 from otlp_bridge.errors import ConfigError
 
 ENV_PREFIX = "OTLP_BRIDGE_"
+# Variables with the prefix that are not options: the container image's health check URL, and the test suite's and
+# benchmarks' own switches. Any other OTLP_BRIDGE_* name that is not an option is a configuration error.
+ENV_NOT_OPTIONS = frozenset({"OTLP_BRIDGE_HEALTHCHECK_URL", "OTLP_BRIDGE_REQUIRE_TOOLS", "OTLP_BRIDGE_SHARED"})
+# Labels a scrape attaches to every sample (Prometheus: job, instance; the Prometheus Operator's monitors also
+# namespace, service, pod, container, endpoint) and the histogram/summary labels. A translated series carrying one
+# of them would be stored as exported_<name> (or break its histogram), so none can be the source label.
+RESERVED_LABELS = frozenset(
+    {"job", "instance", "namespace", "service", "pod", "container", "endpoint", "le", "quantile"}
+)
 LOG_FORMATS = ("json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -95,23 +106,12 @@ def _positive_float(text: str) -> float:
     return number
 
 
-def _readable_file(text: str) -> Path:
-    path = Path(text)
-    if not path.is_file():
-        msg = f"file not found: {text}"
+def _path(text: str) -> Path:
+    """A file option's value; the file itself is checked by ``check_files`` (or skipped by ``--check-config``)."""
+    if not text.strip():
+        msg = "needs a file name"
         raise ValueError(msg)
-    if not os.access(path, os.R_OK):
-        msg = f"file not readable: {text}"
-        raise ValueError(msg)
-    return path
-
-
-def _token_file(text: str) -> Path:
-    path = _readable_file(text)
-    if not path.read_text(encoding="utf-8").strip():
-        msg = f"token file is empty: {text}"
-        raise ValueError(msg)
-    return path
+    return Path(text)
 
 
 def _choice(choices: Sequence[str]) -> Callable[[str], str]:
@@ -147,8 +147,17 @@ def _label_name_or_none(text: str) -> str | None:
     value = text.strip()
     if not value:
         return None
-    if not value.replace("_", "a").isalnum() or value[0].isdigit() or value.startswith("__"):
+    if not value.isascii() or not value.replace("_", "a").isalnum() or value[0].isdigit():
         msg = f"not a Prometheus label name: {text!r}"
+        raise ValueError(msg)
+    if value.startswith("__"):
+        msg = f"{value!r} is reserved: Prometheus keeps names starting with __ for itself"
+        raise ValueError(msg)
+    if value in RESERVED_LABELS:
+        msg = f"{value!r} is a label Prometheus sets on every scraped series (yours would become exported_{value})"
+        if value in ("le", "quantile"):
+            msg = f"{value!r} is the bucket/quantile label of histograms and summaries"
+        msg = f"{msg}; pick another name, e.g. gateway"
         raise ValueError(msg)
     return value
 
@@ -167,39 +176,45 @@ class _Option(NamedTuple):
     help: str
     metavar: str | None = None
     flag: bool = False
+    default: str | None = None  # what --help says when the default is not a value of its own
 
 
 OPTIONS: tuple[_Option, ...] = (
-    _Option("otlp-listen", _listen, "OTLP/HTTP listener (default 127.0.0.1:4318)", "HOST:PORT"),
-    _Option("metrics-listen", _listen, "scrape and health listener (default 127.0.0.1:9464)", "HOST:PORT"),
-    _Option("ingest-token-file", _token_file, "require this token on OTLP requests", "FILE"),
-    _Option(
-        "ingest-token-header",
-        _header_name,
-        "header carrying the ingest token (default Authorization)",
-        "NAME",
-    ),
-    _Option("scrape-token-file", _token_file, "require Authorization: Bearer <token> on scrapes", "FILE"),
-    _Option("max-series", _positive_int, "global series cap, a histogram counts once (default 2048)", "N"),
-    _Option(
-        "max-series-per-family",
-        _positive_int,
-        "series cap per family (default: the same as --max-series, so a family can use the whole budget)",
-        "N",
-    ),
-    _Option("max-streams", _positive_int, "incoming OTLP streams tracked (default 32768)", "N"),
-    _Option("series-ttl", _positive_float, "remove series not updated for this long (default 600)", "SECONDS"),
-    _Option("metric-name-prefix", str, "OpenClaw metricNamePrefix (default 'openclaw.')", "PREFIX"),
-    _Option("source-label", _label_name_or_none, "label that keeps gateways apart (default: none)", "NAME"),
-    _Option("source-attributes", _attribute_list, "resource attributes naming a source", "LIST"),
+    _Option("otlp-listen", _listen, "OTLP/HTTP listener", "HOST:PORT"),
+    _Option("metrics-listen", _listen, "scrape, JSON and health listener", "HOST:PORT"),
+    _Option("ingest-token-file", _path, "require the token in this file on OTLP requests", "FILE"),
+    _Option("ingest-token-header", _header_name, "header carrying the ingest token", "NAME"),
+    _Option("scrape-token-file", _path, "require Authorization: Bearer <token> on scrapes", "FILE"),
+    _Option("max-series", _positive_int, "global series cap, a histogram counts once", "N"),
+    _Option("max-series-per-family", _positive_int, "series cap per family", "N", default="--max-series"),
+    _Option("max-streams", _positive_int, "incoming OTLP streams tracked", "N"),
+    _Option("series-ttl", _positive_float, "remove series not updated for this long", "SECONDS"),
+    _Option("metric-name-prefix", str, "OpenClaw's diagnostics.otel.metricNamePrefix", "PREFIX"),
+    _Option("source-label", _label_name_or_none, "label naming the sending gateway on every series", "NAME"),
+    _Option("source-attributes", _attribute_list, "resource attributes whose values name a source", "LIST"),
     _Option("spans-complete", _boolean, "the sender exports every span (sampleRate 1)", None, flag=True),
-    _Option("max-body-bytes", _positive_int, "body limit after decompression (default 20 MiB)", "N"),
-    _Option("max-inflight", _positive_int, "concurrent OTLP requests before 503 (default 64)", "N"),
-    _Option("tls-cert-file", _readable_file, "serve both listeners over TLS with this certificate", "FILE"),
-    _Option("tls-key-file", _readable_file, "private key for --tls-cert-file", "FILE"),
-    _Option("log-format", _choice(LOG_FORMATS), "json or console (default json)", "FORMAT"),
-    _Option("log-level", _choice(LOG_LEVELS), "debug, info, warning or error (default info)", "LEVEL"),
+    _Option("max-body-bytes", _positive_int, "request body limit, after decompression", "N"),
+    _Option("max-inflight", _positive_int, "concurrent OTLP requests before 503", "N"),
+    _Option("tls-cert-file", _path, "serve both listeners over TLS with this PEM certificate (chain)", "FILE"),
+    _Option("tls-key-file", _path, "PEM private key for --tls-cert-file", "FILE"),
+    _Option("log-format", _choice(LOG_FORMATS), "json or console", "FORMAT"),
+    _Option("log-level", _choice(LOG_LEVELS), "debug, info, warning or error", "LEVEL"),
 )
+FILE_OPTIONS = ("ingest-token-file", "scrape-token-file", "tls-cert-file", "tls-key-file")
+
+
+def _default_text(option: _Option) -> str:
+    """The default as ``--help`` shows it, taken from ``Config`` itself."""
+    if option.default is not None:
+        return option.default
+    value = Config().describe()[option.name.replace("-", "_")]
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value) if value == "" or option.name == "metric-name-prefix" else str(value)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -214,19 +229,29 @@ def build_parser() -> argparse.ArgumentParser:
         description="Receive OpenClaw diagnostics-otel OTLP/HTTP and expose the official openclaw_* series.",
         epilog=f"Every option can also be set as {ENV_PREFIX}<OPTION> or as a key in the --config YAML file.",
     )
-    parser.add_argument("--config", metavar="FILE", help="YAML configuration file")
+    parser.add_argument("--config", metavar="FILE", help="YAML configuration file (default: none)")
     for option in OPTIONS:
+        help_text = f"{option.help} (default: {_default_text(option)})"
         if option.flag:
-            parser.add_argument(f"--{option.name}", action="store_const", const="true", help=option.help)
+            parser.add_argument(f"--{option.name}", action="store_const", const="true", help=help_text)
         else:
-            parser.add_argument(f"--{option.name}", metavar=option.metavar, help=option.help)
-    parser.add_argument("--check-config", action="store_true", help="validate the configuration and exit")
+            parser.add_argument(f"--{option.name}", metavar=option.metavar, help=help_text)
+    parser.add_argument(
+        "--check-config",
+        action="store_true",
+        help="validate the configuration, print the effective configuration as JSON on stdout and exit "
+        "(0: valid, 2: invalid); token, certificate and key files are checked when they exist here, "
+        "absent ones are named on stderr and skipped",
+    )
     parser.add_argument("--version", action="version", version=f"otlp-bridge {__version__}")
     return parser
 
 
 def load_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
-    """Merge the three sources and validate; every problem becomes one ``ConfigError``."""
+    """Merge the three sources and validate; every problem becomes one ``ConfigError``.
+
+    Files named by options are not read here: ``check_files`` does that."""
+    _check_environment_names(environ)
     file_values = _read_yaml(args.config or environ.get(ENV_PREFIX + "CONFIG"))
     values: dict[str, Any] = {}
     for option in OPTIONS:
@@ -250,11 +275,32 @@ def load_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
             msg = f"{origin}: {exc}"
             raise ConfigError(msg) from None
     if file_values:
-        msg = f"unknown config key(s): {', '.join(sorted(file_values))}"
+        key = sorted(file_values)[0]
+        msg = f"unknown config key {key!r}{_hint(_closest(key, [o.name.replace('-', '_') for o in OPTIONS]))}"
         raise ConfigError(msg)
     config = Config(**values)
     _check_consistency(config)
     return config
+
+
+def _check_environment_names(environ: Mapping[str, str]) -> None:
+    """A misspelled ``OTLP_BRIDGE_*`` variable is an error, like a misspelled YAML key."""
+    options = ["CONFIG", *(o.name.replace("-", "_").upper() for o in OPTIONS)]
+    known = {ENV_PREFIX + name for name in options} | ENV_NOT_OPTIONS
+    unknown = sorted(name for name in environ if name.startswith(ENV_PREFIX) and name not in known)
+    if unknown:
+        close = _closest(unknown[0].removeprefix(ENV_PREFIX), options)
+        msg = f"unknown environment variable {unknown[0]}{_hint(close and ENV_PREFIX + close)}"
+        raise ConfigError(msg)
+
+
+def _closest(name: str, valid: Sequence[str]) -> str | None:
+    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _hint(close: str | None) -> str:
+    return f" (did you mean {close}?)" if close else " (not an option; see otlp-bridge --help)"
 
 
 def _read_yaml(path: str | None) -> dict[str, Any]:
@@ -284,3 +330,67 @@ def _check_consistency(config: Config) -> None:
     if config.otlp_listen == config.metrics_listen and config.otlp_listen.port != 0:
         msg = f"--otlp-listen and --metrics-listen are the same address ({config.otlp_listen})"
         raise ConfigError(msg)
+
+
+def check_files(config: Config, *, missing_ok: bool = False) -> list[str]:
+    """Read the files the options name: token files must hold a token, the certificate and key must load as a pair.
+
+    ``missing_ok`` (``--check-config``): a file that does not exist on this machine is skipped, not an error (a
+    secret is often only present where the bridge runs); the returned lines name the skipped files."""
+    skipped = []
+    present: dict[str, Path] = {}
+    for name in FILE_OPTIONS:
+        path = getattr(config, name.replace("-", "_"))
+        if path is None:
+            continue
+        if missing_ok and not path.exists():
+            skipped.append(f"--{name} {path}: not found here, not checked")
+            continue
+        if not path.is_file():
+            msg = f"--{name}: file not found: {path}"
+            raise ConfigError(msg)
+        if not os.access(path, os.R_OK):
+            msg = f"--{name}: file not readable: {path}"
+            raise ConfigError(msg)
+        present[name] = path
+    for name in ("ingest-token-file", "scrape-token-file"):
+        if name in present and not present[name].read_bytes().strip():
+            msg = f"--{name}: token file is empty: {present[name]}"
+            raise ConfigError(msg)
+    if "tls-cert-file" in present and "tls-key-file" in present:
+        tls_context(config)
+    elif config.tls_cert_file is not None:
+        skipped.append("--tls-cert-file and --tls-key-file: not loaded as a pair (not both found here)")
+    return skipped
+
+
+def tls_context(config: Config) -> ssl.SSLContext | None:
+    """The server-side TLS context; a certificate or key that does not load is a ``ConfigError`` naming the file."""
+    cert, key = config.tls_cert_file, config.tls_key_file
+    if cert is None or key is None:
+        return None
+    try:  # the certificate alone first, so that its error names its own file
+        ssl.create_default_context().load_verify_locations(cafile=str(cert))
+    except (ssl.SSLError, OSError) as exc:
+        msg = f"--tls-cert-file {cert}: not a PEM certificate{_ssl_reason(exc)}"
+        raise ConfigError(msg) from None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+
+    def encrypted() -> bytes:
+        msg = f"--tls-key-file {key}: the private key is encrypted; give the bridge an unencrypted key"
+        raise ConfigError(msg)
+
+    try:
+        context.load_cert_chain(str(cert), str(key), password=encrypted)
+    except (ssl.SSLError, OSError) as exc:
+        if getattr(exc, "reason", None) == "KEY_VALUES_MISMATCH":
+            msg = f"--tls-key-file {key}: not the private key of --tls-cert-file {cert}"
+        else:
+            msg = f"--tls-key-file {key}: not a PEM private key{_ssl_reason(exc)}"
+        raise ConfigError(msg) from None
+    return context
+
+
+def _ssl_reason(error: OSError) -> str:
+    reason = getattr(error, "reason", None) or (None if isinstance(error, ssl.SSLError) else error.strerror)
+    return f" ({reason})" if reason else ""

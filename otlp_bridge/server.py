@@ -8,7 +8,6 @@ import hmac
 import json
 import os
 import signal as signals
-import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from aiohttp import web
 
 from otlp_bridge import codec, jsonapi
 from otlp_bridge.codec import Encoding, Signal
-from otlp_bridge.config import Config
+from otlp_bridge.config import Config, tls_context
 from otlp_bridge.errors import (
     BadRequest,
     BridgeError,
@@ -415,19 +414,11 @@ def create_metrics_app(bridge: Bridge) -> web.Application:
     return app
 
 
-def _ssl_context(config: Config) -> ssl.SSLContext | None:
-    if config.tls_cert_file is None or config.tls_key_file is None:
-        return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(str(config.tls_cert_file), str(config.tls_key_file))
-    return context
-
-
 @contextlib.asynccontextmanager
 async def running(bridge: Bridge) -> AsyncIterator[tuple[int, int]]:
     """Start both listeners and the expiry task; yields the bound ports; drains on exit."""
     config = bridge.config
-    context = _ssl_context(config)
+    context = tls_context(config)
     otlp_runner = web.AppRunner(
         create_otlp_app(bridge),
         access_log=None,

@@ -7,6 +7,7 @@ import contextlib
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -21,9 +22,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from otlp_bridge.config import OPTIONS
 from tests.conftest import missing
 from tests.otlp_helpers import PROTOBUF, find, gauge_request, parse_exposition, scrape, tokens_request
 from tests.support import BridgeProcess, bridge_process
+from tests.test_robustness import make_certificate
 
 pytestmark = pytest.mark.slow
 
@@ -247,6 +250,9 @@ def _config_error_cases(tmp_path: Path) -> dict[str, tuple[list[str], dict[str, 
     empty_token.write_text("\n")
     cert = tmp_path / "cert.pem"
     cert.write_text("not really a certificate\n")
+    (tmp_path / "good").mkdir()
+    (tmp_path / "other").mkdir()
+    good, other = make_certificate(tmp_path / "good"), make_certificate(tmp_path / "other")
     return {
         "max-series-zero": (["--max-series", "0"], {}),
         "max-series-word": (["--max-series", "many"], {}),
@@ -259,12 +265,18 @@ def _config_error_cases(tmp_path: Path) -> dict[str, tuple[list[str], dict[str, 
         "bad-source-label": (["--source-label", "1bad"], {}),
         "same-listen-address": (["--otlp-listen", "127.0.0.1:5000", "--metrics-listen", "127.0.0.1:5000"], {}),
         "missing-config-file": (["--config", str(tmp_path / "absent.yaml")], {}),
-        "unknown-yaml-key": (["--config", _yaml(tmp_path, "max_series: 10\nmax_serie: 20\n")], {}),
-        "invalid-yaml": (["--config", _yaml(tmp_path, "max_series: [1, 2\nlog_level: : :\n")], {}),
-        "yaml-not-a-mapping": (["--config", _yaml(tmp_path, "- max_series\n- 10\n")], {}),
-        "bad-yaml-value": (["--config", _yaml(tmp_path, "max_body_bytes: -5\n")], {}),
+        "unknown-yaml-key": (["--config", _yaml(tmp_path, "max_series: 10\nmax_serie: 20\n", "typo.yaml")], {}),
+        "invalid-yaml": (["--config", _yaml(tmp_path, "max_series: [1, 2\nlog_level: : :\n", "invalid.yaml")], {}),
+        "yaml-not-a-mapping": (["--config", _yaml(tmp_path, "- max_series\n- 10\n", "list.yaml")], {}),
+        "bad-yaml-value": (["--config", _yaml(tmp_path, "max_body_bytes: -5\n", "negative.yaml")], {}),
         "bad-env-value": ([], {"OTLP_BRIDGE_MAX_SERIES": "0"}),
-        "bad-env-config": ([], {"OTLP_BRIDGE_CONFIG": _yaml(tmp_path, "{{{{\n")}),
+        "bad-env-config": ([], {"OTLP_BRIDGE_CONFIG": _yaml(tmp_path, "{{{{\n", "braces.yaml")}),
+        "unknown-env-var": ([], {"OTLP_BRIDGE_MAX_SERIS": "5"}),
+        "garbage-cert": (["--tls-cert-file", str(cert), "--tls-key-file", str(good.key)], {}),
+        "garbage-key": (["--tls-cert-file", str(good.cert), "--tls-key-file", str(cert)], {}),
+        "key-of-another-cert": (["--tls-cert-file", str(good.cert), "--tls-key-file", str(other.key)], {}),
+        "source-label-job": (["--source-label", "job"], {}),
+        "source-label-reserved": (["--source-label", "__name"], {}),
     }
 
 
@@ -286,6 +298,12 @@ CONFIG_ERROR_CASES = [
     "bad-yaml-value",
     "bad-env-value",
     "bad-env-config",
+    "unknown-env-var",
+    "garbage-cert",
+    "garbage-key",
+    "key-of-another-cert",
+    "source-label-job",
+    "source-label-reserved",
 ]
 
 
@@ -307,11 +325,77 @@ def test_bad_configuration_is_one_line_and_exit_2(tmp_path: Path, case: str) -> 
     assert "Traceback" not in line
 
 
-@pytest.mark.parametrize("case", ["max-series-zero", "unknown-yaml-key", "invalid-yaml", "missing-token-file"])
+# What the line must name, beyond the config error prefix.
+CONFIG_ERROR_NAMES = {
+    "unknown-yaml-key": "unknown config key 'max_serie' (did you mean max_series?)",
+    "unknown-env-var": "unknown environment variable OTLP_BRIDGE_MAX_SERIS (did you mean OTLP_BRIDGE_MAX_SERIES?)",
+    "garbage-cert": "--tls-cert-file {tmp}/cert.pem: not a PEM certificate",
+    "garbage-key": "--tls-key-file {tmp}/cert.pem: not a PEM private key",
+    "key-of-another-cert": "--tls-key-file {tmp}/other/key.pem: not the private key of --tls-cert-file {tmp}/good/",
+    "source-label-job": "'job' is a label Prometheus sets on every scraped series (yours would become exported_job)",
+    "source-label-reserved": "'__name' is reserved",
+    "empty-token-file": "--scrape-token-file: token file is empty: {tmp}/empty-token",
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONFIG_ERROR_NAMES))
+def test_config_error_names_the_culprit(tmp_path: Path, case: str) -> None:
+    """The one line says which key, variable or file is wrong (and the closest valid name for a typo)."""
+    args, env = _config_error_cases(tmp_path)[case]
+    line = assert_one_config_error_line(run_cli(*args, env=clean_env(**env)))
+    assert CONFIG_ERROR_NAMES[case].format(tmp=tmp_path) in line
+
+
+CHECK_CONFIG_ERRORS = ["max-series-zero", "unknown-yaml-key", "invalid-yaml", "empty-token-file", "garbage-cert"]
+
+
+@pytest.mark.parametrize("case", [*CHECK_CONFIG_ERRORS, "key-of-another-cert", "unknown-env-var"])
 def test_check_config_reports_the_same_errors(tmp_path: Path, case: str) -> None:
     """``--check-config`` fails the same way (one line, exit 2) on a bad configuration."""
     args, env = _config_error_cases(tmp_path)[case]
-    assert_one_config_error_line(run_cli(*args, "--check-config", env=clean_env(**env)))
+    line = assert_one_config_error_line(run_cli(*args, "--check-config", env=clean_env(**env)))
+    assert line == assert_one_config_error_line(run_cli(*args, env=clean_env(**env)))
+
+
+def test_check_config_skips_absent_secret_files_and_says_so(tmp_path: Path) -> None:
+    """A config whose token and TLS files exist only where the bridge runs still validates (CI, a laptop); the
+    skipped files are named on stderr, stdout stays the JSON. Starting with the same config is an error."""
+    absent = tmp_path / "absent"
+    args = [
+        "--ingest-token-file", str(absent / "ingest-token"),
+        "--scrape-token-file", str(absent / "scrape-token"),
+        "--tls-cert-file", str(absent / "tls.crt"),
+        "--tls-key-file", str(absent / "tls.key"),
+    ]  # fmt: skip
+    result = run_cli(*args, "--check-config")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["ingest_token_file"] == str(absent / "ingest-token")
+    skipped = result.stderr.splitlines()
+    for name in ("ingest-token", "scrape-token", "tls.crt", "tls.key"):
+        assert sum(str(absent / name) in line and "not checked" in line for line in skipped) == 1, skipped
+    assert all(line.startswith("otlp-bridge: check-config: ") for line in skipped)
+    line = assert_one_config_error_line(run_cli(*args))
+    assert f"file not found: {absent / 'ingest-token'}" in line
+
+
+def test_check_config_loads_a_present_certificate_pair(tmp_path: Path) -> None:
+    """A real certificate and its key pass, with nothing skipped."""
+    made = make_certificate(tmp_path)
+    result = run_cli("--tls-cert-file", str(made.cert), "--tls-key-file", str(made.key), "--check-config")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
+def test_help_shows_every_default_and_the_json_output() -> None:
+    """``--help`` gives each option's default (from the code's own defaults) and says what --check-config prints."""
+    result = run_cli("--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    for option in OPTIONS:
+        described = " ".join(option.help.split())
+        assert re.search(rf"--{option.name}\b.*?{re.escape(described)} \(default: [^)]+\)", text), option.name
+    assert "(default: service.name,host.name)" in text
+    assert "print the effective configuration as JSON" in text
 
 
 def test_unknown_option_is_one_config_error_line() -> None:
