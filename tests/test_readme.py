@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from otlp_bridge.config import OPTIONS
+from otlp_bridge.config import ENV_NOT_OPTIONS, OPTIONS, Config
 from otlp_bridge.mapping import METRIC_SPECS, family_names
 from tests.conftest import REPO
 
@@ -15,7 +15,16 @@ def test_starts_with_the_install_and_test_commands() -> None:
     """The first code block installs and runs the bridge, then runs the tests."""
     block = README.split("```bash", 1)[1].split("```", 1)[0]
     commands = [line for line in block.splitlines() if line and not line.startswith("#")]
-    assert commands == ["pip install . && otlp-bridge", "pip install -e '.[test]' && python -m pytest"]
+    venv = "python3 -m venv .venv && . .venv/bin/activate && "
+    assert commands == [f"{venv}pip install . && otlp-bridge", f"{venv}pip install -e '.[test]' && python -m pytest"]
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    """``.ci/run`` ends with the README's test command, verbatim."""
+    block = README.split("```bash", 1)[1].split("```", 1)[0]
+    test_command = [line for line in block.splitlines() if line and not line.startswith("#")][1]
+    ci = (REPO / ".ci" / "run").read_text().strip().splitlines()
+    assert ci[-1] == test_command
 
 
 def test_every_option_and_environment_variable_is_documented() -> None:
@@ -28,6 +37,47 @@ def test_every_option_and_environment_variable_is_documented() -> None:
         assert f"`{key}`" in row
     for flag in ("--config FILE", "--check-config", "--version"):
         assert f"`{flag}`" in README
+
+
+def _option_row(option_name: str) -> list[str]:
+    row = next(line for line in README.splitlines() if line.startswith(f"| `--{option_name}"))
+    return [cell.strip() for cell in row.strip("|").split(" | ")]
+
+
+def test_documented_defaults_are_the_code_defaults() -> None:
+    """The default column says what ``Config`` (and so ``--help``) uses."""
+    defaults = Config().describe()
+    for option in OPTIONS:
+        cell = _option_row(option.name)[3]
+        value = defaults[option.name.replace("-", "_")]
+        if value is None:
+            assert cell.startswith("none"), (option.name, cell)
+        elif isinstance(value, bool):
+            assert cell == str(value).lower(), (option.name, cell)
+        else:
+            shown = int(value) if isinstance(value, float) and value.is_integer() else value
+            assert cell == f"`{shown}`", (option.name, cell)
+
+
+def test_prefixed_variables_that_are_not_options_are_named() -> None:
+    """The README names every OTLP_BRIDGE_* variable the bridge tolerates without it being an option."""
+    for name in ENV_NOT_OPTIONS:
+        assert f"`{name}`" in README, name
+
+
+def test_selected_points_are_defined_and_marked_where_the_code_selects() -> None:
+    """ "(selected points)" marks exactly the mapping entries with a ``select``, and the note under the table
+    names each such OTLP metric."""
+    table, note = README.split("**(selected points)**", 1)
+    note = " ".join(note.split("\n\n", 1)[0].split())
+    for spec in METRIC_SPECS:
+        (row,) = [line for line in table.splitlines() if line.startswith(f"| `{spec.name}` |")]
+        # the liveness row spells its selection out: `openclaw.queue.depth{openclaw.channel="liveness"}`
+        marked = f"`openclaw.{spec.source}` (selected points)" in row or f"`openclaw.{spec.source}{{" in row
+        assert marked == (spec.select is not None), (spec.name, spec.source)
+        if spec.select is not None:
+            source = spec.source if not spec.source.startswith("memory.") else "memory.*_bytes"
+            assert f"`openclaw.{source}`" in note, source
 
 
 def test_every_family_is_documented() -> None:
