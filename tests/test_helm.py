@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections import Counter
@@ -31,6 +32,7 @@ EXPECTED_KINDS = {
     "full-values.yaml": {
         "ConfigMap": 2,  # config, dashboards
         "Deployment": 1,
+        "PodDisruptionBudget": 1,
         "PrometheusRule": 1,
         "Secret": 2,
         "Service": 1,
@@ -309,7 +311,16 @@ def test_sidecar_binds_ingest_to_loopback(helm: str) -> None:
     # Only the metrics port is declared; the loopback OTLP port is not reachable from outside the pod.
     assert [(p["name"], p["containerPort"]) for p in container["ports"]] == [("bridge-metrics", 9464)]
     assert container["livenessProbe"]["httpGet"]["port"] == "bridge-metrics"
-    assert container["readinessProbe"]["httpGet"]["port"] == "bridge-metrics"
+
+
+def test_sidecar_does_not_gate_the_gateway_pods_readiness(helm: str) -> None:
+    """A pod is ready only when all its containers are: a bridge readiness probe would take the gateway out of its
+    Service whenever the bridge starts or stalls. The sidecar keeps its liveness probe and has no readiness probe."""
+    _, container = sidecar_parts(render(helm, "sidecar-values.yaml"))
+    assert "readinessProbe" not in container
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    deploy = (REPO / "docs" / "deploy.md").read_text()
+    assert "### Readiness: why the sidecar has no readiness probe" in deploy
 
 
 def test_sidecar_snippet_is_self_contained(helm: str) -> None:
@@ -429,12 +440,12 @@ def test_dashboards_configmap(helm: str) -> None:
 @pytest.mark.parametrize(
     ("sets", "message"),
     [
-        (["mode=daemonset"], "mode must be standalone or sidecar"),
         (["replicaCount=2"], "sessionAffinity=ClientIP"),
         (["config.otlp_listen=0.0.0.0:4318"], "config.otlp_listen is set by the chart"),
         (["auth.ingest.token=a", "auth.ingest.existingSecret=b"], "either token or existingSecret"),
         (["mode=sidecar", "podMonitor.enabled=true"], "podSelector"),
         (["mode=sidecar", "serviceMonitor.enabled=true"], "use podMonitor"),
+        (["podDisruptionBudget.enabled=true", "podDisruptionBudget.maxUnavailable=null"], "minAvailable or max"),
     ],
 )
 def test_invalid_values_fail(helm: str, sets: list[str], message: str) -> None:
@@ -444,6 +455,102 @@ def test_invalid_values_fail(helm: str, sets: list[str], message: str) -> None:
     out = _run(cmd)
     assert out.returncode != 0
     assert message in out.stderr
+
+
+# --- docs/deploy.md: what to do before helm install ---------------------------------------------------------
+
+DEPLOY = (REPO / "docs" / "deploy.md").read_text()
+
+
+def test_deploy_doc_builds_and_loads_the_image_the_chart_uses() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    image = f"{values['image']['repository']}:{yaml.safe_load((CHART / 'Chart.yaml').read_text())['appVersion']}"
+    assert re.search(rf"^docker build -t {re.escape(image)} \.$", DEPLOY, flags=re.MULTILINE)
+    assert re.search(rf"^kind load docker-image {re.escape(image)}$", DEPLOY, flags=re.MULTILINE)
+    pushed = re.findall(r"^docker push (\S+)$", DEPLOY, flags=re.MULTILINE)
+    assert pushed, "no docker push example"
+    assert f"--set image.repository={pushed[0].rsplit(':', 1)[0]}" in DEPLOY
+
+
+def test_deploy_doc_creates_the_secrets_the_chart_mounts(helm: str) -> None:
+    """The kubectl commands make Secrets with the names of the standalone install command and the keys the chart
+    mounts as the token and TLS files."""
+    generic = dict(re.findall(r"create secret generic (\S+) --from-file=(\w+)=", DEPLOY))
+    (tls_name,) = re.findall(r"create secret tls (\S+) ", DEPLOY)
+    install = DEPLOY.split("## Kubernetes: standalone", 1)[1].split("```", 2)[1]
+    sets = re.findall(r"--set (auth\.\w+\.existingSecret=\S+)", install)
+    assert sorted(s.split("=")[1] for s in sets) == sorted(generic)
+    docs = render(helm, None, *sets, f"tls.existingSecret={tls_name}")
+    pod, container = deployment_parts(docs)
+    for flag in ("--ingest-token-file", "--scrape-token-file"):
+        name, key = secret_file(pod, container, arg_value(container["args"], flag) or "")
+        assert generic[name] == key, flag
+    for flag, key in (("--tls-cert-file", "tls.crt"), ("--tls-key-file", "tls.key")):
+        volume, filename = mounted_source(pod, container, arg_value(container["args"], flag) or "")
+        assert (volume["secret"]["secretName"], filename) == (tls_name, key)
+
+
+# --- values.schema.json ---------------------------------------------------------------------------------------
+
+
+def schema() -> Doc:
+    document: Doc = json.loads((CHART / "values.schema.json").read_text())
+    return document
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (["config.max_seris=5"], "additional properties 'max_seris' not allowed"),
+        (["replicaCont=2"], "additional properties 'replicaCont' not allowed"),
+        (["auth.ingest.existingSecretKy=token"], "additional properties 'existingSecretKy' not allowed"),
+        (["serviceMonitor.enable=true"], "additional properties 'enable' not allowed"),
+        (["config.log_level=verbose"], "/config/log_level"),
+        (["config.max_series=0"], "/config/max_series"),
+        (["ports.otlp=70000"], "/ports/otlp"),
+        (["mode=daemonset"], "/mode"),
+    ],
+)
+def test_schema_refuses_misspelled_and_out_of_range_values(helm: str, sets: list[str], message: str) -> None:
+    """A typo fails at helm template/install with a schema error, instead of a pod that exits 2."""
+    cmd = [helm, "template", "rel", str(CHART)]
+    for s in sets:
+        cmd += ["--set", s]
+    out = _run(cmd)
+    assert out.returncode != 0
+    assert "schema" in out.stderr
+    assert message in out.stderr
+
+
+def test_schema_config_keys_are_the_bridge_keys() -> None:
+    """``config`` allows exactly the bridge's YAML keys (the chart-set ones get their own clearer error)."""
+    assert set(schema()["properties"]["config"]["properties"]) == interface_yaml_keys()
+    assert schema()["properties"]["config"]["additionalProperties"] is False
+
+
+def test_schema_knows_every_value() -> None:
+    """Every key of values.yaml is in the schema, whose top level and chart-owned maps refuse unknown keys."""
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    properties = schema()["properties"]
+    assert schema()["additionalProperties"] is False
+    assert set(values) <= set(properties)
+    for key, value in values.items():
+        if isinstance(value, dict) and properties[key].get("additionalProperties") is False:
+            assert set(value) <= set(properties[key]["properties"]), key
+
+
+def test_pod_disruption_budget(helm: str) -> None:
+    docs = render(helm, "full-values.yaml")
+    budget = one(docs, "PodDisruptionBudget")
+    assert budget["spec"]["maxUnavailable"] == 1
+    pod_labels = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert budget["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    docs = render(helm, None, "podDisruptionBudget.enabled=true", "podDisruptionBudget.minAvailable=50%")
+    assert one(docs, "PodDisruptionBudget")["spec"] == {
+        "minAvailable": "50%",
+        "selector": budget["spec"]["selector"],
+    }
+    assert not [d for d in render(helm) if d["kind"] == "PodDisruptionBudget"]
 
 
 def test_several_replicas_with_client_affinity(helm: str) -> None:

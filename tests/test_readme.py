@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from otlp_bridge.config import ENV_NOT_OPTIONS, OPTIONS, Config
 from otlp_bridge.mapping import METRIC_SPECS, family_names
@@ -108,3 +109,45 @@ def test_every_endpoint_is_documented() -> None:
         "/readyz",
     ):
         assert re.search(rf"[` ]{re.escape(path)}[`? ,]", README), path
+
+
+MARKDOWN_LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+# A file named in a comment of the chart's values: a path with a slash, or a Markdown file.
+MENTIONED_PATH = re.compile(r"(?<![\w./-])((?:[\w.-]+/)+[\w.-]+\.(?:md|ya?ml|json)|[\w.-]+\.md)\b")
+
+
+def _markdown_files() -> list[Path]:
+    return [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), REPO / "bench" / "README.md"]
+
+
+def test_relative_links_resolve() -> None:
+    """Every relative link in README.md and docs/, and every file the chart's values.yaml points to, exists in the
+    repository (a user who clones it has nothing else)."""
+    dead = []
+    for path in _markdown_files():
+        for target in MARKDOWN_LINK.findall(path.read_text()):
+            if target.startswith(("http://", "https://", "mailto:", "#")):
+                continue
+            resolved = (path.parent / target.split("#", 1)[0]).resolve()
+            if not resolved.exists() or not resolved.is_relative_to(REPO):
+                dead.append(f"{path.relative_to(REPO)}: {target}")
+    chart = REPO / "helm" / "otlp-bridge"
+    dead += [
+        f"values.yaml: {mention}"
+        for mention in MENTIONED_PATH.findall((chart / "values.yaml").read_text())
+        if not any((base / mention).exists() for base in (REPO, chart))
+    ]
+    assert dead == []
+
+
+def test_link_check_sees_a_dead_link() -> None:
+    """The patterns above find what they are meant to find."""
+    assert MARKDOWN_LINK.findall("see [the docs](docs/nope.md#x) and [site](https://x)") == [
+        "docs/nope.md#x",
+        "https://x",
+    ]
+    assert MENTIONED_PATH.findall("# keys of docs/interfaces.md, README.md and ci/a-values.yaml; bridge.yaml") == [
+        "docs/interfaces.md",
+        "README.md",
+        "ci/a-values.yaml",
+    ]

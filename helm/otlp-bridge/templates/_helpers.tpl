@@ -82,6 +82,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if .Values.podMonitor.enabled }}
 {{- fail "podMonitor is for mode=sidecar; use serviceMonitor in mode=standalone" }}
 {{- end }}
+{{- with .Values.podDisruptionBudget }}
+{{- if and .enabled (kindIs "invalid" .minAvailable) (kindIs "invalid" .maxUnavailable) }}
+{{- fail "podDisruptionBudget: give minAvailable or maxUnavailable" }}
+{{- end }}
+{{- end }}
 {{- else }}
 {{- if .Values.serviceMonitor.enabled }}
 {{- fail "serviceMonitor needs the Service of mode=standalone; use podMonitor in mode=sidecar" }}
@@ -153,11 +158,14 @@ livenessProbe:
   {{- $_ := set $liveness.httpGet "port" $metricsPortName }}
   {{- $_ := set $liveness.httpGet "scheme" (include "otlp-bridge.scheme" $root) }}
   {{- toYaml $liveness | nindent 2 }}
+{{- if not .sidecar }}
+{{- /* A sidecar's readiness would gate the OpenClaw pod's: the bridge is not in its request path (docs/deploy.md). */}}
 readinessProbe:
   {{- $readiness := deepCopy $v.readinessProbe }}
   {{- $_ := set $readiness.httpGet "port" $metricsPortName }}
   {{- $_ := set $readiness.httpGet "scheme" (include "otlp-bridge.scheme" $root) }}
   {{- toYaml $readiness | nindent 2 }}
+{{- end }}
 {{- with $v.resources }}
 resources:
   {{- toYaml . | nindent 2 }}
