@@ -521,3 +521,74 @@ def test_docker_healthcheck_command(status: int, healthy: bool) -> None:
     assert (out.returncode == 0) is healthy
     default = next(v for k, v in _dockerfile() if k == "ENV" and "OTLP_BRIDGE_HEALTHCHECK_URL" in v)
     assert "OTLP_BRIDGE_HEALTHCHECK_URL=http://127.0.0.1:9464/healthz" in default
+
+
+# --- the examples agree with each other ------------------------------------------------------------------------
+
+
+def _port(address: str) -> int:
+    return int(address.rsplit(":", 1)[1].rstrip("/"))
+
+
+def _published(service: dict[str, Any]) -> dict[int, int]:
+    """Container port -> host port of a compose service."""
+    return {int(p.rsplit(":", 1)[1]): int(p.rsplit(":", 2)[1]) for p in service["ports"]}
+
+
+def _agreements() -> dict[str, tuple[object, ...]]:
+    """What must be equal across openclaw.json, bridge.yaml, prometheus.yml, docker-compose.yml, the Dockerfile and
+    the chart, for someone who follows all of them."""
+    otel = json.loads((EXAMPLES / "openclaw.json").read_text())["diagnostics"]["otel"]
+    bridge = _yaml(EXAMPLES / "bridge.yaml")
+    (job,) = [j for j in _yaml(EXAMPLES / "prometheus.yml")["scrape_configs"] if j["job_name"] == "otlp-bridge"]
+    compose = _yaml(EXAMPLES / "docker-compose.yml")["services"]["otlp-bridge"]
+    (entrypoint,) = [json.loads(v) for k, v in _dockerfile() if k == "ENTRYPOINT"]
+    chart = _yaml(REPO / "helm" / "otlp-bridge" / "values.yaml")
+    chart_ci = {p.name: _yaml(p) for p in (REPO / "helm" / "otlp-bridge" / "ci").glob("*.yaml")}
+    token_headers = {
+        name: values["auth"]["ingest"].get("header")
+        for name, values in chart_ci.items()
+        if values and "ingest" in values.get("auth", {})
+    }
+    exports_every_span = otel["traces"] is True and otel.get("sampleRate", 1.0) == 1.0
+    placeholder = next(iter(otel["headers"].values()))
+    ingest_secret = _bind_mounts(compose)[bridge["ingest_token_file"]].removeprefix("./")
+    return {
+        # --spans-complete is right exactly when the gateway exports every span
+        "sampleRate and spans_complete": (exports_every_span, bridge["spans_complete"]),
+        # OpenClaw's default metricNamePrefix is "openclaw."
+        "metric name prefix": (
+            otel.get("metricNamePrefix", "openclaw."),
+            bridge["metric_name_prefix"],
+            chart["config"]["metric_name_prefix"],
+            *(v["config"]["metric_name_prefix"] for v in chart_ci.values() if v and v.get("config")),
+        ),
+        "ingest token header": (
+            *otel["headers"],
+            bridge["ingest_token_header"],
+            *token_headers.values(),
+        ),
+        "ingest token file": (ingest_secret in placeholder, True),
+        "OTLP port": (
+            _port(otel["endpoint"]),
+            _port(bridge["otlp_listen"]),
+            _port(entrypoint[entrypoint.index("--otlp-listen") + 1]),
+            _published(compose)[_port(bridge["otlp_listen"])],
+            chart["ports"]["otlp"],
+        ),
+        "metrics port": (
+            _port(job["static_configs"][0]["targets"][0]),
+            _port(bridge["metrics_listen"]),
+            _port(entrypoint[entrypoint.index("--metrics-listen") + 1]),
+            _published(compose)[_port(bridge["metrics_listen"])],
+            chart["ports"]["metrics"],
+        ),
+        "metrics path": (job["metrics_path"], "/metrics"),
+        "scrape job name (alert rules match on it)": (job["job_name"], chart["scrapeJobName"]),
+    }
+
+
+@pytest.mark.parametrize("what", sorted(_agreements()))
+def test_examples_agree_with_each_other(what: str) -> None:
+    values = _agreements()[what]
+    assert len(set(values)) == 1, f"{what}: {values}"
