@@ -431,6 +431,24 @@ def test_systemd_unit_settings() -> None:
     assert unit["CapabilityBoundingSet"] == [""]
 
 
+def test_systemd_unit_header_is_the_documented_install() -> None:
+    """The unit's header gives the same install commands as docs/deploy.md: the directory is made before anything
+    goes into it, and systemd re-reads its units before the new one is enabled."""
+    header = [
+        line.removeprefix("#   ")
+        for line in (EXAMPLES / "otlp-bridge.service").read_text().splitlines()
+        if line.startswith("#   ")
+    ]
+    deploy = (REPO / "docs" / "deploy.md").read_text().split("## systemd", 1)[1]
+    assert header == deploy.split("```sh\n", 1)[1].split("```", 1)[0].splitlines()
+    steps = " && ".join(header).replace("; ", " && ").split(" && ")
+    first_use = next(i for i, step in enumerate(steps) if "/etc/otlp-bridge/" in step)
+    assert "install -d /etc/otlp-bridge" in steps[:first_use]
+    unit_installed = next(i for i, step in enumerate(steps) if "/etc/systemd/system/" in step)
+    reload = steps.index("systemctl daemon-reload")
+    assert unit_installed < reload < steps.index("systemctl enable --now otlp-bridge")
+
+
 def test_bridge_accepts_the_systemd_command_line(tmp_path: Path) -> None:
     unit = _unit()
     argv = shlex.split(unit["ExecStart"][0])[1:]
