@@ -449,12 +449,17 @@ def test_dashboards_configmap(helm: str) -> None:
     ],
 )
 def test_invalid_values_fail(helm: str, sets: list[str], message: str) -> None:
+    assert message in template_error(helm, sets)
+
+
+def template_error(helm: str, sets: list[str]) -> str:
+    """``helm template`` with these ``--set`` values must fail; its error output."""
     cmd = [helm, "template", "rel", str(CHART)]
     for s in sets:
         cmd += ["--set", s]
     out = _run(cmd)
     assert out.returncode != 0
-    assert message in out.stderr
+    return out.stderr
 
 
 # --- docs/deploy.md: what to do before helm install ---------------------------------------------------------
@@ -513,13 +518,9 @@ def schema() -> Doc:
 )
 def test_schema_refuses_misspelled_and_out_of_range_values(helm: str, sets: list[str], message: str) -> None:
     """A typo fails at helm template/install with a schema error, instead of a pod that exits 2."""
-    cmd = [helm, "template", "rel", str(CHART)]
-    for s in sets:
-        cmd += ["--set", s]
-    out = _run(cmd)
-    assert out.returncode != 0
-    assert "schema" in out.stderr
-    assert message in out.stderr
+    error = template_error(helm, sets)
+    assert "schema" in error
+    assert message in error
 
 
 def test_schema_config_keys_are_the_bridge_keys() -> None:
