@@ -17,9 +17,9 @@ from otlp_bridge import __version__
 from otlp_bridge.errors import ConfigError
 
 ENV_PREFIX = "OTLP_BRIDGE_"
-# Variables with the prefix that are not options: the container image's health check URL, and the test suite's and
-# benchmarks' own switches. Any other OTLP_BRIDGE_* name that is not an option is a configuration error.
-ENV_NOT_OPTIONS = frozenset({"OTLP_BRIDGE_HEALTHCHECK_URL", "OTLP_BRIDGE_REQUIRE_TOOLS", "OTLP_BRIDGE_SHARED"})
+# Variables with the prefix that are not options: the container image's health check URL and the test suite's switch
+# for CI. Any other OTLP_BRIDGE_* name that is not an option is a configuration error.
+ENV_NOT_OPTIONS = frozenset({"OTLP_BRIDGE_HEALTHCHECK_URL", "OTLP_BRIDGE_REQUIRE_TOOLS"})
 # Labels a scrape attaches to every sample (Prometheus: job, instance; the Prometheus Operator's monitors also
 # namespace, service, pod, container, endpoint) and the histogram/summary labels. A translated series carrying one
 # of them would be stored as exported_<name> (or break its histogram), so none can be the source label.
