@@ -20,12 +20,17 @@ ENV_PREFIX = "OTLP_BRIDGE_"
 # Variables with the prefix that are not options: the container image's health check URL and the test suite's switch
 # for CI. Any other OTLP_BRIDGE_* name that is not an option is a configuration error.
 ENV_NOT_OPTIONS = frozenset({"OTLP_BRIDGE_HEALTHCHECK_URL", "OTLP_BRIDGE_REQUIRE_TOOLS"})
-# Labels a scrape attaches to every sample (Prometheus: job, instance; the Prometheus Operator's monitors also
-# namespace, service, pod, container, endpoint) and the histogram/summary labels. A translated series carrying one
-# of them would be stored as exported_<name> (or break its histogram), so none can be the source label.
-RESERVED_LABELS = frozenset(
-    {"job", "instance", "namespace", "service", "pod", "container", "endpoint", "le", "quantile"}
-)
+# Names a source label must not take: the labels a scrape attaches to every sample (Prometheus: job, instance; the
+# Prometheus Operator's monitors also namespace, service, pod, container, endpoint) would turn the bridge's label
+# into exported_<name>, and le/quantile belong to histograms and summaries.
+REFUSED_SOURCE_LABELS = {
+    **{
+        name: f"a label Prometheus sets on every scraped series (yours would become exported_{name})"
+        for name in ("job", "instance", "namespace", "service", "pod", "container", "endpoint")
+    },
+    "le": "the bucket label of histograms",
+    "quantile": "the quantile label of summaries",
+}
 LOG_FORMATS = ("json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -153,11 +158,8 @@ def _label_name_or_none(text: str) -> str | None:
     if value.startswith("__"):
         msg = f"{value!r} is reserved: Prometheus keeps names starting with __ for itself"
         raise ValueError(msg)
-    if value in RESERVED_LABELS:
-        msg = f"{value!r} is a label Prometheus sets on every scraped series (yours would become exported_{value})"
-        if value in ("le", "quantile"):
-            msg = f"{value!r} is the bucket/quantile label of histograms and summaries"
-        msg = f"{msg}; pick another name, e.g. gateway"
+    if value in REFUSED_SOURCE_LABELS:
+        msg = f"{value!r} is {REFUSED_SOURCE_LABELS[value]}; pick another name, e.g. gateway"
         raise ValueError(msg)
     return value
 
@@ -214,7 +216,8 @@ def _default_text(option: _Option) -> str:
         return "on" if value else "off"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return repr(value) if value == "" or option.name == "metric-name-prefix" else str(value)
+    text = str(value)
+    return repr(text) if not text or text.endswith(".") else text  # 'openclaw.': the dot belongs to the value
 
 
 class _Parser(argparse.ArgumentParser):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from otlp_bridge.config import ENV_NOT_OPTIONS, OPTIONS, Config
+from otlp_bridge.config import ENV_NOT_OPTIONS, OPTIONS, REFUSED_SOURCE_LABELS, Config
 from otlp_bridge.mapping import METRIC_SPECS, family_names
 from tests.conftest import REPO
 
@@ -64,6 +64,13 @@ def test_prefixed_variables_that_are_not_options_are_named() -> None:
     """The README names every OTLP_BRIDGE_* variable the bridge tolerates without it being an option."""
     for name in ENV_NOT_OPTIONS:
         assert f"`{name}`" in README, name
+
+
+def test_refused_source_labels_are_named() -> None:
+    """The --source-label row names every label the bridge refuses for it."""
+    meaning = _option_row("source-label")[4]
+    for name in REFUSED_SOURCE_LABELS:
+        assert f"`{name}`" in meaning, name
 
 
 def test_selected_points_are_defined_and_marked_where_the_code_selects() -> None:
