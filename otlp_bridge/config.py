@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import difflib
 import os
+import re
 import ssl
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -20,6 +21,9 @@ ENV_PREFIX = "OTLP_BRIDGE_"
 # Variables with the prefix that are not options: the container image's health check URL and the test suite's switch
 # for CI. Any other OTLP_BRIDGE_* name that is not an option is a configuration error.
 ENV_NOT_OPTIONS = frozenset({"OTLP_BRIDGE_HEALTHCHECK_URL", "OTLP_BRIDGE_REQUIRE_TOOLS"})
+# Kubernetes gives every pod variables for each Service of its namespace: a Service "otlp-bridge" (the chart's, for
+# a release of that name) yields OTLP_BRIDGE_SERVICE_HOST, OTLP_BRIDGE_PORT_4318_TCP_ADDR and so on. Not ours.
+SERVICE_LINK = re.compile(r"\w*?_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)")
 # Names a source label must not take: the labels a scrape attaches to every sample (Prometheus: job, instance; the
 # Prometheus Operator's monitors also namespace, service, pod, container, endpoint) would turn the bridge's label
 # into exported_<name>, and le/quantile belong to histograms and summaries.
@@ -290,7 +294,11 @@ def _check_environment_names(environ: Mapping[str, str]) -> None:
     """A misspelled ``OTLP_BRIDGE_*`` variable is an error, like a misspelled YAML key."""
     options = ["CONFIG", *(o.name.replace("-", "_").upper() for o in OPTIONS)]
     known = {ENV_PREFIX + name for name in options} | ENV_NOT_OPTIONS
-    unknown = sorted(name for name in environ if name.startswith(ENV_PREFIX) and name not in known)
+    unknown = sorted(
+        name
+        for name in environ
+        if name.startswith(ENV_PREFIX) and name not in known and not SERVICE_LINK.fullmatch(name)
+    )
     if unknown:
         close = _closest(unknown[0].removeprefix(ENV_PREFIX), options)
         msg = f"unknown environment variable {unknown[0]}{_hint(close and ENV_PREFIX + close)}"

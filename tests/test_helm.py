@@ -165,6 +165,12 @@ def test_standalone_listens_on_all_interfaces(helm: str, values: str) -> None:
     assert service["spec"]["selector"].items() <= pod_labels.items()
 
 
+def test_no_service_link_variables(helm: str) -> None:
+    """A Service named otlp-bridge would otherwise put OTLP_BRIDGE_SERVICE_HOST and the like into the pod."""
+    pod, _ = deployment_parts(render(helm, None))
+    assert pod["enableServiceLinks"] is False
+
+
 @pytest.mark.parametrize("values", STANDALONE)
 def test_probes_use_health_endpoints_on_metrics_port(helm: str, values: str) -> None:
     _, container = deployment_parts(render(helm, values))

@@ -357,6 +357,26 @@ def test_check_config_reports_the_same_errors(tmp_path: Path, case: str) -> None
     assert line == assert_one_config_error_line(run_cli(*args, env=clean_env(**env)))
 
 
+def test_kubernetes_service_variables_are_not_taken_for_misspelled_options() -> None:
+    """A Service named otlp-bridge (the chart's, for a release of that name) gives every pod of its namespace
+    OTLP_BRIDGE_SERVICE_HOST and friends; the bridge must still start there."""
+    service_links = {
+        "OTLP_BRIDGE_SERVICE_HOST": "10.96.0.10",
+        "OTLP_BRIDGE_SERVICE_PORT": "4318",
+        "OTLP_BRIDGE_SERVICE_PORT_OTLP_HTTP": "4318",
+        "OTLP_BRIDGE_PORT": "tcp://10.96.0.10:4318",
+        "OTLP_BRIDGE_PORT_9464_TCP": "tcp://10.96.0.10:9464",
+        "OTLP_BRIDGE_PORT_9464_TCP_PROTO": "tcp",
+        "OTLP_BRIDGE_PORT_9464_TCP_PORT": "9464",
+        "OTLP_BRIDGE_PORT_9464_TCP_ADDR": "10.96.0.10",
+        "OTLP_BRIDGE_METRICS_SERVICE_HOST": "10.96.0.11",
+    }
+    assert check_config(env=clean_env(**service_links, OTLP_BRIDGE_MAX_SERIES="9"))["max_series"] == 9
+    typo = clean_env(**service_links, OTLP_BRIDGE_METRICS_LISTN="0.0.0.0:9464")
+    line = assert_one_config_error_line(run_cli("--check-config", env=typo))
+    assert "OTLP_BRIDGE_METRICS_LISTN (did you mean OTLP_BRIDGE_METRICS_LISTEN?)" in line
+
+
 def test_check_config_skips_absent_secret_files_and_says_so(tmp_path: Path) -> None:
     """A config whose token and TLS files exist only where the bridge runs still validates (CI, a laptop); the
     skipped files are named on stderr, stdout stays the JSON. Starting with the same config is an error."""
