@@ -153,7 +153,7 @@ def decode_request(signal: Signal, encoding: Encoding, body: bytes) -> Any:
         json_format.ParseDict(document, message, ignore_unknown_fields=True)
     except BridgeError:
         raise
-    except (ValueError, TypeError, RecursionError, json_format.ParseError) as exc:
+    except (ValueError, TypeError, OverflowError, RecursionError, json_format.ParseError) as exc:
         msg = f"cannot decode JSON {type(message).__name__}: {_short(exc)}"
         raise BadRequest(msg) from None
     return message

@@ -507,6 +507,8 @@ async def test_malformed_protobuf_is_400(bridge: RunningBridge, session: aiohttp
         b'{"resourceMetrics": 5}',
         b'{"resourceMetrics": [{"scopeMetrics": [{"metrics": [{"sum": {"dataPoints": [{"asDouble": "many"}]}}]}]}]}',
         b'{"resourceMetrics": [{"resource": {"attributes": {"key": "not a list"}}}]}',
+        # an enum given an infinite number: protobuf's int() raises OverflowError
+        b'{"resourceMetrics": [{"scopeMetrics": [{"metrics": [{"sum": {"aggregationTemporality": Infinity}}]}]}]}',
         b"\xff\xfe{}",
     ],
 )
