@@ -51,7 +51,9 @@ def test_documented_defaults_are_the_code_defaults() -> None:
     for option in OPTIONS:
         cell = _option_row(option.name)[3]
         value = defaults[option.name.replace("-", "_")]
-        if value is None:
+        if option.default is not None:  # a default that is another option's value
+            assert cell == f"`{option.default}`", (option.name, cell)
+        elif value is None:
             assert cell.startswith("none"), (option.name, cell)
         elif isinstance(value, bool):
             assert cell == str(value).lower(), (option.name, cell)
