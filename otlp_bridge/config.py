@@ -192,7 +192,7 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("ingest-token-header", _header_name, "header carrying the ingest token", "NAME"),
     _Option("scrape-token-file", _path, "require Authorization: Bearer <token> on scrapes", "FILE"),
     _Option("max-series", _positive_int, "global series cap, a histogram counts once", "N"),
-    _Option("max-series-per-family", _positive_int, "series cap per family", "N", default="--max-series"),
+    _Option("max-series-per-family", _positive_int, "series cap per family", "N", default="the same as --max-series"),
     _Option("max-streams", _positive_int, "incoming OTLP streams tracked", "N"),
     _Option("series-ttl", _positive_float, "remove series not updated for this long", "SECONDS"),
     _Option("metric-name-prefix", str, "OpenClaw's diagnostics.otel.metricNamePrefix", "PREFIX"),

@@ -51,8 +51,8 @@ def test_documented_defaults_are_the_code_defaults() -> None:
     for option in OPTIONS:
         cell = _option_row(option.name)[3]
         value = defaults[option.name.replace("-", "_")]
-        if option.default is not None:  # a default that is another option's value
-            assert cell == f"`{option.default}`", (option.name, cell)
+        if option.default is not None:  # another option's value: "the same as --max-series"
+            assert option.default.endswith(cell.strip("`")), (option.name, cell)
         elif value is None:
             assert cell.startswith("none"), (option.name, cell)
         elif isinstance(value, bool):
