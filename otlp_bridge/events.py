@@ -132,7 +132,7 @@ class SpanTranslator:
                 if raw is None:
                     continue
                 try:
-                    value = float(raw)
+                    value = float(raw) / spec.divisor
                 except ValueError:
                     continue
                 ok = self.feeder.feed(spec, attributes, extra, value, now, result) and ok

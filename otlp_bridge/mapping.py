@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from otlp_bridge.labels import label_pair, normalize_lane, normalize_value
 from otlp_bridge.store import FamilyInfo, Kind
@@ -83,7 +83,9 @@ class FamilySpec:
     select: Callable[[Attributes], bool] | None = None
     span_fed: bool = False  # fed from spans instead when --spans-complete is set
     exactness: str = "EXACT"
-    bounds: tuple[float, ...] = ()  # for families fed one observation at a time (spans, logs)
+    # The official buckets: those of families fed one observation at a time (spans, logs); for metric families the
+    # ones placement adds above a sender's last bound (in seconds; ``divisor`` converts them to the sender's unit).
+    bounds: tuple[float, ...] = ()
     attribute: str = ""  # for event-fed families: take the value from this attribute, not the span duration
     info: FamilyInfo = field(init=False, repr=False, compare=False)  # built once: every event asks for it
 
@@ -102,6 +104,26 @@ class FamilySpec:
 
 C, G, H = Kind.COUNTER, Kind.GAUGE, Kind.HISTOGRAM
 MS = 1000.0
+# The official plugin's buckets for every duration family; senders with fewer bounds get the ones above their last
+# bound filled by placement (``otlp_bridge.placement``) or from spans.
+DURATION_BUCKETS_SECONDS = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+    600.0,
+)
 
 # Reusable label sets -----------------------------------------------------------------------------------------
 CHANNEL = L("channel", "openclaw.channel")
@@ -276,8 +298,10 @@ def _counted_histogram(
     labels: tuple[Label, ...],
     *,
     select: Callable[[Attributes], bool] | None = None,
-    span_fed: bool = False,
-    exactness: str = "EXACT≤10s",
+    span_fed: bool = True,
+    counter_span_fed: bool = False,
+    exactness: str = "PLACED",
+    counter_exactness: str = "EXACT",
 ) -> tuple[FamilySpec, FamilySpec]:
     """A duration histogram that also feeds a ``*_total`` counter from its count."""
     return (
@@ -289,22 +313,10 @@ def _counted_histogram(
             labels,
             Value.COUNT,
             select=select,
-            span_fed=span_fed,
-            exactness="PARTIAL" if exactness == "PARTIAL" else "EXACT",  # a constant label is partial for both
+            span_fed=counter_span_fed,
+            exactness=counter_exactness,  # a constant label is partial for both
         ),
-        FamilySpec(
-            source,
-            histogram,
-            H,
-            histogram_help,
-            labels,
-            Value.HISTOGRAM,
-            MS,
-            "seconds",
-            select=select,
-            span_fed=span_fed,
-            exactness=exactness,
-        ),
+        _histogram(source, histogram, histogram_help, labels, select=select, span_fed=span_fed, exactness=exactness),
     )
 
 
@@ -316,7 +328,7 @@ def _histogram(
     *,
     divisor: float = MS,
     unit: str = "seconds",
-    exactness: str = "EXACT≤10s",
+    exactness: str = "PLACED",
     select: Callable[[Attributes], bool] | None = None,
     span_fed: bool = False,
 ) -> FamilySpec:
@@ -332,6 +344,7 @@ def _histogram(
         select=select,
         span_fed=span_fed,
         exactness=exactness,
+        bounds=DURATION_BUCKETS_SECONDS if unit == "seconds" else (),
     )
 
 
@@ -408,8 +421,9 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Agent run duration in seconds.",
         RUN,
         select=_has("openclaw.outcome"),
-        span_fed=True,
+        counter_span_fed=True,
         exactness="PARTIAL",
+        counter_exactness="PARTIAL",
     ),
     _histogram(
         "run.duration_ms",
@@ -433,6 +447,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "openclaw_model_call_time_to_first_byte_seconds",
         "Elapsed time before the first streamed model response event in seconds.",
         MODEL_CALL,
+        span_fed=True,
     ),
     _histogram(
         "model_call.request_bytes",
@@ -566,7 +581,6 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Agent harness runs completed by outcome.",
         "Agent harness run duration in seconds.",
         HARNESS,
-        exactness="EXACT",
     ),
     # webhooks
     _counter(
@@ -586,6 +600,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "openclaw_webhook_duration_seconds",
         "Webhook processing duration in seconds.",
         WEBHOOK,
+        span_fed=True,
     ),
     # messages
     _counter(
@@ -749,6 +764,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "openclaw_session_stuck_age_seconds",
         "Age of stale session bookkeeping observations in seconds.",
         STUCK,
+        span_fed=True,
         exactness="PARTIAL",
     ),
     _counter(
@@ -795,12 +811,14 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "openclaw_liveness_event_loop_delay_p99_seconds",
         "P99 event-loop delay reported by diagnostic liveness warnings in seconds.",
         LIVENESS,
+        span_fed=True,
     ),
     _histogram(
         "liveness.event_loop_delay_max_ms",
         "openclaw_liveness_event_loop_delay_max_seconds",
         "Maximum event-loop delay reported by diagnostic liveness warnings in seconds.",
         LIVENESS,
+        span_fed=True,
     ),
     _histogram(
         "liveness.event_loop_utilization",
@@ -867,24 +885,6 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
 # Span and log families are fed one event at a time. Spans carry pseudo-attributes the translator adds:
 # ``span.name``, ``span.outcome`` (``error`` when the status is ERROR or an error category is set) and
 # ``span.error_category``.
-DURATION_BUCKETS_SECONDS = (
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    0.5,
-    1.0,
-    2.5,
-    5.0,
-    10.0,
-    30.0,
-    60.0,
-    120.0,
-    300.0,
-    600.0,
-)
 SPAN_NAME = L("span", "span.name")
 SPAN_RED = (
     SPAN_NAME,
@@ -926,6 +926,21 @@ SPAN_SPECS: tuple[FamilySpec, ...] = (
         for state in ("active", "waiting", "queued")
     ),
 )
+
+
+def _from_span(
+    span: str, family: str, *, attribute: str = "", select: Callable[[Attributes], bool] | None = None
+) -> FamilySpec:
+    """A duration family that ``--spans-complete`` feeds from a span instead of its metric: the span's duration, or
+    the milliseconds in one of its attributes, in the official buckets; labels as from the metric."""
+    spec = next(spec for spec in METRIC_SPECS if spec.name == family)
+    assert spec.span_fed, family
+    divisor = spec.divisor if attribute else 1.0
+    return replace(
+        spec, source=span, select=select, span_fed=False, attribute=attribute, divisor=divisor, exactness="SPAN"
+    )
+
+
 SPAN_RUN = (*RUN[:4], L("trigger", "openclaw.trigger"), RUN[5])
 SPAN_PROCESSED = (CHANNEL, L("outcome", "openclaw.outcome"), L("reason", "openclaw.reason", absent="none"))
 SPANS_COMPLETE_SPECS: tuple[FamilySpec, ...] = (
@@ -968,6 +983,30 @@ SPANS_COMPLETE_SPECS: tuple[FamilySpec, ...] = (
         unit="seconds",
         bounds=DURATION_BUCKETS_SECONDS,
         exactness="SPAN",
+    ),
+    _from_span("openclaw.harness.run", "openclaw_harness_run_duration_seconds"),
+    _from_span("openclaw.model.call", "openclaw_model_call_duration_seconds"),
+    _from_span(
+        "openclaw.model.call",
+        "openclaw_model_call_time_to_first_byte_seconds",
+        attribute="openclaw.model_call.time_to_first_byte_ms",
+    ),
+    _from_span(
+        "openclaw.tool.execution",
+        "openclaw_tool_execution_duration_seconds",
+        select=lambda attributes: attributes.get("openclaw.outcome") != "blocked",  # blocked: no execution to time
+    ),
+    _from_span("openclaw.exec", "openclaw_exec_duration_seconds"),
+    _from_span("openclaw.webhook.processed", "openclaw_webhook_duration_seconds"),
+    _from_span("openclaw.message.delivery", "openclaw_message_delivery_duration_seconds"),
+    _from_span("openclaw.session.stuck", "openclaw_session_stuck_age_seconds", attribute="openclaw.ageMs"),
+    *(
+        _from_span(
+            "openclaw.liveness.warning",
+            f"openclaw_liveness_event_loop_delay_{kind}_seconds",
+            attribute=f"openclaw.liveness.event_loop_delay_{kind}_ms",
+        )
+        for kind in ("p99", "max")
     ),
 )
 # Log records carry the pseudo-attributes ``log.severity`` and ``log.subsystem`` (``/`` replaced by ``.``).
@@ -1059,6 +1098,7 @@ SELF_METRIC_FAMILIES = frozenset(
         "openclaw_prometheus_series_dropped_total",
         "otlp_bridge_series_dropped_total",
         "otlp_bridge_series_expired_total",
+        "otlp_bridge_unplaced_observations_total",
         "otlp_bridge_last_scrape_duration_seconds",
         "otlp_bridge_last_receive_timestamp_seconds",
         "process_cpu_seconds_total",

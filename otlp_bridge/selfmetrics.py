@@ -46,6 +46,15 @@ class _StoreCollector:
         for reason in DropReason:
             dropped.add_metric([reason.value], store.dropped_by_reason.get(reason, 0))
         yield dropped
+        unplaced = CounterMetricFamily(
+            "otlp_bridge_unplaced_observations",
+            "Observations above a sender's last bucket bound that could not be placed in the official buckets "
+            "(they are counted in +Inf only), by family.",
+            labels=["family"],
+        )
+        for family, count in sorted(store.unplaced.items()):
+            unplaced.add_metric([family], count)
+        yield unplaced
         yield CounterMetricFamily(
             "otlp_bridge_series_expired",
             "Series removed after --series-ttl without updates.",

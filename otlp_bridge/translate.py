@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 
-from otlp_bridge import wire
+from otlp_bridge import placement, wire
 from otlp_bridge.attributes import attribute_dict, is_private_attribute
 from otlp_bridge.errors import ConfigError
 from otlp_bridge.labels import label_pair, normalize_value, sanitize_label_name
@@ -82,15 +82,17 @@ class Increment(NamedTuple):
 
 
 class Target:
-    """One family a stream feeds: its spec, its series (or why it was refused, or None before the first point) and
-    the stream's bucket bounds in the family's unit."""
+    """One family a stream feeds: its spec, its series (or why it was refused, or None before the first point), the
+    stream's bucket bounds in the family's unit and the official bounds placed above them (``extra``, in the stream's
+    unit; see ``otlp_bridge.placement``)."""
 
-    __slots__ = ("bounds", "series", "spec")
+    __slots__ = ("bounds", "extra", "series", "spec")
 
     def __init__(self, spec: FamilySpec, series: Series | DropReason | None) -> None:
         self.spec = spec
         self.series = series
         self.bounds: tuple[float, ...] | None = None
+        self.extra: tuple[float, ...] = ()
 
 
 class Stream:
@@ -132,15 +134,24 @@ class KnownMetric:
         "last_time",
         "latest",
         "layout",
+        "overflow",
         "pending",
         "settled",
         "skeleton",
         "starts",
         "streams",
+        "watched",
     )
 
     def __init__(
-        self, layout: wire.Layout, raw: bytes, streams: list[Stream], batch: _Batch, cumulative: bool, histogram: bool
+        self,
+        layout: wire.Layout,
+        raw: bytes,
+        streams: list[Stream],
+        batch: _Batch,
+        cumulative: bool,
+        histogram: bool,
+        watched: tuple[int, ...] = (),
     ) -> None:
         self.layout = layout
         self.skeleton = hash(layout.skeleton.unpack(raw))
@@ -158,6 +169,8 @@ class KnownMetric:
         self.starts = array("Q", values[wire.START :: layout.stride])  # 8 bytes a point, not an int object
         counts = values[wire.COUNT :: layout.stride]
         self.counts = array("d" if isinstance(counts[0], float) else "Q", counts)
+        self.watched = watched  # the +Inf columns of streams whose observations above the last bound are placed
+        self.overflow = tuple(values[column] for column in watched)
 
     @property
     def unsettled(self) -> bool:
@@ -170,6 +183,10 @@ class KnownMetric:
         if len(raw) != layout.skeleton.size or hash(layout.skeleton.unpack(raw)) != self.skeleton:
             return False
         values = layout.values.unpack(raw)
+        if self.watched:
+            overflow = tuple(values[column] for column in self.watched)
+            if overflow != self.overflow if self.cumulative else any(overflow):
+                return False  # observations above a last bound, placed export by export: the general path
         stride = layout.stride
         counts = values[wire.COUNT :: stride]  # a sum's value or a histogram's count (VALUE and COUNT: one column)
         if self.histogram:
@@ -259,6 +276,13 @@ def shared_bounds(bounds: tuple[float, ...]) -> tuple[float, ...] | None:
         _BOUNDS.clear()
     shared = _BOUNDS[bounds] = bounds if valid else None
     return shared
+
+
+def official_extension(spec: FamilySpec, raw_bounds: tuple[float, ...]) -> tuple[float, ...]:
+    """The family's official bounds above the stream's last bound, in the stream's unit (see ``placement``)."""
+    if not spec.bounds or not raw_bounds:
+        return ()
+    return placement.extension(raw_bounds, [bound * spec.divisor for bound in spec.bounds])
 
 
 def scaled_bounds(bounds: tuple[float, ...], divisor: float) -> tuple[float, ...]:
@@ -476,7 +500,13 @@ class MetricsTranslator:
         if layout is None:
             return None
         batch.points = _ParsedPoints(raw)  # the request's parsed message is not kept
-        known = KnownMetric(layout, raw, point_streams, batch, temporality == CUMULATIVE, histogram)
+        stride = layout.stride
+        watched = tuple(
+            index * stride + stride - 1
+            for index, stream in enumerate(point_streams)
+            if histogram and any(official_extension(target.spec, stream.raw_bounds) for target in stream.targets)
+        )
+        known = KnownMetric(layout, raw, point_streams, batch, temporality == CUMULATIVE, histogram, watched)
         known.eager = any(spec.kind is Kind.GAUGE for spec in specs)
         return known
 
@@ -624,7 +654,7 @@ class MetricsTranslator:
             elif self._resolve(target, stream, batch, index) is None:
                 ok = False
             else:
-                self._feed(target, stream.state, stream.raw_bounds)
+                self._feed(target, stream.state, stream)
         return ok
 
     def _apply(self, stream: Stream, increment: Increment, full: Increment, batch: _Batch, index: int) -> bool:
@@ -633,11 +663,11 @@ class MetricsTranslator:
             series = target.series
             if isinstance(series, Series):
                 series.last_seen = batch.now
-                self._feed(target, increment, stream.raw_bounds)
+                self._feed(target, increment, stream)
             elif self._resolve(target, stream, batch, index) is None:
                 ok = False
             else:
-                self._feed(target, full, stream.raw_bounds)  # a new series takes the stream's whole history
+                self._feed(target, full, stream)  # a new series takes the stream's whole history
         return ok
 
     def _resolve(self, target: Target, stream: Stream, batch: _Batch, index: int) -> Series | None:
@@ -658,17 +688,27 @@ class MetricsTranslator:
         batch.result.reject(series.value)
         return None
 
-    @staticmethod
-    def _feed(target: Target, increment: Increment, raw_bounds: tuple[float, ...]) -> None:
+    def _feed(self, target: Target, increment: Increment, stream: Stream) -> None:
         spec = target.spec
         series = target.series
         if isinstance(series, HistogramSeries):
+            raw_bounds = stream.raw_bounds
             bounds = target.bounds
             if bounds is None:
-                divisor = spec.divisor
-                scaled = scaled_bounds(raw_bounds, divisor)
+                target.extra = official_extension(spec, raw_bounds)
+                if target.extra:
+                    self.store.unplaced[spec.name] += 0  # shown from the first observation on
+                scaled = scaled_bounds(raw_bounds + target.extra, spec.divisor)
                 bounds = target.bounds = shared_bounds(scaled) or scaled
-            series.add(bounds, increment.counts, increment.total / spec.divisor, increment.observations)
+            counts = increment.counts
+            if target.extra:
+                total = increment.total
+                error = placement.sum_error(increment.observations, max(abs(stream.state.total), abs(total)))
+                placed = placement.place(raw_bounds, target.extra, counts, total, error)
+                counts = placed.counts
+                if placed.unplaced:
+                    self.store.unplaced[spec.name] += int(placed.unplaced)
+            series.add(bounds, counts, increment.total / spec.divisor, increment.observations)
         elif isinstance(series, ScalarSeries):
             kind = spec.value
             if kind is Value.SUM:

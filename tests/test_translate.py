@@ -614,7 +614,8 @@ def test_unknown_metrics_follow_the_standard_rules() -> None:
 
 
 def test_histogram_bounds_are_converted_and_kept() -> None:
-    """ms bounds become seconds, only the bounds that arrived are exposed, and le prints like the plugin."""
+    """ms bounds become seconds, the official bounds above the last one are added (the one observation there is placed
+    from the sum: 20904 ms less at most 1005 ms for the other two), and le prints like the plugin."""
     store, translator = new_translator()
     translator.apply(
         metrics_request(histogram_metric("openclaw.run.duration_ms", [(RUN, [4.0, 900.0, 20000.0])])), now=1.0
@@ -623,7 +624,7 @@ def test_histogram_bounds_are_converted_and_kept() -> None:
     assert 'le="0.005"' in text
     assert 'le="1"' in text
     assert 'le="1.0"' not in text
-    assert 'le="30"' not in text  # not a bound that arrived
+    assert 'le="0.075"' in text  # a bound that arrived, not an official one
     labels = {
         "channel": "webchat",
         "model": "fake-model",
@@ -634,6 +635,8 @@ def test_histogram_bounds_are_converted_and_kept() -> None:
     assert value(store, "openclaw_run_duration_seconds_bucket", le="0.005", **labels) == 1.0
     assert value(store, "openclaw_run_duration_seconds_bucket", le="1", **labels) == 2.0
     assert value(store, "openclaw_run_duration_seconds_bucket", le="10", **labels) == 2.0
+    assert value(store, "openclaw_run_duration_seconds_bucket", le="30", **labels) == 3.0
+    assert value(store, "openclaw_run_duration_seconds_bucket", le="600", **labels) == 3.0
     assert value(store, "openclaw_run_duration_seconds_bucket", le="+Inf", **labels) == 3.0
 
 

@@ -1,0 +1,95 @@
+"""Placing observations above a sender's last bucket bound into the official buckets above it.
+
+OpenClaw 2026.4.29 exports its durations with the SDK's default bounds (last finite bound 10,000 ms); the official
+plugin has buckets up to 600 s. Of one export interval the bridge knows, per stream, how many observations landed in
+each bucket and how much the sum grew. The observations above the last bound are the only values it does not know
+within a bucket: the sum's growth, less what the other observations can add (each lies within its own bucket),
+bounds their total, and so each of them. Sorted, the ``i``-th smallest of ``k`` observations above ``L`` whose total
+is at most ``T`` is at most ``(T - (i - 1) L) / (k - i + 1)``, and the largest is at least ``T_low / k``. An
+observation whose possible range lies inside one official bucket is placed there; the rest stay in ``+Inf`` only.
+
+Pure functions: the translator passes what one interval added and gets the counts in the extended layout.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import NamedTuple
+
+# Beyond this many observations above the last bound in one interval, none is placed (the ranges are wide by then,
+# and the loop below stays short).
+MAX_UNKNOWNS = 64
+
+
+class Placement(NamedTuple):
+    """Bucket counts in the extended layout (the sender's bounds, then ``extra``, then ``+Inf``) and how many
+    observations above the last bound could not be placed (they are in ``+Inf``)."""
+
+    counts: tuple[float, ...]
+    unplaced: float
+
+
+def extension(bounds: Sequence[float], official: Sequence[float]) -> tuple[float, ...]:
+    """The official bounds above the sender's last finite bound (all in the sender's unit); empty when the sender's
+    bounds reach as far as the official ones, or when it sent none."""
+    if not bounds:
+        return ()
+    last = bounds[-1]
+    return tuple(bound for bound in official if bound > last)
+
+
+def sum_error(observations: float, magnitude: float) -> float:
+    """How far a sender's sum growth over ``observations`` additions may be from the exact total of their values:
+    one rounding of the running sum (at most ``magnitude`` in size) per addition, and one for the difference."""
+    return (observations + 1) * math.ulp(magnitude)
+
+
+def place(
+    bounds: Sequence[float],
+    extra: Sequence[float],
+    counts: Sequence[float],
+    total: float,
+    error: float,
+    floor: float = 0.0,
+) -> Placement:
+    """Split the ``+Inf`` count of one interval (``counts`` per bucket of ``bounds``, sum growth ``total`` known to
+    within ``error``) over the ``extra`` bounds where the interval allows; every value is at least ``floor``."""
+    overflow = counts[-1]
+    zeros = (0.0,) * len(extra)
+    if not overflow or not extra:
+        return Placement((*counts[:-1], *zeros, overflow), 0.0)
+    last = bounds[-1]
+    others_low = others_high = 0.0
+    for index, count in enumerate(counts[:-1]):
+        if count:
+            others_low += count * (bounds[index - 1] if index else floor)
+            others_high += count * bounds[index]
+    low_total = total - others_high - error
+    high_total = total - others_low + error
+    placed = [0.0] * (len(extra) + 1)
+    unplaced = overflow
+    k = int(overflow)
+    if k == overflow and k <= MAX_UNKNOWNS and high_total > last * k:
+        edges = (last, *extra)
+        for i in range(1, k + 1):
+            high = (high_total - (i - 1) * last) / (k - i + 1)
+            low = max(last, low_total / k) if i == k else last
+            bucket = _bucket(edges, low, high)
+            if bucket is not None:
+                placed[bucket] += 1
+                unplaced -= 1
+    placed[-1] += unplaced
+    return Placement((*counts[:-1], *placed), unplaced)
+
+
+def _bucket(edges: Sequence[float], low: float, high: float) -> int | None:
+    """The bucket ``(edges[m], edges[m + 1]]`` (the last one unbounded) holding every value in ``[low, high]`` above
+    ``edges[0]``; None when the range straddles an edge."""
+    for m in range(len(edges)):
+        upper = edges[m + 1] if m + 1 < len(edges) else math.inf
+        if high <= upper:
+            return m if m == 0 or low > edges[m] else None
+        if low <= upper:
+            return None
+    return None

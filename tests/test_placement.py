@@ -1,0 +1,162 @@
+"""Placement of observations above a sender's last bound into the official 30/60/120/300/600 s buckets."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from opentelemetry.proto.metrics.v1 import metrics_pb2
+from prometheus_client.parser import text_string_to_metric_families
+
+from otlp_bridge.exposition import Format, render
+from otlp_bridge.placement import MAX_UNKNOWNS, Placement, extension, place
+from otlp_bridge.store import Store
+from otlp_bridge.translate import MetricsTranslator, TranslateOptions
+from tests.otlp import CUMULATIVE, DEFAULT_BOUNDS, DELTA, key_values, metrics_request
+
+DEFAULT = tuple(map(float, DEFAULT_BOUNDS))
+EXTRA = (30_000.0, 60_000.0, 120_000.0, 300_000.0, 600_000.0)  # the official bounds above 10 s, in ms
+
+
+def interval(values: Sequence[float]) -> tuple[list[float], float]:
+    """The default-bound bucket counts of ``values`` and their sum, as one export interval carries them."""
+    counts = [0.0] * (len(DEFAULT) + 1)
+    for value in values:
+        counts[next((i for i, bound in enumerate(DEFAULT) if value <= bound), len(DEFAULT))] += 1
+    return counts, math.fsum(values)
+
+
+@pytest.mark.parametrize(
+    ("values", "error", "placed", "unplaced"),
+    [
+        ([20_000.0], 0.0, (1, 0, 0, 0, 0, 0), 0),  # the sum's growth is its value
+        ([4.0, 900.0, 20_000.0], 0.0, (1, 0, 0, 0, 0, 0), 0),  # others add 750..1005 ms: 19899..20154 ms
+        ([9_000.0, 29_000.0], 0.0, (0, 0, 0, 0, 0, 0), 1),  # 7500..10000 ms of others: 28000..30500 straddles 30 s
+        ([12_000.0, 13_000.0], 0.0, (2, 0, 0, 0, 0, 0), 0),  # each at most 25000 - 10000
+        ([20_000.0, 25_000.0], 0.0, (1, 0, 0, 0, 0, 0), 1),  # the smaller at most 22500; the larger 22500..35000
+        ([45_000.0, 200_000.0], 0.0, (0, 0, 0, 1, 0, 0), 1),  # the larger 122500..235000 ms; the smaller unsure
+        ([30_000.0], 0.0, (1, 0, 0, 0, 0, 0), 0),  # exactly on the edge, an exact sum: le=30
+        ([30_000.0], 1e-9, (0, 0, 0, 0, 0, 0), 1),  # the same with a sum known only to 1e-9 ms: either side
+        ([700_000.0], 0.0, (0, 0, 0, 0, 0, 1), 0),  # above 600 s: +Inf is its bucket
+        ([100.0, 2_000.0], 0.0, (0, 0, 0, 0, 0, 0), 0),  # nothing above 10 s
+    ],
+)
+def test_place(values: list[float], error: float, placed: tuple[int, ...], unplaced: int) -> None:
+    counts, total = interval(values)
+    result = place(DEFAULT, EXTRA, counts, total, error)
+    assert result.counts[: len(DEFAULT)] == tuple(counts[:-1])
+    assert result.counts[len(DEFAULT) :] == tuple(float(n) for n in (*placed[:-1], placed[-1] + unplaced))
+    assert result.unplaced == unplaced
+
+
+def test_place_leaves_what_it_cannot_bound() -> None:
+    """Too many unknowns, or a sum smaller than the observations above 10 s must add up to: nothing placed."""
+    many = [15_000.0] * (MAX_UNKNOWNS + 1)
+    counts, total = interval(many)
+    assert place(DEFAULT, EXTRA, counts, total, 0.0).unplaced == len(many)
+    counts, _ = interval([20_000.0])
+    assert place(DEFAULT, EXTRA, counts, 5_000.0, 0.0) == Placement((*counts[:-1], 0, 0, 0, 0, 0, 1), 1)
+
+
+def test_extension() -> None:
+    """Only the official bounds above the sender's last one are added; a sender that reaches 600 s gets none."""
+    assert extension(DEFAULT, (5_000.0, 10_000.0, *EXTRA)) == EXTRA
+    assert extension((*DEFAULT, 15_000, 20_000, 30_000, 45_000, 60_000, 600_000, 900_000), EXTRA) == ()
+    assert extension((), EXTRA) == ()
+
+
+# -- the property: random streams exported with the default bounds at random intervals ---------------------------
+OFFICIAL_EDGES = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+EDGE_VALUES = [
+    near for edge in (10_000.0, *EXTRA) for near in (edge, math.nextafter(edge, 0), math.nextafter(edge, math.inf))
+]
+observation = st.one_of(
+    st.floats(0, 900_000),
+    st.integers(0, 900_000).map(float),
+    st.integers(10_000, 40_000).map(float),
+    st.sampled_from(EDGE_VALUES),
+)
+FAMILY = "openclaw_queue_lane_wait_seconds"
+LABELS = frozenset({("lane", "main")})
+
+
+def wait_histogram(
+    counts: Sequence[float], total: float, start: int, time: int, temporality: int
+) -> metrics_pb2.Metric:
+    metric = metrics_pb2.Metric(name="openclaw.queue.wait_ms", unit="ms")
+    metric.histogram.aggregation_temporality = temporality  # type: ignore[assignment]
+    point = metric.histogram.data_points.add(
+        start_time_unix_nano=start,
+        time_unix_nano=time,
+        count=int(sum(counts)),
+        sum=total,
+        bucket_counts=[int(c) for c in counts],
+        explicit_bounds=DEFAULT,
+    )
+    point.attributes.extend(key_values({"openclaw.lane": "main"}))
+    return metric
+
+
+def exposed_buckets(store: Store) -> dict[float, float]:
+    """The family's cumulative bucket counts by ``le`` (+Inf as ``math.inf``)."""
+    text = render(store, Format.TEXT)
+    return {
+        float(s.labels["le"]): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == f"{FAMILY}_bucket" and frozenset((k, v) for k, v in s.labels.items() if k != "le") == LABELS
+    }
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    intervals=st.lists(st.lists(observation, max_size=4), min_size=1, max_size=10),
+    temporality=st.sampled_from([CUMULATIVE, DELTA]),
+    fast=st.booleans(),
+)
+def test_placed_observations_are_in_their_true_bucket(
+    intervals: list[list[float]], temporality: int, fast: bool
+) -> None:
+    """Observations of 0–900 s, one or several per export interval, exported with the default bounds (the sender's
+    running sum, as the SDK keeps it): every official bucket above 10 s holds at most the observations truly in it,
+    what is not placed is in +Inf and counted, and every bucket stays cumulative and monotonic."""
+    store = Store(100, 100, ttl=10**9)
+    translator = MetricsTranslator(store, TranslateOptions())
+    seen: list[float] = []
+    counts = [0.0] * (len(DEFAULT) + 1)
+    running = 0.0
+    previous: dict[float, float] = {}
+    sure = 0  # intervals with one observation, above 10 s and at least 1 ms from every edge: always placeable
+    for number, values in enumerate(intervals):
+        if len(values) == 1 and values[0] > 10_000 and min(abs(values[0] - edge) for edge in EXTRA) >= 1:
+            sure += 1
+        if temporality == DELTA:
+            if not values:
+                continue  # a delta sender sends nothing for an empty interval
+            counts, running = [0.0] * (len(DEFAULT) + 1), 0.0
+        for value in values:
+            counts[next((i for i, bound in enumerate(DEFAULT) if value <= bound), len(DEFAULT))] += 1
+            running += value
+        seen += values
+        start = 1_000 + number * 1_000 if temporality == DELTA else 1_000
+        request = metrics_request(wait_histogram(counts, running, start, 2_000 + number * 1_000, temporality))
+        translator.apply(request, float(number), request.SerializeToString() if fast else None)
+        buckets = exposed_buckets(store)
+        if not seen:
+            continue
+        les = sorted(buckets)
+        assert [buckets[le] for le in les] == sorted(buckets[le] for le in les)  # cumulative
+        assert all(buckets[le] >= previous.get(le, 0.0) for le in les)  # monotonic
+        previous = buckets
+        assert buckets[math.inf] == len(seen)
+        assert buckets[10.0] == sum(1 for v in seen if v <= 10_000)
+        above, unplaced = buckets[math.inf] - buckets[600.0], store.unplaced[FAMILY]
+        assert buckets[math.inf] - buckets[10.0] - unplaced >= sure
+        assert above - unplaced <= sum(1 for v in seen if v > 600_000) <= above  # the unplaced are in +Inf
+        for lower, upper in itertools.pairwise(OFFICIAL_EDGES):
+            truly = sum(1 for v in seen if lower * 1000 < v <= upper * 1000)
+            assert buckets[upper] - buckets[lower] <= truly, (lower, upper)
