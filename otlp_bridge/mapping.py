@@ -301,7 +301,6 @@ def _counted_histogram(
     span_fed: bool = True,
     counter_span_fed: bool = False,
     exactness: str = "PLACED",
-    counter_exactness: str = "EXACT",
 ) -> tuple[FamilySpec, FamilySpec]:
     """A duration histogram that also feeds a ``*_total`` counter from its count."""
     return (
@@ -422,8 +421,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         RUN,
         select=_has("openclaw.outcome"),
         counter_span_fed=True,
-        exactness="PARTIAL",
-        counter_exactness="PARTIAL",
+        exactness="4.29: PARTIAL, PLACED · agent bounds: PARTIAL · spans: SPAN",
     ),
     _histogram(
         "run.duration_ms",
@@ -431,7 +429,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Model usage event duration in seconds.",
         USAGE,
         select=_lacks("openclaw.outcome"),
-        exactness="EXACT",
+        exactness="4.29: PLACED · agent bounds: EXACT",
     ),
     # model calls
     *_counted_histogram(
@@ -441,6 +439,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Model requests or synthetic agent turns completed by outcome.",
         "Model request or synthetic agent-turn duration in seconds.",
         MODEL_CALL,
+        exactness="4.29: PLACED · agent bounds: EXACT · spans: SPAN",
     ),
     _histogram(
         "model_call.time_to_first_byte_ms",
@@ -448,6 +447,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Elapsed time before the first streamed model response event in seconds.",
         MODEL_CALL,
         span_fed=True,
+        exactness="PLACED · spans: SPAN",
     ),
     _histogram(
         "model_call.request_bytes",
@@ -541,6 +541,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Tool executions completed by outcome.",
         "Tool execution duration in seconds.",
         (ERROR_CATEGORY, OUTCOME_FROM_ERROR, *TOOL),
+        exactness="4.29: PLACED · agent bounds: EXACT · spans: SPAN",
     ),
     _counter(
         "tool.execution.blocked",
@@ -572,6 +573,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
             L("outcome", "openclaw.outcome"),
             L("target", "openclaw.exec.target"),
         ),
+        exactness="PLACED · spans: SPAN",
     ),
     # harness
     *_counted_histogram(
@@ -581,6 +583,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Agent harness runs completed by outcome.",
         "Agent harness run duration in seconds.",
         HARNESS,
+        exactness="4.29: PLACED · agent bounds: EXACT · spans: SPAN",
     ),
     # webhooks
     _counter(
@@ -601,6 +604,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Webhook processing duration in seconds.",
         WEBHOOK,
         span_fed=True,
+        exactness="PLACED · spans: SPAN",
     ),
     # messages
     _counter(
@@ -627,6 +631,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "openclaw_message_dispatch_duration_seconds",
         "Inbound message dispatch duration in seconds.",
         DISPATCH,
+        exactness="PLACED",
     ),
     _counter(
         "message.processed",
@@ -642,7 +647,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Inbound message processing duration in seconds.",
         PROCESSED,
         span_fed=True,
-        exactness="PARTIAL",
+        exactness="PARTIAL, PLACED · spans: SPAN",
     ),
     _counter(
         "message.delivery.started",
@@ -657,6 +662,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Outbound message delivery attempts by outcome.",
         "Outbound message delivery duration in seconds.",
         DELIVERY,
+        exactness="PLACED · spans: SPAN",
     ),
     # talk
     _counter("talk.event", "openclaw_talk_event_total", "Talk events emitted by type.", TALK),
@@ -665,6 +671,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "openclaw_talk_event_duration_seconds",
         "Talk event duration in seconds when reported.",
         TALK,
+        exactness="PLACED",
     ),
     _histogram(
         "talk.audio.bytes",
@@ -726,7 +733,13 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         select=_channel_is("liveness"),
         exactness="APPROX",
     ),
-    _histogram("queue.wait_ms", "openclaw_queue_lane_wait_seconds", "Queue lane wait time in seconds.", (LANE,)),
+    _histogram(
+        "queue.wait_ms",
+        "openclaw_queue_lane_wait_seconds",
+        "Queue lane wait time in seconds.",
+        (LANE,),
+        exactness="PLACED",
+    ),
     _counter(
         "queue.lane.enqueue",
         "openclaw_queue_lane_enqueue_total",
@@ -765,7 +778,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Age of stale session bookkeeping observations in seconds.",
         STUCK,
         span_fed=True,
-        exactness="PARTIAL",
+        exactness="PARTIAL, PLACED · spans: PARTIAL, SPAN",
     ),
     _counter(
         "session.recovery.requested",
@@ -784,6 +797,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "openclaw_session_recovery_age_seconds",
         "Age of sessions selected for recovery in seconds.",
         RECOVERY,
+        exactness="PLACED",
     ),
     _counter(
         "session.maintenance.pruned",
@@ -812,6 +826,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "P99 event-loop delay reported by diagnostic liveness warnings in seconds.",
         LIVENESS,
         span_fed=True,
+        exactness="PLACED · spans: SPAN",
     ),
     _histogram(
         "liveness.event_loop_delay_max_ms",
@@ -819,6 +834,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Maximum event-loop delay reported by diagnostic liveness warnings in seconds.",
         LIVENESS,
         span_fed=True,
+        exactness="PLACED · spans: SPAN",
     ),
     _histogram(
         "liveness.event_loop_utilization",

@@ -169,8 +169,10 @@ class KnownMetric:
         self.starts = array("Q", values[wire.START :: layout.stride])  # 8 bytes a point, not an int object
         counts = values[wire.COUNT :: layout.stride]
         self.counts = array("d" if isinstance(counts[0], float) else "Q", counts)
-        self.watched = watched  # the +Inf columns of streams whose observations above the last bound are placed
-        self.overflow = tuple(values[column] for column in watched)
+        # The +Inf counts of streams whose observations above the last bound are placed: an export that changes them
+        # (cumulative) or has any (delta) goes the general way, so that each export's are placed by themselves.
+        self.watched = operator.itemgetter(*watched, watched[0]) if watched else None  # always a tuple
+        self.overflow = self.watched(values if cumulative else [0] * len(values)) if self.watched else None
 
     @property
     def unsettled(self) -> bool:
@@ -183,10 +185,8 @@ class KnownMetric:
         if len(raw) != layout.skeleton.size or hash(layout.skeleton.unpack(raw)) != self.skeleton:
             return False
         values = layout.values.unpack(raw)
-        if self.watched:
-            overflow = tuple(values[column] for column in self.watched)
-            if overflow != self.overflow if self.cumulative else any(overflow):
-                return False  # observations above a last bound, placed export by export: the general path
+        if self.watched is not None and self.watched(values) != self.overflow:
+            return False  # observations above a last bound, placed export by export: the general path
         stride = layout.stride
         counts = values[wire.COUNT :: stride]  # a sum's value or a histogram's count (VALUE and COUNT: one column)
         if self.histogram:
