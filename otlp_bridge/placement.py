@@ -5,8 +5,10 @@ plugin has buckets up to 600 s. Of one export interval the bridge knows, per str
 each bucket and how much the sum grew. The observations above the last bound are the only values it does not know
 within a bucket: the sum's growth, less what the other observations can add (each lies within its own bucket),
 bounds their total, and so each of them. Sorted, the ``i``-th smallest of ``k`` observations above ``L`` whose total
-is at most ``T`` is at most ``(T - (i - 1) L) / (k - i + 1)``, and the largest is at least ``T_low / k``. An
-observation whose possible range lies inside one official bucket is placed there; the rest stay in ``+Inf`` only.
+is at most ``T`` is at most ``(T - (i - 1) L) / (k - i + 1)``, and the largest is at least ``T_low / k``. A point's
+min and max bound every value of its interval (a cumulative point's cover all since its start); a delta point's are
+two of its interval's observations, known exactly. An observation whose possible range lies inside one official
+bucket is placed there; the rest stay in ``+Inf`` only.
 
 Pure functions: the translator passes what one interval added and gets the counts in the extended layout.
 """
@@ -51,36 +53,75 @@ def place(
     counts: Sequence[float],
     total: float,
     error: float,
+    extremes: Extremes | None = None,
     floor: float = 0.0,
 ) -> Placement:
     """Split the ``+Inf`` count of one interval (``counts`` per bucket of ``bounds``, sum growth ``total`` known to
-    within ``error``) over the ``extra`` bounds where the interval allows; every value is at least ``floor``."""
+    within ``error``, every value at least ``floor``) over the ``extra`` bounds where the interval allows."""
     overflow = counts[-1]
     zeros = (0.0,) * len(extra)
     if not overflow or not extra:
         return Placement((*counts[:-1], *zeros, overflow), 0.0)
-    last = bounds[-1]
     others_low = others_high = 0.0
     for index, count in enumerate(counts[:-1]):
         if count:
             others_low += count * (bounds[index - 1] if index else floor)
             others_high += count * bounds[index]
-    low_total = total - others_high - error
-    high_total = total - others_low + error
     placed = [0.0] * (len(extra) + 1)
     unplaced = overflow
     k = int(overflow)
-    if k == overflow and k <= MAX_UNKNOWNS and high_total > last * k:
-        edges = (last, *extra)
-        for i in range(1, k + 1):
-            high = (high_total - (i - 1) * last) / (k - i + 1)
-            low = max(last, low_total / k) if i == k else last
+    if k == overflow and k <= MAX_UNKNOWNS:
+        interval = Interval(bounds[-1], total - others_high - error, total - others_low + error)
+        edges = (bounds[-1], *extra)
+        for low, high in interval.ranges(k, extremes, sum(counts)):
             bucket = _bucket(edges, low, high)
             if bucket is not None:
                 placed[bucket] += 1
                 unplaced -= 1
     placed[-1] += unplaced
     return Placement((*counts[:-1], *placed), unplaced)
+
+
+class Extremes(NamedTuple):
+    """A point's min and max (None when not sent): bounds of every value of the interval; with ``attained`` (a delta
+    point's are its interval's own) two of its observations (one when it holds one)."""
+
+    low: float | None
+    high: float | None
+    attained: bool
+
+
+class Interval(NamedTuple):
+    """What one interval says about its observations above ``last``: their total is within ``[low, high]``."""
+
+    last: float
+    low: float
+    high: float
+
+    def ranges(self, k: int, extremes: Extremes | None, observations: float) -> list[tuple[float, float]]:
+        """The possible range of each of the ``k`` observations above ``last``; none when the numbers disagree."""
+        last, low_total, high_total = self
+        known: list[tuple[float, float]] = []
+        floor, ceiling = last, math.inf
+        if extremes is not None:
+            low, high, attained = extremes
+            floor = max(last, low) if low is not None else last
+            ceiling = high if high is not None else math.inf
+            if attained:  # the interval's max (and, if it holds two or more, its min) are observations
+                seen = (high,) if observations < 2 else (high, low)
+                for value in (v for v in seen if v is not None and v > last and len(known) < k):
+                    known.append((value, value))
+                    low_total = low_total - value - math.ulp(low_total)
+                    high_total = high_total - value + math.ulp(high_total)
+        rest = k - len(known)
+        if ceiling <= last or high_total < rest * floor or low_total > rest * ceiling:
+            return []
+        for i in range(1, rest + 1):
+            high = min(ceiling, (high_total - (i - 1) * floor) / (rest - i + 1))
+            larger = (rest - i) * ceiling if i < rest else 0.0  # the most the observations above the i-th can add
+            low = max(floor, (low_total - larger) / i)
+            known.append((low, high))
+        return known
 
 
 def _bucket(edges: Sequence[float], low: float, high: float) -> int | None:

@@ -278,6 +278,10 @@ def shared_bounds(bounds: tuple[float, ...]) -> tuple[float, ...] | None:
     return shared
 
 
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
 def official_extension(spec: FamilySpec, raw_bounds: tuple[float, ...]) -> tuple[float, ...]:
     """The family's official bounds above the stream's last bound, in the stream's unit (see ``placement``)."""
     if not spec.bounds or not raw_bounds:
@@ -641,7 +645,10 @@ class MetricsTranslator:
             batch.result.reject("invalid")  # histograms need a temporality
             return False
         stream.last_time = point.time or stream.last_time + 1
-        return self._apply(stream, increment, full, batch, index)
+        extremes = None
+        if point.low is not None or point.high is not None:
+            extremes = placement.Extremes(_finite(point.low), _finite(point.high), temporality == DELTA)
+        return self._apply(stream, increment, full, batch, index, extremes)
 
     # -- targets --------------------------------------------------------------------------------------------
     def _touch(self, stream: Stream, batch: _Batch, index: int) -> bool:
@@ -657,17 +664,25 @@ class MetricsTranslator:
                 self._feed(target, stream.state, stream)
         return ok
 
-    def _apply(self, stream: Stream, increment: Increment, full: Increment, batch: _Batch, index: int) -> bool:
+    def _apply(
+        self,
+        stream: Stream,
+        increment: Increment,
+        full: Increment,
+        batch: _Batch,
+        index: int,
+        extremes: placement.Extremes | None = None,
+    ) -> bool:
         ok = True
         for target in stream.targets:
             series = target.series
             if isinstance(series, Series):
                 series.last_seen = batch.now
-                self._feed(target, increment, stream)
+                self._feed(target, increment, stream, extremes)
             elif self._resolve(target, stream, batch, index) is None:
                 ok = False
             else:
-                self._feed(target, full, stream)  # a new series takes the stream's whole history
+                self._feed(target, full, stream, extremes)  # a new series takes the stream's whole history
         return ok
 
     def _resolve(self, target: Target, stream: Stream, batch: _Batch, index: int) -> Series | None:
@@ -688,7 +703,9 @@ class MetricsTranslator:
         batch.result.reject(series.value)
         return None
 
-    def _feed(self, target: Target, increment: Increment, stream: Stream) -> None:
+    def _feed(
+        self, target: Target, increment: Increment, stream: Stream, extremes: placement.Extremes | None = None
+    ) -> None:
         spec = target.spec
         series = target.series
         if isinstance(series, HistogramSeries):
@@ -704,7 +721,7 @@ class MetricsTranslator:
             if target.extra:
                 total = increment.total
                 error = placement.sum_error(increment.observations, max(abs(stream.state.total), abs(total)))
-                placed = placement.place(raw_bounds, target.extra, counts, total, error)
+                placed = placement.place(raw_bounds, target.extra, counts, total, error, extremes)
                 counts = placed.counts
                 if placed.unplaced:
                     self.store.unplaced[spec.name] += int(placed.unplaced)

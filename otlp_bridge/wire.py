@@ -40,6 +40,8 @@ class HistogramPoint(NamedTuple):
     bounds: tuple[float, ...]
     key: bytes
     flags: int
+    low: float | None = None  # min and max, when sent
+    high: float | None = None
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -235,18 +237,23 @@ def histogram_point(data: bytes) -> HistogramPoint:
             stop = _attributes_end(data, pos, end, 0x4A)
             tail = stop
             # What may follow the attributes: min (0x59) and max (0x61), never part of the stream identity.
-            if tail < end and data[tail] == 0x59:
+            low = high = None
+            if tail + 9 <= end and data[tail] == 0x59:
+                low = _DOUBLE.unpack_from(data, tail + 1)[0]
                 tail += 9
-            if tail < end and data[tail] == 0x61:
+            if tail + 9 <= end and data[tail] == 0x61:
+                high = _DOUBLE.unpack_from(data, tail + 1)[0]
                 tail += 9
             if tail == end:
-                return HistogramPoint(start, time, count, total, counts, bounds, data[pos:stop], 0)
+                return HistogramPoint(start, time, count, total, counts, bounds, data[pos:stop], 0, low, high)
     return _histogram_point_any(data)
 
 
 def _histogram_point_any(data: bytes) -> HistogramPoint:
     start = time = count = flags = 0
     total: float | None = None
+    low: float | None = None
+    high: float | None = None
     counts: tuple[int, ...] = ()
     bounds: tuple[float, ...] = ()
     key_parts: list[bytes] = []
@@ -280,9 +287,15 @@ def _histogram_point_any(data: bytes) -> HistogramPoint:
             pos = stop
         elif tag == 0x50:
             flags, pos = _varint(data, pos)
-        else:  # exemplars, min, max and anything newer
+        elif tag == 0x59:
+            low = _DOUBLE.unpack_from(data, pos)[0]
+            pos += 8
+        elif tag == 0x61:
+            high = _DOUBLE.unpack_from(data, pos)[0]
+            pos += 8
+        else:  # exemplars and anything newer
             pos = _skip_field(data, pos, tag)
-    return HistogramPoint(start, time, count, total, counts, bounds, b"".join(key_parts), flags)
+    return HistogramPoint(start, time, count, total, counts, bounds, b"".join(key_parts), flags, low, high)
 
 
 class Layout(NamedTuple):

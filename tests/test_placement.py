@@ -13,7 +13,7 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 from prometheus_client.parser import text_string_to_metric_families
 
 from otlp_bridge.exposition import Format, render
-from otlp_bridge.placement import MAX_UNKNOWNS, Placement, extension, place
+from otlp_bridge.placement import MAX_UNKNOWNS, Extremes, Placement, extension, place
 from otlp_bridge.store import Store
 from otlp_bridge.translate import MetricsTranslator, TranslateOptions
 from tests.otlp import CUMULATIVE, DEFAULT_BOUNDS, DELTA, key_values, metrics_request
@@ -53,6 +53,29 @@ def test_place(values: list[float], error: float, placed: tuple[int, ...], unpla
     assert result.unplaced == unplaced
 
 
+@pytest.mark.parametrize(
+    ("values", "extremes", "placed", "unplaced"),
+    [
+        # a cumulative max bounds every value: both at most 25000 ms
+        ([20_000.0, 25_000.0], Extremes(None, 25_000.0, attained=False), (2, 0, 0, 0, 0, 0), 0),
+        # a delta interval's max and min are two of its observations, known exactly (the edge included)
+        ([45_000.0, 200_000.0], Extremes(45_000.0, 200_000.0, attained=True), (0, 1, 0, 1, 0, 0), 0),
+        ([30_000.0, 50_000.0, 60_000.0], Extremes(30_000.0, 60_000.0, attained=True), (1, 2, 0, 0, 0, 0), 0),
+        # one observation: its min and max are the same one
+        ([700_000.0], Extremes(700_000.0, 700_000.0, attained=True), (0, 0, 0, 0, 0, 1), 0),
+        # a max below the last bound with observations above it: the point contradicts itself, nothing placed
+        ([20_000.0], Extremes(None, 5_000.0, attained=False), (0, 0, 0, 0, 0, 0), 1),
+    ],
+)
+def test_place_with_min_and_max(
+    values: list[float], extremes: Extremes, placed: tuple[int, ...], unplaced: int
+) -> None:
+    counts, total = interval(values)
+    result = place(DEFAULT, EXTRA, counts, total, 1e-9, extremes)
+    assert result.counts[len(DEFAULT) :] == tuple(float(n) for n in (*placed[:-1], placed[-1] + unplaced))
+    assert result.unplaced == unplaced
+
+
 def test_place_leaves_what_it_cannot_bound() -> None:
     """Too many unknowns, or a sum smaller than the observations above 10 s must add up to: nothing placed."""
     many = [15_000.0] * (MAX_UNKNOWNS + 1)
@@ -85,8 +108,9 @@ LABELS = frozenset({("lane", "main")})
 
 
 def wait_histogram(
-    counts: Sequence[float], total: float, start: int, time: int, temporality: int
+    counts: Sequence[float], total: float, extremes: Sequence[float], start: int, time: int, temporality: int
 ) -> metrics_pb2.Metric:
+    """One ``openclaw.queue.wait_ms`` point; ``extremes`` is its (min, max) or empty."""
     metric = metrics_pb2.Metric(name="openclaw.queue.wait_ms", unit="ms")
     metric.histogram.aggregation_temporality = temporality  # type: ignore[assignment]
     point = metric.histogram.data_points.add(
@@ -98,6 +122,8 @@ def wait_histogram(
         explicit_bounds=DEFAULT,
     )
     point.attributes.extend(key_values({"openclaw.lane": "main"}))
+    if extremes:
+        point.min, point.max = extremes
     return metric
 
 
@@ -117,13 +143,15 @@ def exposed_buckets(store: Store) -> dict[float, float]:
     intervals=st.lists(st.lists(observation, max_size=4), min_size=1, max_size=10),
     temporality=st.sampled_from([CUMULATIVE, DELTA]),
     fast=st.booleans(),
+    with_extremes=st.booleans(),
 )
 def test_placed_observations_are_in_their_true_bucket(
-    intervals: list[list[float]], temporality: int, fast: bool
+    intervals: list[list[float]], temporality: int, fast: bool, with_extremes: bool
 ) -> None:
     """Observations of 0–900 s, one or several per export interval, exported with the default bounds (the sender's
-    running sum, as the SDK keeps it): every official bucket above 10 s holds at most the observations truly in it,
-    what is not placed is in +Inf and counted, and every bucket stays cumulative and monotonic."""
+    running sum, as the SDK keeps it; min and max or not): every official bucket above 10 s holds at most the
+    observations truly in it, what is not placed is in +Inf and counted, and every bucket stays cumulative and
+    monotonic."""
     store = Store(100, 100, ttl=10**9)
     translator = MetricsTranslator(store, TranslateOptions())
     seen: list[float] = []
@@ -143,7 +171,9 @@ def test_placed_observations_are_in_their_true_bucket(
             running += value
         seen += values
         start = 1_000 + number * 1_000 if temporality == DELTA else 1_000
-        request = metrics_request(wait_histogram(counts, running, start, 2_000 + number * 1_000, temporality))
+        since = values if temporality == DELTA else seen
+        extremes = (min(since), max(since)) if with_extremes and since else ()
+        request = metrics_request(wait_histogram(counts, running, extremes, start, 2_000 + number * 1_000, temporality))
         translator.apply(request, float(number), request.SerializeToString() if fast else None)
         buckets = exposed_buckets(store)
         if not seen:

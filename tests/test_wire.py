@@ -106,6 +106,7 @@ def test_histogram_points(
     assert parsed.total == total
     assert parsed.counts == tuple(counts)
     assert parsed.bounds == tuple(bounds)
+    assert (parsed.low, parsed.high) == (extremes or (None, None))
     twin = metrics_pb2.HistogramDataPoint(count=1, flags=flags)
     twin.attributes.extend(_key_values(attrs))
     assert wire.histogram_point(twin.SerializeToString()).key == parsed.key
