@@ -9,7 +9,9 @@ A metric whose every byte but its values matches its previous export (the same s
 OpenClaw sends every interval) takes a fast path: its values are read with one ``struct`` call, checked, and kept
 (cumulative: the latest export; delta: the running sum) until the store is read, when ``settle`` applies them to
 the series through the same per-point rules. Anything the checks cannot vouch for (a reset, a resend, a new stream,
-an invalid value) settles what was kept and goes the general way.
+an invalid value) settles what was kept and goes the general way. An export with new observations above the last
+bound of a histogram whose official buckets go further is settled by itself, right away, so that they are placed
+from that export alone (``otlp_bridge.placement``).
 
 Pure and synchronous; ``now`` is passed in.
 """
@@ -136,6 +138,7 @@ class KnownMetric:
         "layout",
         "overflow",
         "pending",
+        "placed",
         "settled",
         "skeleton",
         "starts",
@@ -169,8 +172,9 @@ class KnownMetric:
         self.starts = array("Q", values[wire.START :: layout.stride])  # 8 bytes a point, not an int object
         counts = values[wire.COUNT :: layout.stride]
         self.counts = array("d" if isinstance(counts[0], float) else "Q", counts)
-        # The +Inf counts of streams whose observations above the last bound are placed: an export that changes them
-        # (cumulative) or has any (delta) goes the general way, so that each export's are placed by themselves.
+        # The +Inf columns of the points whose observations above the last bound are placed (``placed``: their
+        # indices): an export that changes them (cumulative) or has any (delta) is settled on its own (``take``).
+        self.placed = frozenset(column // layout.stride for column in watched)
         self.watched = operator.itemgetter(*watched, watched[0]) if watched else None  # always a tuple
         self.overflow = self.watched(values if cumulative else [0] * len(values)) if self.watched else None
 
@@ -179,14 +183,19 @@ class KnownMetric:
         """Whether exports were taken that the series do not reflect yet."""
         return self.latest is not self.settled or self.pending is not None
 
-    def take(self, raw: bytes, now: float) -> bool:
-        """Keep the values of ``raw`` if its skeleton is the known one and every check passes; False otherwise."""
+    def take(self, raw: bytes, now: float, alone: bool = False) -> bool | None:
+        """Keep the values of ``raw`` if its skeleton is the known one and every check passes; False otherwise. None
+        (nothing kept) when it has observations above a placed point's last bound: their placement needs this export
+        apart from the others, so the caller settles what was kept, takes it ``alone`` and settles it."""
         layout = self.layout
         if len(raw) != layout.skeleton.size or hash(layout.skeleton.unpack(raw)) != self.skeleton:
             return False
         values = layout.values.unpack(raw)
         if self.watched is not None and self.watched(values) != self.overflow:
-            return False  # observations above a last bound, placed export by export: the general path
+            if not alone:
+                return None
+            if self.cumulative:
+                self.overflow = self.watched(values)
         stride = layout.stride
         counts = values[wire.COUNT :: stride]  # a sum's value or a histogram's count (VALUE and COUNT: one column)
         if self.histogram:
@@ -407,10 +416,15 @@ class MetricsTranslator:
         key = (resource_key, scope, metric.name)
         known = self.known.pop(key, None)
         if known is not None:
-            if known.take(raw, now):
+            taken = known.take(raw, now)
+            alone = taken is None
+            if alone:  # observations to place: this export is applied by itself
+                self._settle(known)
+                taken = known.take(raw, now, alone=True)
+            if taken:
                 self.known[key] = known
                 result.accepted += known.layout.points
-                if known.eager:
+                if known.eager or alone:
                     self._settle(known)
                 return
             self._settle(known)  # what it kept comes before this export
@@ -563,6 +577,13 @@ class MetricsTranslator:
                     continue  # (VALUE and COUNT are the same column)
                 time = row[wire.TIME]
             if known.histogram:
+                low = high = None
+                if index in known.placed and (
+                    row[-1] != before[at + stride - 1] if before is not None else row[-1] and known.exports == 1
+                ):  # observations to place, of this export alone: the point's min and max may narrow them
+                    parsed = batch.points[index]
+                    low = parsed.min if parsed.HasField("min") else None
+                    high = parsed.max if parsed.HasField("max") else None
                 point = wire.HistogramPoint(
                     stream.start,
                     time,
@@ -572,6 +593,8 @@ class MetricsTranslator:
                     stream.raw_bounds,
                     b"",
                     0,
+                    low,
+                    high,
                 )
                 self._histogram_point(stream, point, temporality, batch, index)
             else:
