@@ -5,10 +5,10 @@ plugin has buckets up to 600 s. Of one export interval the bridge knows, per str
 each bucket and how much the sum grew. The observations above the last bound are the only values it does not know
 within a bucket: the sum's growth, less what the other observations can add (each lies within its own bucket),
 bounds their total, and so each of them. Sorted, the ``i``-th smallest of ``k`` observations above ``L`` whose total
-is at most ``T`` is at most ``(T - (i - 1) L) / (k - i + 1)``, and the largest is at least ``T_low / k``. A point's
-min and max bound every value of its interval (a cumulative point's cover all since its start); a delta point's are
-two of its interval's observations, known exactly. An observation whose possible range lies inside one official
-bucket is placed there; the rest stay in ``+Inf`` only.
+is at most ``T`` is at most ``(T - (i - 1) L) / (k - i + 1)``, and the largest is at least ``T_low / k``. A delta
+point's min and max are two of its interval's observations, known exactly, and bound the others (a cumulative
+point's cover everything since its start, so they are not used). An observation whose possible range lies inside
+one official bucket is placed there; the rest stay in ``+Inf`` only.
 
 Pure functions: the translator passes what one interval added and gets the counts in the extended layout.
 """
@@ -83,12 +83,11 @@ def place(
 
 
 class Extremes(NamedTuple):
-    """A point's min and max (None when not sent): bounds of every value of the interval; with ``attained`` (a delta
-    point's are its interval's own) two of its observations (one when it holds one)."""
+    """The min and max of one interval's observations (a delta point's; None when not sent): bounds of every value,
+    and two of its observations, known exactly (one when it holds one)."""
 
     low: float | None
     high: float | None
-    attained: bool
 
 
 class Interval(NamedTuple):
@@ -104,15 +103,14 @@ class Interval(NamedTuple):
         known: list[tuple[float, float]] = []
         floor, ceiling = last, math.inf
         if extremes is not None:
-            low, high, attained = extremes
+            low, high = extremes
             floor = max(last, low) if low is not None else last
             ceiling = high if high is not None else math.inf
-            if attained:  # the interval's max (and, if it holds two or more, its min) are observations
-                seen = (high,) if observations < 2 else (high, low)
-                for value in (v for v in seen if v is not None and v > last and len(known) < k):
-                    known.append((value, value))
-                    low_total = low_total - value - math.ulp(low_total)
-                    high_total = high_total - value + math.ulp(high_total)
+            seen = (high,) if observations < 2 else (high, low)  # the min is another observation only then
+            for value in (v for v in seen if v is not None and v > last and len(known) < k):
+                known.append((value, value))
+                low_total = low_total - value - math.ulp(low_total)
+                high_total = high_total - value + math.ulp(high_total)
         rest = k - len(known)
         if ceiling <= last or high_total < rest * floor or low_total > rest * ceiling:
             return []

@@ -578,10 +578,8 @@ class MetricsTranslator:
                 time = row[wire.TIME]
             if known.histogram:
                 low = high = None
-                if index in known.placed and (
-                    row[-1] != before[at + stride - 1] if before is not None else row[-1] and known.exports == 1
-                ):  # observations to place, of this export alone: the point's min and max may narrow them
-                    parsed = batch.points[index]
+                if before is None and row[-1] and known.exports == 1 and index in known.placed:
+                    parsed = batch.points[index]  # observations to place, of one delta point: its min and max help
                     low = parsed.min if parsed.HasField("min") else None
                     high = parsed.max if parsed.HasField("max") else None
                 point = wire.HistogramPoint(
@@ -679,8 +677,8 @@ class MetricsTranslator:
             return False
         stream.last_time = point.time or stream.last_time + 1
         extremes = None
-        if point.low is not None or point.high is not None:
-            extremes = placement.Extremes(_finite(point.low), _finite(point.high), temporality == DELTA)
+        if temporality == DELTA and (point.low is not None or point.high is not None):
+            extremes = placement.Extremes(_finite(point.low), _finite(point.high))  # this interval's own
         return self._apply(stream, increment, full, batch, index, extremes)
 
     # -- targets --------------------------------------------------------------------------------------------

@@ -56,15 +56,17 @@ def test_place(values: list[float], error: float, placed: tuple[int, ...], unpla
 @pytest.mark.parametrize(
     ("values", "extremes", "placed", "unplaced"),
     [
-        # a cumulative max bounds every value: both at most 25000 ms
-        ([20_000.0, 25_000.0], Extremes(None, 25_000.0, attained=False), (2, 0, 0, 0, 0, 0), 0),
-        # a delta interval's max and min are two of its observations, known exactly (the edge included)
-        ([45_000.0, 200_000.0], Extremes(45_000.0, 200_000.0, attained=True), (0, 1, 0, 1, 0, 0), 0),
-        ([30_000.0, 50_000.0, 60_000.0], Extremes(30_000.0, 60_000.0, attained=True), (1, 2, 0, 0, 0, 0), 0),
+        # the max is one of them, exactly; the other is what is left of the sum (without: 22500..35000 ms, unsure)
+        ([20_000.0, 25_000.0], Extremes(None, 25_000.0), (2, 0, 0, 0, 0, 0), 0),
+        # the max bounds the others: three above 10 s, at most 29000 ms each
+        ([10_500.0, 28_000.0, 29_000.0, 100.0], Extremes(100.0, 29_000.0), (3, 0, 0, 0, 0, 0), 0),
+        # an interval's max and min are two of its observations, known exactly (the edge included)
+        ([45_000.0, 200_000.0], Extremes(45_000.0, 200_000.0), (0, 1, 0, 1, 0, 0), 0),
+        ([30_000.0, 50_000.0, 60_000.0], Extremes(30_000.0, 60_000.0), (1, 2, 0, 0, 0, 0), 0),
         # one observation: its min and max are the same one
-        ([700_000.0], Extremes(700_000.0, 700_000.0, attained=True), (0, 0, 0, 0, 0, 1), 0),
+        ([700_000.0], Extremes(700_000.0, 700_000.0), (0, 0, 0, 0, 0, 1), 0),
         # a max below the last bound with observations above it: the point contradicts itself, nothing placed
-        ([20_000.0], Extremes(None, 5_000.0, attained=False), (0, 0, 0, 0, 0, 0), 1),
+        ([20_000.0], Extremes(None, 5_000.0), (0, 0, 0, 0, 0, 0), 1),
     ],
 )
 def test_place_with_min_and_max(
