@@ -15,7 +15,9 @@ Pure functions: the translator passes what one interval added and gets the count
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -59,14 +61,11 @@ def place(
     """Split the ``+Inf`` count of one interval (``counts`` per bucket of ``bounds``, sum growth ``total`` known to
     within ``error``, every value at least ``floor``) over the ``extra`` bounds where the interval allows."""
     overflow = counts[-1]
-    zeros = (0.0,) * len(extra)
     if not overflow or not extra:
-        return Placement((*counts[:-1], *zeros, overflow), 0.0)
-    others_low = others_high = 0.0
-    for index, count in enumerate(counts[:-1]):
-        if count:
-            others_low += count * (bounds[index - 1] if index else floor)
-            others_high += count * bounds[index]
+        return Placement((*counts[:-1], *(0.0,) * len(extra), overflow), 0.0)
+    lows, highs = _edges(tuple(bounds), floor)
+    others_low = sum(map(operator.mul, counts, lows))  # (zip stops at the finite buckets)
+    others_high = sum(map(operator.mul, counts, highs))
     placed = [0.0] * (len(extra) + 1)
     unplaced = overflow
     k = int(overflow)
@@ -120,6 +119,12 @@ class Interval(NamedTuple):
             low = max(floor, (low_total - larger) / i)
             known.append((low, high))
         return known
+
+
+@functools.lru_cache(maxsize=64)
+def _edges(bounds: tuple[float, ...], floor: float) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The lower and upper edge of every finite bucket (the first one's lower edge: ``floor``)."""
+    return (floor, *bounds[:-1]), bounds
 
 
 def _bucket(edges: Sequence[float], low: float, high: float) -> int | None:

@@ -749,7 +749,9 @@ class MetricsTranslator:
                 scaled = scaled_bounds(raw_bounds + target.extra, spec.divisor)
                 bounds = target.bounds = shared_bounds(scaled) or scaled
             counts = increment.counts
-            if target.extra:
+            if target.extra and not counts[-1]:
+                counts = (*counts[:-1], *(0,) * len(target.extra), 0)  # nothing above the last bound
+            elif target.extra:
                 total = increment.total
                 error = placement.sum_error(increment.observations, max(abs(stream.state.total), abs(total)))
                 placed = placement.place(raw_bounds, target.extra, counts, total, error, extremes)
