@@ -301,6 +301,7 @@ def _counted_histogram(
     span_fed: bool = True,
     counter_span_fed: bool = False,
     exactness: str = "PLACED",
+    counter_exactness: str = "EXACT",
 ) -> tuple[FamilySpec, FamilySpec]:
     """A duration histogram that also feeds a ``*_total`` counter from its count."""
     return (
@@ -313,7 +314,7 @@ def _counted_histogram(
             Value.COUNT,
             select=select,
             span_fed=counter_span_fed,
-            exactness=counter_exactness,  # a constant label is partial for both
+            exactness=counter_exactness,
         ),
         _histogram(source, histogram, histogram_help, labels, select=select, span_fed=span_fed, exactness=exactness),
     )
@@ -421,7 +422,8 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         RUN,
         select=_has("openclaw.outcome"),
         counter_span_fed=True,
-        exactness="4.29: PARTIAL, PLACED · agent bounds: PARTIAL · spans: SPAN",
+        counter_exactness="PARTIAL",  # trigger: a constant label, as on the histogram
+        exactness="PARTIAL, PLACED (agent bounds: PARTIAL)",
     ),
     _histogram(
         "run.duration_ms",
@@ -429,7 +431,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Model usage event duration in seconds.",
         USAGE,
         select=_lacks("openclaw.outcome"),
-        exactness="4.29: PLACED · agent bounds: EXACT",
+        exactness="PLACED (agent bounds: EXACT)",
     ),
     # model calls
     *_counted_histogram(
@@ -439,7 +441,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Model requests or synthetic agent turns completed by outcome.",
         "Model request or synthetic agent-turn duration in seconds.",
         MODEL_CALL,
-        exactness="4.29: PLACED · agent bounds: EXACT · spans: SPAN",
+        exactness="PLACED (agent bounds: EXACT)",
     ),
     _histogram(
         "model_call.time_to_first_byte_ms",
@@ -447,7 +449,6 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Elapsed time before the first streamed model response event in seconds.",
         MODEL_CALL,
         span_fed=True,
-        exactness="PLACED · spans: SPAN",
     ),
     _histogram(
         "model_call.request_bytes",
@@ -541,7 +542,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Tool executions completed by outcome.",
         "Tool execution duration in seconds.",
         (ERROR_CATEGORY, OUTCOME_FROM_ERROR, *TOOL),
-        exactness="4.29: PLACED · agent bounds: EXACT · spans: SPAN",
+        exactness="PLACED (agent bounds: EXACT)",
     ),
     _counter(
         "tool.execution.blocked",
@@ -573,7 +574,6 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
             L("outcome", "openclaw.outcome"),
             L("target", "openclaw.exec.target"),
         ),
-        exactness="PLACED · spans: SPAN",
     ),
     # harness
     *_counted_histogram(
@@ -583,7 +583,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Agent harness runs completed by outcome.",
         "Agent harness run duration in seconds.",
         HARNESS,
-        exactness="4.29: PLACED · agent bounds: EXACT · spans: SPAN",
+        exactness="PLACED (agent bounds: EXACT)",
     ),
     # webhooks
     _counter(
@@ -604,7 +604,6 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Webhook processing duration in seconds.",
         WEBHOOK,
         span_fed=True,
-        exactness="PLACED · spans: SPAN",
     ),
     # messages
     _counter(
@@ -631,7 +630,6 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "openclaw_message_dispatch_duration_seconds",
         "Inbound message dispatch duration in seconds.",
         DISPATCH,
-        exactness="PLACED",
     ),
     _counter(
         "message.processed",
@@ -647,7 +645,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Inbound message processing duration in seconds.",
         PROCESSED,
         span_fed=True,
-        exactness="PARTIAL, PLACED · spans: SPAN",
+        exactness="PARTIAL, PLACED",
     ),
     _counter(
         "message.delivery.started",
@@ -662,7 +660,6 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Outbound message delivery attempts by outcome.",
         "Outbound message delivery duration in seconds.",
         DELIVERY,
-        exactness="PLACED · spans: SPAN",
     ),
     # talk
     _counter("talk.event", "openclaw_talk_event_total", "Talk events emitted by type.", TALK),
@@ -671,7 +668,6 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "openclaw_talk_event_duration_seconds",
         "Talk event duration in seconds when reported.",
         TALK,
-        exactness="PLACED",
     ),
     _histogram(
         "talk.audio.bytes",
@@ -738,7 +734,6 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "openclaw_queue_lane_wait_seconds",
         "Queue lane wait time in seconds.",
         (LANE,),
-        exactness="PLACED",
     ),
     _counter(
         "queue.lane.enqueue",
@@ -778,7 +773,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Age of stale session bookkeeping observations in seconds.",
         STUCK,
         span_fed=True,
-        exactness="PARTIAL, PLACED · spans: PARTIAL, SPAN",
+        exactness="PARTIAL, PLACED",
     ),
     _counter(
         "session.recovery.requested",
@@ -797,7 +792,6 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "openclaw_session_recovery_age_seconds",
         "Age of sessions selected for recovery in seconds.",
         RECOVERY,
-        exactness="PLACED",
     ),
     _counter(
         "session.maintenance.pruned",
@@ -826,7 +820,6 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "P99 event-loop delay reported by diagnostic liveness warnings in seconds.",
         LIVENESS,
         span_fed=True,
-        exactness="PLACED · spans: SPAN",
     ),
     _histogram(
         "liveness.event_loop_delay_max_ms",
@@ -834,7 +827,6 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Maximum event-loop delay reported by diagnostic liveness warnings in seconds.",
         LIVENESS,
         span_fed=True,
-        exactness="PLACED · spans: SPAN",
     ),
     _histogram(
         "liveness.event_loop_utilization",
@@ -945,7 +937,12 @@ SPAN_SPECS: tuple[FamilySpec, ...] = (
 
 
 def _from_span(
-    span: str, family: str, *, attribute: str = "", select: Callable[[Attributes], bool] | None = None
+    span: str,
+    family: str,
+    *,
+    attribute: str = "",
+    select: Callable[[Attributes], bool] | None = None,
+    exactness: str = "SPAN",
 ) -> FamilySpec:
     """A duration family that ``--spans-complete`` feeds from a span instead of its metric: the span's duration, or
     the milliseconds in one of its attributes, in the official buckets; labels as from the metric."""
@@ -953,7 +950,7 @@ def _from_span(
     assert spec.span_fed, family
     divisor = spec.divisor if attribute else 1.0
     return replace(
-        spec, source=span, select=select, span_fed=False, attribute=attribute, divisor=divisor, exactness="SPAN"
+        spec, source=span, select=select, span_fed=False, attribute=attribute, divisor=divisor, exactness=exactness
     )
 
 
@@ -1015,7 +1012,12 @@ SPANS_COMPLETE_SPECS: tuple[FamilySpec, ...] = (
     _from_span("openclaw.exec", "openclaw_exec_duration_seconds"),
     _from_span("openclaw.webhook.processed", "openclaw_webhook_duration_seconds"),
     _from_span("openclaw.message.delivery", "openclaw_message_delivery_duration_seconds"),
-    _from_span("openclaw.session.stuck", "openclaw_session_stuck_age_seconds", attribute="openclaw.ageMs"),
+    _from_span(
+        "openclaw.session.stuck",
+        "openclaw_session_stuck_age_seconds",
+        attribute="openclaw.ageMs",
+        exactness="PARTIAL, SPAN",  # reason: on neither the metric nor the span
+    ),
     *(
         _from_span(
             "openclaw.liveness.warning",
