@@ -18,7 +18,7 @@ from otlp_bridge.ingest import SignalTranslators
 from otlp_bridge.labels import LABEL_VALUE_PATTERN
 from otlp_bridge.store import Store
 from tests.conftest import SCRAPES, require_fixtures
-from tests.otlp import AttributeValue, key_values
+from tests.otlp import AttributeValue, histogram_metric, key_values, metrics_request
 from tests.support import SCRAPES_03A, captured_requests, scrape_time
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -233,6 +233,74 @@ def test_invalid_spans_are_reported_as_partial_success() -> None:
     translators = SignalTranslators(store, Config())
     result = translators.apply(Signal.TRACES, span_request(("openclaw.run", {}, 10, 5), ("openclaw.run", {}, 5, 10)), 1)
     assert (result.accepted, result.rejected, dict(result.reasons)) == (1, 1, {"invalid": 1})
+
+
+SECOND = 1_000_000_000
+
+
+@pytest.mark.parametrize(
+    ("span", "attributes", "seconds", "family", "le"),
+    [
+        ("openclaw.model.call", {"openclaw.provider": "fakeai"}, 25, "openclaw_model_call_duration_seconds", "30"),
+        (
+            "openclaw.tool.execution",
+            {"openclaw.toolName": "exec"},
+            70,
+            "openclaw_tool_execution_duration_seconds",
+            "120",
+        ),
+        (
+            "openclaw.tool.execution",
+            {"openclaw.outcome": "blocked"},
+            70,
+            "openclaw_tool_execution_duration_seconds",
+            "",
+        ),
+        ("openclaw.exec", {"openclaw.outcome": "completed"}, 301, "openclaw_exec_duration_seconds", "600"),
+        ("openclaw.webhook.processed", {}, 45, "openclaw_webhook_duration_seconds", "60"),
+        ("openclaw.message.delivery", {}, 11, "openclaw_message_delivery_duration_seconds", "30"),
+        ("openclaw.session.stuck", {"openclaw.ageMs": 200_000}, 0, "openclaw_session_stuck_age_seconds", "300"),
+        (
+            "openclaw.liveness.warning",
+            {"openclaw.liveness.event_loop_delay_max_ms": 23_119},
+            0,
+            "openclaw_liveness_event_loop_delay_max_seconds",
+            "30",
+        ),
+        (
+            "openclaw.model.call",
+            {"openclaw.model_call.time_to_first_byte_ms": 12_500},
+            20,
+            "openclaw_model_call_time_to_first_byte_seconds",
+            "30",
+        ),
+    ],
+)
+def test_spans_complete_puts_each_duration_in_its_official_bucket(
+    span: str, attributes: dict[str, AttributeValue], seconds: int, family: str, le: str
+) -> None:
+    """With --spans-complete a span's duration (or its milliseconds attribute) fills the family's official buckets,
+    the first bucket holding it and no lower one; a blocked tool execution is no execution. The metric of the same
+    family, sent too, adds nothing to the histogram (its counter still counts)."""
+    store = Store(100, 100, 600)
+    translators = SignalTranslators(store, Config(spans_complete=True))
+    translators.apply(Signal.TRACES, span_request((span, attributes, SECOND, (1 + seconds) * SECOND)), 1.0)
+    source = {
+        "openclaw_model_call_duration_seconds": "openclaw.model_call.duration_ms",
+        "openclaw_tool_execution_duration_seconds": "openclaw.tool.execution.duration_ms",
+    }.get(family)
+    if source is not None:
+        metric = histogram_metric(source, [({"openclaw.provider": "fakeai", "openclaw.toolName": "exec"}, [5_000.0])])
+        translators.apply(Signal.METRICS, metrics_request(metric), 1.0)
+    values = samples_of(render(store, Format.TEXT))
+    buckets = {dict(labels)["le"]: v for (name, labels), v in values.items() if name == f"{family}_bucket"}
+    if not le:
+        assert buckets == {}
+        return
+    bounds = ["5", "10", "30", "60", "120", "300", "600", "+Inf"]
+    assert [buckets[bound] for bound in bounds] == [0.0] * bounds.index(le) + [1.0] * (len(bounds) - bounds.index(le))
+    if source is not None:
+        assert sum(v for (name, _), v in values.items() if name.endswith("_total") and "openclaw_span" not in name) == 1
 
 
 def test_liveness_gauges_take_the_latest_span() -> None:
