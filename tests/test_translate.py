@@ -575,13 +575,22 @@ def test_every_spec_produces_its_family(spec: object) -> None:
 
 
 def test_span_fed_families_are_left_to_spans_when_spans_are_complete() -> None:
-    """With --spans-complete the run and message-processed families do not also come from metrics."""
+    """With --spans-complete the span-fed families do not also come from metrics; model usage, which has no span in
+    OpenClaw's data, still does, its 20 s observation placed in the official le="30" bucket."""
     store, translator = new_translator(spans_complete=True)
     translator.apply(
-        metrics_request(histogram_metric("openclaw.run.duration_ms", [(RUN, [10.0]), (USAGE, [5.0])])), now=1.0
+        metrics_request(
+            histogram_metric("openclaw.run.duration_ms", [(RUN, [10.0]), (USAGE, [5.0, 20_000.0])]),
+            histogram_metric("openclaw.harness.duration_ms", [(RUN, [20_000.0])]),
+        ),
+        now=1.0,
     )
     assert "openclaw_run_completed_total" not in store.families
-    assert "openclaw_model_usage_duration_seconds" in store.families
+    assert "openclaw_harness_run_duration_seconds" not in store.families
+    assert "openclaw_harness_run_total" in store.families
+    usage = {"agent": "main", "channel": "heartbeat", "model": "fake-model", "provider": "fakeai"}
+    assert value(store, "openclaw_model_usage_duration_seconds_bucket", le="10", **usage) == 1.0
+    assert value(store, "openclaw_model_usage_duration_seconds_bucket", le="30", **usage) == 2.0
 
 
 def test_custom_metric_name_prefix() -> None:
