@@ -14,9 +14,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from otlp_bridge.exposition import Format, render
 from otlp_bridge.placement import MAX_UNKNOWNS, Extremes, Placement, extension, place
-from otlp_bridge.store import Store
+from otlp_bridge.store import HistogramSeries, Store
 from otlp_bridge.translate import MetricsTranslator, TranslateOptions
-from tests.otlp import CUMULATIVE, DEFAULT_BOUNDS, DELTA, key_values, metrics_request
+from tests.otlp import CUMULATIVE, DEFAULT_BOUNDS, DELTA, histogram_metric, key_values, metrics_request
 
 DEFAULT = tuple(map(float, DEFAULT_BOUNDS))
 EXTRA = (30_000.0, 60_000.0, 120_000.0, 300_000.0, 600_000.0)  # the official bounds above 10 s, in ms
@@ -92,6 +92,26 @@ def test_extension() -> None:
     assert extension(DEFAULT, (5_000.0, 10_000.0, *EXTRA)) == EXTRA
     assert extension((*DEFAULT, 15_000, 20_000, 30_000, 45_000, 60_000, 600_000, 900_000), EXTRA) == ()
     assert extension((), EXTRA) == ()
+
+
+AGENT_BOUNDS = (*DEFAULT_BOUNDS, 15_000, 20_000, 30_000, 45_000, 60_000, 120_000, 180_000, 240_000, 300_000, 600_000)
+
+
+def test_a_sender_with_the_official_bounds_is_exposed_as_it_is() -> None:
+    """OpenClaw's agent-duration bounds already hold every official one: nothing is added or placed."""
+    store = Store(100, 100, ttl=600)
+    translator = MetricsTranslator(store, TranslateOptions())
+    run = {"openclaw.outcome": "completed", "openclaw.channel": "webchat"}
+    translator.apply(
+        metrics_request(
+            histogram_metric("openclaw.run.duration_ms", [(run, [25_000.0, 50_000.0])], bounds=AGENT_BOUNDS)
+        ),
+        now=1.0,
+    )
+    (series,) = store.families["openclaw_run_duration_seconds"].series.values()
+    assert isinstance(series, HistogramSeries)
+    assert series.bounds == tuple(bound / 1000 for bound in AGENT_BOUNDS)
+    assert store.unplaced == {}
 
 
 # -- the property: random streams exported with the default bounds at random intervals ---------------------------
