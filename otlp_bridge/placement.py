@@ -15,6 +15,7 @@ Pure functions: the translator passes what one interval added and gets the count
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import operator
@@ -64,18 +65,18 @@ def place(
     if not overflow or not extra:
         return Placement((*counts[:-1], *(0.0,) * len(extra), overflow), 0.0)
     lows, highs = _edges(tuple(bounds), floor)
-    others_low = sum(map(operator.mul, counts, lows))  # (zip stops at the finite buckets)
+    others_low = sum(map(operator.mul, counts, lows))  # (map stops at the finite buckets)
     others_high = sum(map(operator.mul, counts, highs))
-    placed = [0.0] * (len(extra) + 1)
+    edges = (bounds[-1], *extra)  # bucket j is (edges[j], edges[j + 1]], the last one (edges[-1], +Inf)
+    placed = [0.0] * len(edges)
     unplaced = overflow
     k = int(overflow)
     if k == overflow and k <= MAX_UNKNOWNS:
-        interval = Interval(bounds[-1], total - others_high - error, total - others_low + error)
-        edges = (bounds[-1], *extra)
-        for low, high in interval.ranges(k, extremes, sum(counts)):
-            bucket = _bucket(edges, low, high)
-            if bucket is not None:
-                placed[bucket] += 1
+        low_total, high_total = total - others_high - error, total - others_low + error
+        for low, high in _ranges(bounds[-1], low_total, high_total, k, extremes, sum(counts)):
+            j = bisect.bisect_left(edges, high) - 1  # the bucket of ``high``
+            if j == 0 or (j > 0 and low > edges[j]):  # (every value is above edges[0])
+                placed[j] += 1
                 unplaced -= 1
     placed[-1] += unplaced
     return Placement((*counts[:-1], *placed), unplaced)
@@ -89,51 +90,33 @@ class Extremes(NamedTuple):
     high: float | None
 
 
-class Interval(NamedTuple):
-    """What one interval says about its observations above ``last``: their total is within ``[low, high]``."""
-
-    last: float
-    low: float
-    high: float
-
-    def ranges(self, k: int, extremes: Extremes | None, observations: float) -> list[tuple[float, float]]:
-        """The possible range of each of the ``k`` observations above ``last``; none when the numbers disagree."""
-        last, low_total, high_total = self
-        known: list[tuple[float, float]] = []
-        floor, ceiling = last, math.inf
-        if extremes is not None:
-            low, high = extremes
-            floor = max(last, low) if low is not None else last
-            ceiling = high if high is not None else math.inf
-            seen = (high,) if observations < 2 else (high, low)  # the min is another observation only then
-            for value in (v for v in seen if v is not None and v > last and len(known) < k):
-                known.append((value, value))
-                low_total = low_total - value - math.ulp(low_total)
-                high_total = high_total - value + math.ulp(high_total)
-        rest = k - len(known)
-        if ceiling <= last or high_total < rest * floor or low_total > rest * ceiling:
-            return []
-        for i in range(1, rest + 1):
-            high = min(ceiling, (high_total - (i - 1) * floor) / (rest - i + 1))
-            larger = (rest - i) * ceiling if i < rest else 0.0  # the most the observations above the i-th can add
-            low = max(floor, (low_total - larger) / i)
-            known.append((low, high))
-        return known
+def _ranges(
+    last: float, low_total: float, high_total: float, k: int, extremes: Extremes | None, observations: float
+) -> list[tuple[float, float]]:
+    """The possible range of each of the ``k`` observations above ``last`` whose total is within ``[low_total,
+    high_total]``; none when the numbers disagree."""
+    known: list[tuple[float, float]] = []
+    floor, ceiling = last, math.inf
+    if extremes is not None:
+        low, high = extremes
+        floor = max(last, low) if low is not None else last
+        ceiling = high if high is not None else math.inf
+        seen = (high,) if observations < 2 else (high, low)  # the min is another observation only then
+        for value in (v for v in seen if v is not None and v > last and len(known) < k):
+            known.append((value, value))
+            low_total = low_total - value - math.ulp(low_total)
+            high_total = high_total - value + math.ulp(high_total)
+    rest = k - len(known)
+    if ceiling <= last or high_total < rest * floor or low_total > rest * ceiling:
+        return []
+    for i in range(1, rest + 1):
+        high = min(ceiling, (high_total - (i - 1) * floor) / (rest - i + 1))
+        larger = (rest - i) * ceiling if i < rest else 0.0  # the most the observations above the i-th can add
+        known.append((max(floor, (low_total - larger) / i), high))
+    return known
 
 
 @functools.lru_cache(maxsize=64)
 def _edges(bounds: tuple[float, ...], floor: float) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """The lower and upper edge of every finite bucket (the first one's lower edge: ``floor``)."""
     return (floor, *bounds[:-1]), bounds
-
-
-def _bucket(edges: Sequence[float], low: float, high: float) -> int | None:
-    """The bucket ``(edges[m], edges[m + 1]]`` (the last one unbounded) holding every value in ``[low, high]`` above
-    ``edges[0]``; None when the range straddles an edge."""
-    for m in range(len(edges)):
-        upper = edges[m + 1] if m + 1 < len(edges) else math.inf
-        if high <= upper:
-            return m if m == 0 or low > edges[m] else None
-        if low <= upper:
-            return None
-    return None
