@@ -57,20 +57,18 @@ class EventFeeder:
         extra: Labels,
         value: float,
         now: float,
-        result: IngestResult,
         exemplar: tuple[str, float] | None = None,
-    ) -> bool:
+    ) -> str | None:
+        """Feed one family; None when it took the event, else why it refused it."""
         family = self.store.family(spec.info)
         if family is None:
-            result.reject("invalid")
-            return False
+            return "invalid"
         labels = spec.labels_for(attributes)
         if extra:
             labels = tuple(sorted(labels + extra))
         series = self.store.series(family, labels, now, now)
         if not isinstance(series, Series):
-            result.reject(series.value)
-            return False
+            return series.value
         series.last_seen = now
         if isinstance(series, HistogramSeries):
             series.observe(spec.bounds, value, exemplar)
@@ -79,7 +77,7 @@ class EventFeeder:
                 series.set(value)
             else:
                 series.add(1.0)
-        return True
+        return None
 
 
 class SpanTranslator:
@@ -95,27 +93,26 @@ class SpanTranslator:
     def apply(self, request: Any, now: float) -> IngestResult:
         result = IngestResult()
         for span, extra in self.feeder.events(request.resource_spans, "scope_spans", "spans", result):
-            if self._span(span, extra, now, result):
-                result.accepted += 1
+            result.tally(self._span(span, extra, now))
         return result
 
-    def _span(self, span: Any, extra: Labels, now: float, result: IngestResult) -> bool:
+    def _span(self, span: Any, extra: Labels, now: float) -> str | None:
+        """Apply one span; None when it was taken, else why it was refused (once, however many families)."""
         name = span.name
         if not name.startswith("openclaw."):
-            return True  # accepted, nothing to derive from a foreign span
+            return None  # accepted, nothing to derive from a foreign span
         if span.end_time_unix_nano < span.start_time_unix_nano:
-            result.reject("invalid")
-            return False
+            return "invalid"
         key = bytes(span.trace_id) + bytes(span.span_id)
         if span.span_id:
             if key in self.seen:
-                return True  # a re-sent batch
+                return None  # a re-sent batch
             self.seen[key] = None
             if len(self.seen) > SEEN_SPANS:
                 self.seen.popitem(last=False)
         attributes = attribute_dict(span.attributes)
         if name == HARNESS_RUN and "openclaw.outcome" not in attributes:
-            return True  # the lifecycle span OpenClaw emits around each harness run: counted once, via its child
+            return None  # the lifecycle span OpenClaw emits around each harness run: counted once, via its child
         error = span.status.code == STATUS_ERROR or "openclaw.errorCategory" in attributes
         attributes["span.name"] = name
         attributes["span.outcome"] = "error" if error else "completed"
@@ -123,7 +120,7 @@ class SpanTranslator:
             attributes["span.error_category"] = attributes.get("openclaw.errorCategory", "other")
         duration = (span.end_time_unix_nano - span.start_time_unix_nano) / 1e9
         exemplar = (span.trace_id.hex(), span.end_time_unix_nano / 1e9) if len(span.trace_id) == 16 else None
-        ok = True
+        refused = None
         for spec in (*self.generic, *self.by_name.get(name, ())):
             if spec.select is not None and not spec.select(attributes):
                 continue
@@ -135,11 +132,12 @@ class SpanTranslator:
                     value = float(raw) / spec.divisor
                 except ValueError:
                     continue
-                ok = self.feeder.feed(spec, attributes, extra, value, now, result) and ok
+                reason = self.feeder.feed(spec, attributes, extra, value, now)
             else:
                 sample = exemplar if spec.value is Value.HISTOGRAM else None
-                ok = self.feeder.feed(spec, attributes, extra, duration, now, result, sample) and ok
-        return ok
+                reason = self.feeder.feed(spec, attributes, extra, duration, now, sample)
+            refused = refused or reason
+        return refused
 
 
 class LogTranslator:
@@ -151,11 +149,10 @@ class LogTranslator:
     def apply(self, request: Any, now: float) -> IngestResult:
         result = IngestResult()
         for record, extra in self.feeder.events(request.resource_logs, "scope_logs", "log_records", result):
-            if self._record(record, extra, now, result):
-                result.accepted += 1
+            result.tally(self._record(record, extra, now))
         return result
 
-    def _record(self, record: Any, extra: Labels, now: float, result: IngestResult) -> bool:
+    def _record(self, record: Any, extra: Labels, now: float) -> str | None:
         attributes = attribute_dict(record.attributes)
         attributes["log.severity"] = severity_word(record.severity_number, record.severity_text)
         subsystem = attributes.get("openclaw.subsystem")
@@ -165,8 +162,9 @@ class LogTranslator:
         event_spec = self.by_event.get(attributes.get("openclaw.event", ""))
         if event_spec is not None:
             specs = (*self.generic, event_spec)
-        ok = True
+        refused = None
         for spec in specs:
             if spec.select is None or spec.select(attributes):
-                ok = self.feeder.feed(spec, attributes, extra, 1.0, now, result) and ok
-        return ok
+                reason = self.feeder.feed(spec, attributes, extra, 1.0, now)
+                refused = refused or reason
+        return refused

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sized
+from typing import TYPE_CHECKING
 
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector, generate_latest
@@ -11,6 +12,9 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 
 from otlp_bridge import __version__
 from otlp_bridge.store import DropReason, Store
+
+if TYPE_CHECKING:
+    from otlp_bridge.translate import IngestResult
 
 prometheus_client.disable_created_metrics()
 
@@ -115,6 +119,15 @@ class SelfMetrics:
                 source = OVERFLOW_SOURCE
             self._sources.add(source)
         self.last_receive.labels(signal, source).set(now)
+
+    def count_points(self, signal: str, result: IngestResult) -> None:
+        """Count what one request did with its points: each accepted or rejected once."""
+        if result.accepted:
+            self.points.labels(signal, "accepted").inc(result.accepted)
+        if result.rejected:
+            self.points.labels(signal, "rejected").inc(result.rejected)
+            for reason, count in result.reasons.items():
+                self.rejected.labels(signal, reason).inc(count)
 
     def text(self) -> str:
         return str(generate_latest(self.registry).decode())

@@ -240,12 +240,7 @@ class Bridge:
         metrics.requests.labels(signal.value, outcome).inc()
         metrics.bytes.labels(signal.value, outcome).inc(wire)
         if result is not None:
-            if result.accepted:
-                metrics.points.labels(signal.value, "accepted").inc(result.accepted)
-            if result.rejected:
-                metrics.points.labels(signal.value, "rejected").inc(result.rejected)
-                for reason, count in result.reasons.items():
-                    metrics.rejected.labels(signal.value, reason).inc(count)
+            metrics.count_points(signal.value, result)
         self.log.info(
             "otlp_request",
             signal=signal.value,

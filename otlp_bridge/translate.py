@@ -66,6 +66,13 @@ class IngestResult:
         self.rejected += count
         self.reasons[reason] += count
 
+    def tally(self, refused: str | None) -> None:
+        """Count one point, span or log record: accepted, or rejected for ``refused``."""
+        if refused is None:
+            self.accepted += 1
+        else:
+            self.reject(refused)
+
     @property
     def message(self) -> str:
         if not self.rejected:
@@ -514,11 +521,11 @@ class MetricsTranslator:
                     continue
             stream.last_seen = now
             if histogram:
-                ok = self._histogram_point(stream, point, temporality, batch, index)  # type: ignore[arg-type]
+                refused = self._histogram_point(stream, point, temporality, batch, index)  # type: ignore[arg-type]
             else:
-                ok = self._sum_point(stream, point, temporality, batch, index)  # type: ignore[arg-type]
-            if ok:
-                result.accepted += 1
+                refused = self._sum_point(stream, point, temporality, batch, index)  # type: ignore[arg-type]
+            result.tally(refused)
+            if refused is None:
                 point_streams.append(stream)
         if temporality not in (CUMULATIVE, DELTA) or result.rejected != rejected_before:
             return None  # refused points are retried (and reported) every time
@@ -614,11 +621,14 @@ class MetricsTranslator:
         return stream
 
     # -- points ---------------------------------------------------------------------------------------------
-    def _sum_point(self, stream: Stream, point: wire.NumberPoint, temporality: int, batch: _Batch, index: int) -> bool:
+    def _sum_point(
+        self, stream: Stream, point: wire.NumberPoint, temporality: int, batch: _Batch, index: int
+    ) -> str | None:
+        """Apply one point; None when it was taken, else why it was refused (once, however many families it
+        feeds: the caller counts it)."""
         value = point.value
         if value is None or not math.isfinite(value) or (value < 0 and temporality != 0):
-            batch.result.reject("invalid")  # counters count up from zero
-            return False
+            return "invalid"  # counters count up from zero
         if temporality == CUMULATIVE:
             start = point.start
             previous = stream.state.value
@@ -638,7 +648,7 @@ class MetricsTranslator:
 
     def _histogram_point(
         self, stream: Stream, point: wire.HistogramPoint, temporality: int, batch: _Batch, index: int
-    ) -> bool:
+    ) -> str | None:
         count = point.observations
         unchanged = point.start == stream.start and count == stream.state.observations and stream.last_time >= 0
         if temporality == CUMULATIVE and unchanged:
@@ -651,13 +661,11 @@ class MetricsTranslator:
         if not counts:
             counts, raw_bounds = (count,), ()
         if len(counts) != len(raw_bounds) + 1 or not math.isfinite(total) or sum(counts) != count:
-            batch.result.reject("invalid")
-            return False
+            return "invalid"
         if raw_bounds != stream.raw_bounds:
             shared = shared_bounds(raw_bounds)
             if shared is None:
-                batch.result.reject("invalid")
-                return False
+                return "invalid"
             stream.raw_bounds = shared
             for target in stream.targets:
                 target.bounds = None
@@ -673,8 +681,7 @@ class MetricsTranslator:
                     )
             stream.start, stream.state = point.start, full
         elif temporality != DELTA:
-            batch.result.reject("invalid")  # histograms need a temporality
-            return False
+            return "invalid"  # histograms need a temporality
         stream.last_time = point.time or stream.last_time + 1
         extremes = None
         if temporality == DELTA and (point.low is not None or point.high is not None):
@@ -682,18 +689,20 @@ class MetricsTranslator:
         return self._apply(stream, increment, full, batch, index, extremes)
 
     # -- targets --------------------------------------------------------------------------------------------
-    def _touch(self, stream: Stream, batch: _Batch, index: int) -> bool:
+    def _touch(self, stream: Stream, batch: _Batch, index: int) -> str | None:
         """An unchanged point: keep its series alive; a point whose series was refused is still refused."""
-        ok = True
+        refused = None
         for target in stream.targets:
             series = target.series
             if isinstance(series, Series):
                 series.last_seen = batch.now
-            elif self._resolve(target, stream, batch, index) is None:
-                ok = False
-            else:
+                continue
+            reason = self._resolve(target, stream, batch, index)
+            if reason is None:
                 self._feed(target, stream.state, stream)
-        return ok
+            else:
+                refused = refused or reason
+        return refused
 
     def _apply(
         self,
@@ -703,36 +712,35 @@ class MetricsTranslator:
         batch: _Batch,
         index: int,
         extremes: placement.Extremes | None = None,
-    ) -> bool:
-        ok = True
+    ) -> str | None:
+        """Feed every family of the stream; the first refusal's reason when a family refused the point."""
+        refused = None
         for target in stream.targets:
             series = target.series
             if isinstance(series, Series):
                 series.last_seen = batch.now
                 self._feed(target, increment, stream, extremes)
-            elif self._resolve(target, stream, batch, index) is None:
-                ok = False
-            else:
+                continue
+            reason = self._resolve(target, stream, batch, index)
+            if reason is None:
                 self._feed(target, full, stream, extremes)  # a new series takes the stream's whole history
-        return ok
+            else:
+                refused = refused or reason
+        return refused
 
-    def _resolve(self, target: Target, stream: Stream, batch: _Batch, index: int) -> Series | None:
+    def _resolve(self, target: Target, stream: Stream, batch: _Batch, index: int) -> str | None:
+        """Look up (or create) the target's series; None when it has one, else why not."""
         spec = target.spec
         family = self.store.family(spec.info)
         if family is None:
             target.series = None
-            batch.result.reject("invalid")
-            return None
+            return "invalid"
         attributes = batch.attributes(index)
         labels = dynamic_labels(attributes) if batch.dynamic else spec.labels_for(attributes)
         if batch.extra:
             labels = tuple(sorted(labels + batch.extra))
-        series = self.store.series(family, labels, stream.created, batch.now)
-        target.series = series
-        if isinstance(series, Series):
-            return series
-        batch.result.reject(series.value)
-        return None
+        series = target.series = self.store.series(family, labels, stream.created, batch.now)
+        return None if isinstance(series, Series) else series.value
 
     def _feed(
         self, target: Target, increment: Increment, stream: Stream, extremes: placement.Extremes | None = None

@@ -1,0 +1,154 @@
+"""Exact point accounting: every point, span or log record received is accepted or rejected exactly once, per
+request (``partial_success``) and in the self-metrics, whatever the caps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.metrics.v1 import metrics_pb2
+
+from otlp_bridge.codec import Signal
+from otlp_bridge.config import Config
+from otlp_bridge.ingest import SignalTranslators
+from otlp_bridge.selfmetrics import SelfMetrics
+from otlp_bridge.store import Store
+from tests.otlp import GATEWAY, histogram_metric, key_values, metrics_request, sum_metric
+
+MODELS = ["m1", "m2", "m3", "m4"]
+LANES = ["main", "cron", "session:agent:main:x:1"]
+CHANNELS = ["telegram", "liveness", "heartbeat", "webchat"]
+
+
+def run_attributes(model: str) -> dict[str, str]:
+    return {"openclaw.outcome": "completed", "openclaw.provider": "p", "openclaw.model": model, "openclaw.channel": "c"}
+
+
+# One metric of a request: which instrument, the attribute variants of its points, and a value that grows.
+metric_choice = st.tuples(
+    st.sampled_from(["tokens", "run", "queue", "memory", "generic", "nan"]),
+    st.lists(st.integers(0, 3), min_size=1, max_size=4, unique=True),
+)
+
+
+def build(choice: str, variants: Sequence[int], export: int) -> metrics_pb2.Metric:
+    """Points that grow export by export (cumulative), so later exports take the fast path."""
+    start, time = 1_000, 1_000 + 1_000 * export
+    growing = [float(v) for v in range(1, export + 2)]
+    if choice == "tokens":
+        points = [({**run_attributes(MODELS[v]), "openclaw.token": "input"}, 10.0 * export) for v in variants]
+        return sum_metric("openclaw.tokens", points, start=start, time=time)
+    if choice == "run":  # one point feeds three families
+        return histogram_metric(
+            "openclaw.run.duration_ms", [(run_attributes(MODELS[v]), growing) for v in variants], start=start, time=time
+        )
+    if choice == "queue":  # selected points: lanes, liveness and heartbeat feed different families
+        lanes = [({"openclaw.lane": LANES[v % 3], "openclaw.channel": CHANNELS[v]}, growing) for v in variants]
+        return histogram_metric("openclaw.queue.depth", lanes, start=start, time=time, unit="1")
+    if choice == "memory":  # a gauge, a histogram and a pressure histogram
+        levels = [({"openclaw.memory.level": "warning"} if v % 2 else {}, growing) for v in variants]
+        return histogram_metric("openclaw.memory.rss_bytes", levels, start=start, time=time, unit="By")
+    if choice == "generic":
+        points = [({"widget": str(v)}, float(export)) for v in variants]
+        return sum_metric("acme.widgets", points, start=start, time=time)
+    return sum_metric("openclaw.cost.usd", [(run_attributes(MODELS[v]), float("nan")) for v in variants])
+
+
+def points_in(request: ExportMetricsServiceRequest) -> int:
+    total = 0
+    for resource in request.resource_metrics:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                total += len(getattr(metric, str(metric.WhichOneof("data"))).data_points)
+    return total
+
+
+def counted(metrics: SelfMetrics, name: str, label: str) -> dict[str, float]:
+    return {
+        sample.labels[label]: sample.value
+        for family in metrics.registry.collect()
+        for sample in family.samples
+        if sample.name == name and sample.labels.get("signal") == "metrics"
+    }
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    max_series=st.integers(1, 24),
+    per_family=st.integers(1, 12),
+    max_streams=st.integers(1, 40),
+    exports=st.lists(st.lists(metric_choice, min_size=1, max_size=5), min_size=1, max_size=6),
+)
+def test_every_point_is_accepted_or_rejected_exactly_once(
+    max_series: int, per_family: int, max_streams: int, exports: list[list[tuple[str, list[int]]]]
+) -> None:
+    """Under random caps, each request's accepted + rejected equals its points, on the general path and the fast
+    path alike (histograms feeding several families, points feeding a gauge and histograms, selected points), and
+    the self-metrics sum to the points received."""
+    config = Config(max_series=max_series, max_series_per_family=per_family, max_streams=max_streams)
+    store = Store(config.max_series, config.max_series_per_family, ttl=10**9)
+    translators = SignalTranslators(store, config)
+    metrics = SelfMetrics(store, translators.metrics.streams)
+    received = 0
+    for export, choices in enumerate(exports, start=1):
+        request = metrics_request(*(build(choice, variants, export) for choice, variants in choices))
+        body = request.SerializeToString()
+        result = translators.apply(Signal.METRICS, request, float(export), body)
+        points = points_in(request)
+        assert result.accepted + result.rejected == points, (result, points)
+        assert sum(result.reasons.values()) == result.rejected
+        metrics.count_points("metrics", result)
+        received += points
+    store.settle()
+    outcomes = counted(metrics, "otlp_bridge_received_points_total", "outcome")
+    assert outcomes.get("accepted", 0) + outcomes.get("rejected", 0) == received
+    assert sum(counted(metrics, "otlp_bridge_rejected_points_total", "reason").values()) == outcomes.get("rejected", 0)
+
+
+def test_the_reported_case_adds_up() -> None:
+    """The issue's case: with --max-series 10, a body of 62 points (histograms feeding several families) answered
+    more rejections than it could (56 rejected + 12 accepted > 62)."""
+    store = Store(10, 10, ttl=600)
+    translators = SignalTranslators(store, Config(max_series=10, max_series_per_family=10))
+    run = histogram_metric("openclaw.run.duration_ms", [(run_attributes(f"m{i}"), [5.0]) for i in range(31)])
+    memory = histogram_metric("openclaw.memory.rss_bytes", [({"i": i}, [1e8, 2e8]) for i in range(31)], unit="By")
+    request = metrics_request(run, memory)
+    result = translators.apply(Signal.METRICS, request, 1.0, request.SerializeToString())
+    assert result.accepted + result.rejected == 62
+    assert result.rejected > 0
+
+
+EVENT = "model_fallback_decision"  # a log event feeding a family of its own besides openclaw_log_records_total
+
+
+def test_spans_and_log_records_are_counted_once() -> None:
+    """A span feeding several families, refused by more than one of them, is one rejected span; a log record too."""
+    config = Config(max_series=1, max_series_per_family=1)
+    store = Store(1, 1, ttl=600)
+    translators = SignalTranslators(store, config)
+    spans = ExportTraceServiceRequest()
+    scope = spans.resource_spans.add()
+    scope.resource.attributes.extend(key_values(GATEWAY))
+    span_scope = scope.scope_spans.add()
+    for index in range(3):
+        span_scope.spans.add(
+            name=f"openclaw.step{index}",  # each span feeds two families, under names of its own
+            trace_id=bytes(16),
+            span_id=bytes([index + 1]) * 8,
+            start_time_unix_nano=1,
+            end_time_unix_nano=2_000_000,
+        )
+    span_result = translators.apply(Signal.TRACES, spans, 1.0)
+    assert (span_result.accepted, span_result.rejected) == (0, 3)
+    logs = ExportLogsServiceRequest()
+    log_scope = logs.resource_logs.add().scope_logs.add()
+    for index in range(4):
+        record = log_scope.log_records.add(severity_number=17)
+        record.attributes.extend(key_values({"openclaw.subsystem": f"s{index}", "openclaw.event": EVENT}))
+    log_result = translators.apply(Signal.LOGS, logs, 1.0)
+    assert (log_result.accepted, log_result.rejected) == (0, 4)
+    assert log_result.reasons == {"series_cap": 4}
