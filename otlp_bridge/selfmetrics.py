@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sized
 from typing import TYPE_CHECKING
 
 import prometheus_client
-from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector, generate_latest
+from prometheus_client import CollectorRegistry, Gauge, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
@@ -66,31 +67,49 @@ class _StoreCollector:
         )
 
 
+class _LivenessCollector:
+    """``otlp_bridge_last_receive_timestamp_seconds``: a source leaves it when the bridge forgets the source."""
+
+    def __init__(self, last_receive: dict[tuple[str, str], float]) -> None:
+        self._last_receive = last_receive
+
+    def collect(self) -> Iterable[Metric]:
+        family = GaugeMetricFamily(
+            "otlp_bridge_last_receive_timestamp_seconds",
+            "Unix time of the last accepted request per signal and source (sources silent for --series-ttl are "
+            "removed).",
+            labels=["signal", "source"],
+        )
+        for (signal, source), at in sorted(self._last_receive.items()):
+            family.add_metric([signal, source], at)
+        yield family
+
+
 class SelfMetrics:
     def __init__(self, store: Store, streams: Sized) -> None:
         self.registry = registry = CollectorRegistry(auto_describe=False)
         info = Gauge("otlp_bridge_build_info", "otlp-bridge build information.", ["version"], registry=registry)
         info.labels(__version__).set(1)
         ProcessCollector(registry=registry)
-        self.requests = Counter(
+        self.requests = prometheus_client.Counter(
             "otlp_bridge_requests",
             "OTLP requests by signal and outcome.",
             ["signal", "outcome"],
             registry=registry,
         )
-        self.points = Counter(
+        self.points = prometheus_client.Counter(
             "otlp_bridge_received_points",
             "Data points, spans or log records received, by signal and outcome.",
             ["signal", "outcome"],
             registry=registry,
         )
-        self.bytes = Counter(
+        self.bytes = prometheus_client.Counter(
             "otlp_bridge_received_bytes",
             "Request bytes received on the wire, by signal and outcome.",
             ["signal", "outcome"],
             registry=registry,
         )
-        self.rejected = Counter(
+        self.rejected = prometheus_client.Counter(
             "otlp_bridge_rejected_points",
             "Data points, spans or log records rejected, by reason.",
             ["signal", "reason"],
@@ -101,24 +120,36 @@ class SelfMetrics:
             "Time spent rendering the previous scrape.",
             registry=registry,
         )
-        self.last_receive = Gauge(
-            "otlp_bridge_last_receive_timestamp_seconds",
-            "Unix time of the last accepted request per signal and source.",
-            ["signal", "source"],
-            registry=registry,
-        )
-        self._sources: set[str] = set()
+        self.last_receive: dict[tuple[str, str], float] = {}  # (signal, source) → Unix time
+        self._signals: Counter[str] = Counter()  # source → how many signals it has in last_receive
         for signal in ("metrics", "traces", "logs"):
             for outcome in ("ok", "partial"):
                 self.requests.labels(signal, outcome)
         registry.register(_StoreCollector(store, streams))
+        registry.register(_LivenessCollector(self.last_receive))
 
     def received(self, signal: str, source: str, now: float) -> None:
-        if source not in self._sources:
-            if len(self._sources) >= MAX_SOURCES:
-                source = OVERFLOW_SOURCE
-            self._sources.add(source)
-        self.last_receive.labels(signal, source).set(now)
+        """Note a request from ``source``; past ``MAX_SOURCES`` sources, new ones count as ``other``."""
+        key = (signal, source)
+        if key not in self.last_receive:
+            if source not in self._signals and len(self._signals) >= MAX_SOURCES:
+                key = (signal, OVERFLOW_SOURCE)
+            if key not in self.last_receive:
+                self._signals[key[1]] += 1
+        self.last_receive[key] = now
+
+    def expire_sources(self, cutoff: float) -> list[str]:
+        """Forget every (signal, source) not heard from since ``cutoff``; returns the sources gone entirely."""
+        gone = []
+        for key, at in list(self.last_receive.items()):
+            if at < cutoff:
+                del self.last_receive[key]
+                source = key[1]
+                self._signals[source] -= 1
+                if not self._signals[source]:
+                    del self._signals[source]
+                    gone.append(source)
+        return sorted(gone)
 
     def count_points(self, signal: str, result: IngestResult) -> None:
         """Count what one request did with its points: each accepted or rejected once."""

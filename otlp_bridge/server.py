@@ -111,7 +111,6 @@ class Bridge:
         self.buffer_budget = BUFFER_BUDGET_BODIES * config.max_body_bytes
         self.ready = False
         self.log = get_logger()
-        self.last_receive: dict[tuple[str, str], float] = {}
 
     # -- OTLP -----------------------------------------------------------------------------------------------
     def check_ingest_auth(self, request: web.Request) -> None:
@@ -161,8 +160,6 @@ class Bridge:
         result = self.translators.apply(signal, message, now, body)
         for source in result.sources:
             self.metrics.received(signal.value, source, now)
-            if len(self.last_receive) < 1024 or (signal.value, source) in self.last_receive:
-                self.last_receive[(signal.value, source)] = now
         return result
 
     async def handle_otlp(self, request: web.Request) -> web.Response:
@@ -341,7 +338,7 @@ class Bridge:
                 self.started,
                 now,
                 self.ready,
-                ((s, src, at) for (s, src), at in self.last_receive.items()),
+                ((s, src, at) for (s, src), at in self.metrics.last_receive.items()),
                 stale_after=max(300.0, self.config.series_ttl / 2),
             )
         elif view == "per-object":
@@ -359,7 +356,13 @@ class Bridge:
         return web.Response(status=503, text="not ready\n")
 
     def expire(self) -> int:
-        return self.translators.expire(self.clock())
+        """Remove series, stream state and sources not heard from for ``--series-ttl``."""
+        now = self.clock()
+        removed = self.translators.expire(now)
+        gone = self.metrics.expire_sources(now - self.config.series_ttl)
+        if gone:
+            self.log.info("sources_expired", sources=gone, ttl=self.config.series_ttl)
+        return removed
 
 
 async def _after_io() -> None:
