@@ -531,6 +531,8 @@ class MetricsTranslator:
             return None  # refused points are retried (and reported) every time
         if len(point_streams) != len(encoded_points) or len(set(map(id, point_streams))) != len(point_streams):
             return None
+        if not all(isinstance(target.series, Series) for stream in point_streams for target in stream.targets):
+            return None  # an APPROX gauge still waiting for its first interval: created on the general path only
         layout = wire.metric_layout(raw, histogram)
         if layout is None:
             return None
@@ -671,6 +673,7 @@ class MetricsTranslator:
                 target.bounds = None
         full = Increment(observations=count, total=total, counts=counts)
         increment = full
+        interval = True  # the increment covers what happened since the previous export (or a restart)
         if temporality == CUMULATIVE:
             previous = stream.state
             if point.start == stream.start and count >= previous.observations and len(previous.counts) == len(counts):
@@ -679,6 +682,8 @@ class MetricsTranslator:
                     increment = Increment(
                         observations=count - previous.observations, total=total - previous.total, counts=deltas
                     )
+            if increment is full:  # a stream first seen carries the sender's whole life; a restart, only since then
+                interval = stream.last_time >= 0 and point.start != stream.start
             stream.start, stream.state = point.start, full
         elif temporality != DELTA:
             return "invalid"  # histograms need a temporality
@@ -686,7 +691,7 @@ class MetricsTranslator:
         extremes = None
         if temporality == DELTA and (point.low is not None or point.high is not None):
             extremes = placement.Extremes(_finite(point.low), _finite(point.high))  # this interval's own
-        return self._apply(stream, increment, full, batch, index, extremes)
+        return self._apply(stream, increment, full, batch, index, extremes, interval)
 
     # -- targets --------------------------------------------------------------------------------------------
     def _touch(self, stream: Stream, batch: _Batch, index: int) -> str | None:
@@ -697,6 +702,8 @@ class MetricsTranslator:
             if isinstance(series, Series):
                 series.last_seen = batch.now
                 continue
+            if target.spec.value is Value.MEAN:
+                continue  # no observation in this interval: an APPROX gauge still has no value to show
             reason = self._resolve(target, stream, batch, index)
             if reason is None:
                 self._feed(target, stream.state, stream)
@@ -712,18 +719,27 @@ class MetricsTranslator:
         batch: _Batch,
         index: int,
         extremes: placement.Extremes | None = None,
+        interval: bool = True,
     ) -> str | None:
-        """Feed every family of the stream; the first refusal's reason when a family refused the point."""
+        """Feed every family of the stream; the first refusal's reason when a family refused the point.
+
+        An APPROX gauge (``Value.MEAN``) takes only an ``interval``'s mean: the first cumulative point of a stream
+        carries the sender's whole life, so such a gauge shows nothing until the next export."""
         refused = None
         for target in stream.targets:
             series = target.series
+            mean = target.spec.value is Value.MEAN
             if isinstance(series, Series):
                 series.last_seen = batch.now
-                self._feed(target, increment, stream, extremes)
+                if interval or not mean:
+                    self._feed(target, increment, stream, extremes)
+                continue
+            if mean and not (interval and increment.observations > 0):
                 continue
             reason = self._resolve(target, stream, batch, index)
             if reason is None:
-                self._feed(target, full, stream, extremes)  # a new series takes the stream's whole history
+                # A new series takes the stream's whole history; a gauge, the interval's mean.
+                self._feed(target, increment if mean else full, stream, extremes)
             else:
                 refused = refused or reason
         return refused

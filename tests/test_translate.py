@@ -528,17 +528,25 @@ def test_mapping_row(
     labels: dict[str, str],
     expected: float,
 ) -> None:
-    """Each mapping row yields the official series name, label values and value."""
+    """Each mapping row yields the official series name, label values and value (an APPROX gauge: of the second
+    export's interval, the first being the sender's whole life)."""
     store, translator = new_translator()
     if kind == "sum":
         assert isinstance(data, float)
         metric = sum_metric(source, [(attributes, data)])
     else:
         assert isinstance(data, list)
-        metric = histogram_metric(source, [(attributes, data)])
+        if name in MEAN_FAMILIES:
+            earlier = [1e12]  # before the bridge: must not show in the interval's mean
+            translator.apply(metrics_request(histogram_metric(source, [(attributes, earlier)])), now=40.0)
+            data = earlier + data
+        metric = histogram_metric(source, [(attributes, data)], time=3_000)
     result = translator.apply(metrics_request(metric), now=100.0)
     assert result.rejected == 0
     assert math.isclose(value(store, name, **labels), expected, rel_tol=1e-9)
+
+
+MEAN_FAMILIES = {spec.name for spec in METRIC_SPECS if spec.value is Value.MEAN}
 
 
 # What a point needs, beyond its labels' sources, to pass the selector of a mixed stream (mapping rule R6).
@@ -566,6 +574,9 @@ def test_every_spec_produces_its_family(spec: object) -> None:
     else:
         metric = histogram_metric(source, [(attributes, [2.0, 4.0])])
     store, translator = new_translator()
+    if spec.value is Value.MEAN:  # an APPROX gauge needs an interval: a first export, then a later one
+        translator.apply(metrics_request(metric), now=1.0)
+        metric = histogram_metric(source, [(attributes, [2.0, 4.0, 6.0])], time=3_000)
     assert translator.apply(metrics_request(metric), now=1.0).rejected == 0
     family = store.families[spec.name]
     assert family.info.kind is spec.kind
@@ -1043,3 +1054,45 @@ def test_bodies_encoded_unlike_upb_give_what_upb_bytes_give(temporality: int) ->
     assert render(fast_store, Format.TEXT) == render(slow_store, Format.TEXT)
     assert 'openclaw_queue_lane_enqueue_total{lane="main"} 15' in render(fast_store, Format.TEXT)
     assert len(fast.known) == 2  # both metrics took the fast path
+
+
+# -- APPROX gauges ---------------------------------------------------------------------------------------------
+def _rss(observed: list[float], *, start: int = 1_000, time: int, temporality: int = CUMULATIVE) -> object:
+    return metrics_request(
+        histogram_metric(
+            "openclaw.memory.rss_bytes", [({}, observed)], start=start, time=time, temporality=temporality, unit="By"
+        )
+    )
+
+
+def test_approx_gauges_wait_for_their_first_export_interval() -> None:
+    """A bridge started next to a gateway that has run for a while: the first cumulative export carries the
+    gateway's whole-life mean (here 638 MB), so openclaw_memory_bytes shows nothing; each later export shows the
+    mean of its own interval, on the general path and the fast path alike."""
+    store, translator = new_translator()
+    life = [638e6] * 50
+    translator.apply(_rss(life, time=2_000), now=1.0)
+    assert "openclaw_memory_bytes" not in store.families
+    assert value(store, "openclaw_memory_rss_bytes_count") == 50  # the histogram keeps the whole history
+    translator.apply(_rss(life, time=3_000), now=2.0)  # nothing observed in this interval
+    assert "openclaw_memory_bytes" not in store.families
+    life += [300e6, 320e6]
+    translator.apply(_rss(life, time=4_000), now=3.0)
+    assert value(store, "openclaw_memory_bytes", kind="rss") == 310e6
+    for export, rss in enumerate([400e6, 500e6, 200e6], start=5):  # the same streams again: the fast path
+        life.append(rss)
+        translator.apply(_rss(life, time=export * 1_000), now=float(export))
+        assert value(store, "openclaw_memory_bytes", kind="rss") == rss
+    assert translator.known, "the later exports took the fast path"
+
+
+def test_approx_gauges_after_a_restart_and_from_delta_exports() -> None:
+    """A restart the bridge saw covers only the time since the restart, and a delta export is one interval: both
+    show at once."""
+    store, translator = new_translator()
+    translator.apply(_rss([638e6] * 9, time=2_000), now=1.0)
+    translator.apply(_rss([100e6, 140e6], start=5_000, time=6_000), now=2.0)  # the gateway restarted
+    assert value(store, "openclaw_memory_bytes", kind="rss") == 120e6
+    delta_store, delta = new_translator()
+    delta.apply(_rss([700e6, 900e6], start=1_000, time=2_000, temporality=DELTA), now=1.0)
+    assert value(delta_store, "openclaw_memory_bytes", kind="rss") == 800e6
