@@ -168,6 +168,26 @@ def _label_name_or_none(text: str) -> str | None:
     return value
 
 
+PREFIX_SEPARATORS = "._-/"
+
+
+def _metric_name_prefix(text: str) -> str:
+    """OpenClaw's rule for ``metricNamePrefix`` (empty, or an ASCII letter then letters, digits, ``_ . - /``, at
+    most 128 characters), ending with its separator: OpenClaw puts the prefix right before the name."""
+    if not text:
+        return text
+    if len(text) > 128 or not (text[0].isascii() and text[0].isalpha()):
+        msg = f"{text!r} is not an OpenClaw metricNamePrefix (an ASCII letter first, at most 128 characters)"
+        raise ValueError(msg)
+    if not all((c.isascii() and c.isalnum()) or c in PREFIX_SEPARATORS for c in text):
+        msg = f"{text!r} is not an OpenClaw metricNamePrefix (letters, digits, '_', '.', '-' and '/' only)"
+        raise ValueError(msg)
+    if text[-1] not in PREFIX_SEPARATORS:
+        msg = f"{text!r} must end with its separator, as OpenClaw's metricNamePrefix does: did you mean {text + '.'!r}?"
+        raise ValueError(msg)
+    return text
+
+
 def _attribute_list(text: str) -> tuple[str, ...]:
     items = tuple(item.strip() for item in text.split(",") if item.strip())
     if not items:
@@ -195,7 +215,12 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("max-series-per-family", _positive_int, "series cap per family", "N", default="the same as --max-series"),
     _Option("max-streams", _positive_int, "incoming OTLP streams tracked", "N"),
     _Option("series-ttl", _positive_float, "remove series not updated for this long", "SECONDS"),
-    _Option("metric-name-prefix", str, "OpenClaw's diagnostics.otel.metricNamePrefix", "PREFIX"),
+    _Option(
+        "metric-name-prefix",
+        _metric_name_prefix,
+        "OpenClaw's diagnostics.otel.metricNamePrefix, separator included",
+        "PREFIX",
+    ),
     _Option("source-label", _label_name_or_none, "label naming the sending gateway on every series", "NAME"),
     _Option("source-attributes", _attribute_list, "resource attributes whose values name a source", "LIST"),
     _Option("spans-complete", _boolean, "the sender exports every span (sampleRate 1)", None, flag=True),

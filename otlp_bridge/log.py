@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Hashable
 
 import structlog
 
@@ -35,3 +36,25 @@ def configure_logging(log_format: str, log_level: str) -> None:
 def get_logger() -> structlog.typing.FilteringBoundLogger:
     logger: structlog.typing.FilteringBoundLogger = structlog.get_logger("otlp_bridge")
     return logger
+
+
+class Throttle:
+    """At most one log line per cause every ``interval`` seconds, so that a flood cannot flood the log.
+
+    ``allow`` answers None while a cause is held back, else how many of its lines were held back since its last
+    line (0 for the first). Pure: ``now`` is passed in."""
+
+    def __init__(self, interval: float = 10.0, max_causes: int = 1024) -> None:
+        self.interval = interval
+        self.max_causes = max_causes
+        self._causes: dict[Hashable, tuple[float, int]] = {}  # cause → (time of its last line, held back since)
+
+    def allow(self, cause: Hashable, now: float) -> int | None:
+        last = self._causes.get(cause)
+        if last is not None and now - last[0] < self.interval:
+            self._causes[cause] = (last[0], last[1] + 1)
+            return None
+        if last is None and len(self._causes) >= self.max_causes:
+            self._causes.clear()
+        self._causes[cause] = (now, 0)
+        return last[1] if last is not None else 0

@@ -1118,6 +1118,7 @@ SELF_METRIC_FAMILIES = frozenset(
         "otlp_bridge_series_expired_total",
         "otlp_bridge_unplaced_observations_total",
         "otlp_bridge_last_scrape_duration_seconds",
+        "otlp_bridge_scrape_requests_total",
         "otlp_bridge_last_receive_timestamp_seconds",
         "process_cpu_seconds_total",
         "process_resident_memory_bytes",

@@ -115,6 +115,14 @@ class SelfMetrics:
             ["signal", "reason"],
             registry=registry,
         )
+        self.scrapes = prometheus_client.Counter(
+            "otlp_bridge_scrape_requests",
+            "Requests to the scrape and JSON endpoints, by outcome (ok, unauthorized, forbidden).",
+            ["outcome"],
+            registry=registry,
+        )
+        for outcome in ("ok", "unauthorized", "forbidden"):
+            self.scrapes.labels(outcome)
         self.scrape_duration = Gauge(
             "otlp_bridge_last_scrape_duration_seconds",
             "Time spent rendering the previous scrape.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import ipaddress
 import json
 import os
 import signal as signals
@@ -15,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from otlp_bridge import codec, jsonapi
+from otlp_bridge import __version__, codec, jsonapi
 from otlp_bridge.codec import Encoding, Signal
 from otlp_bridge.config import Config, tls_context
 from otlp_bridge.errors import (
@@ -38,10 +39,10 @@ from otlp_bridge.exposition import (
     render_parts,
 )
 from otlp_bridge.ingest import SignalTranslators
-from otlp_bridge.log import get_logger
+from otlp_bridge.log import Throttle, get_logger
 from otlp_bridge.selfmetrics import SelfMetrics
 from otlp_bridge.store import Store
-from otlp_bridge.translate import IngestResult
+from otlp_bridge.translate import IngestResult, sender_prefix
 
 READ_TIMEOUT_SECONDS = 30.0
 SHUTDOWN_TIMEOUT_SECONDS = 10.0
@@ -53,6 +54,7 @@ INGEST_FIRST_SECONDS = 0.005  # a scrape waits up to this long per slice for the
 LINGER_SECONDS = 2.0  # after refusing a body, how long unread bytes are drained before the socket closes
 SCRAPE_CHUNK_BYTES = 64 * 1024  # written at a time (gzip: compressed bytes)
 BUFFER_BUDGET_BODIES = 4  # bodies of the maximum size that may be held in memory at once
+WARNING_INTERVAL_SECONDS = 10.0  # at most one warning line per cause this often; the others are counted
 
 
 class TokenFile:
@@ -111,6 +113,7 @@ class Bridge:
         self.buffer_budget = BUFFER_BUDGET_BODIES * config.max_body_bytes
         self.ready = False
         self.log = get_logger()
+        self.throttle = Throttle(WARNING_INTERVAL_SECONDS)
 
     # -- OTLP -----------------------------------------------------------------------------------------------
     def check_ingest_auth(self, request: web.Request) -> None:
@@ -160,7 +163,22 @@ class Bridge:
         result = self.translators.apply(signal, message, now, body)
         for source in result.sources:
             self.metrics.received(signal.value, source, now)
+        if result.unprefixed:
+            self.warn_unprefixed(result.unprefixed)
         return result
+
+    def warn_unprefixed(self, name: str) -> None:
+        """OpenClaw metrics arrive, none named with ``--metric-name-prefix``: the two settings disagree."""
+        suppressed = self.throttle.allow("metric_name_prefix", time.monotonic())
+        if suppressed is not None:
+            self.log.warning(
+                "metric_name_prefix_mismatch",
+                metric_name_prefix=self.config.metric_name_prefix,
+                example_metric=name,
+                sender_prefix=sender_prefix(name),
+                hint="set --metric-name-prefix to the gateways' diagnostics.otel.metricNamePrefix",
+                suppressed=suppressed,
+            )
 
     async def handle_otlp(self, request: web.Request) -> web.Response:
         signal = Signal(request.match_info["signal"])
@@ -168,6 +186,7 @@ class Bridge:
         content_type = request.headers.get("Content-Type")
         encoding = codec.response_encoding(content_type)
         result: IngestResult | None = None
+        detail = ""
         counted = False
         try:
             if request.method != "POST":
@@ -196,6 +215,7 @@ class Bridge:
             )
         except BridgeError as error:
             outcome = error.outcome
+            detail = "" if isinstance(error, BadRequest) else error.message  # a decoder's words may quote the body
             response = self.error_response(error, encoding)
         except Exception:  # a bug must still answer with a Status, be counted, and leave the process running
             self.log.exception("otlp_request_failed", signal=signal.value)
@@ -206,7 +226,7 @@ class Bridge:
                 self.inflight -= 1
                 if not self.inflight:
                     self.ingest_idle.set()
-        self.record(request, signal, outcome, response.status, result, started)
+        self.record(request, signal, outcome, response.status, result, started, detail)
         return response
 
     def error_response(self, error: BridgeError, encoding: Encoding) -> web.Response:
@@ -231,39 +251,65 @@ class Bridge:
         status: int,
         result: IngestResult | None,
         started: float,
+        detail: str = "",
     ) -> None:
+        """Count the request; log it at debug when all went well, else at warning (throttled per cause)."""
         metrics = self.metrics
         wire = int(request.get("wire_bytes", 0))
         metrics.requests.labels(signal.value, outcome).inc()
         metrics.bytes.labels(signal.value, outcome).inc(wire)
         if result is not None:
             metrics.count_points(signal.value, result)
-        self.log.info(
-            "otlp_request",
-            signal=signal.value,
-            status=status,
-            outcome=outcome,
-            points=result.accepted if result else 0,
-            rejected=result.rejected if result else 0,
-            bytes=wire,
-            duration_ms=round((time.perf_counter() - started) * 1000, 3),
-            peer=request.remote,
-        )
+        fields: dict[str, Any] = {
+            "signal": signal.value,
+            "status": status,
+            "outcome": outcome,
+            "points": result.accepted if result else 0,
+            "rejected": result.rejected if result else 0,
+            "bytes": wire,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            "peer": request.remote,
+        }
+        if outcome == "ok":
+            self.log.debug("otlp_request", **fields)
+            return
+        reasons = dict(sorted(result.reasons.items())) if result else {}
+        suppressed = self.throttle.allow(("otlp", signal.value, outcome, *reasons), time.monotonic())
+        if suppressed is not None:
+            extra = {"reasons": reasons} if reasons else {"message": detail} if detail else {}
+            self.log.warning("otlp_request", **fields, **extra, suppressed=suppressed)
 
     # -- scrape ---------------------------------------------------------------------------------------------
-    def check_scrape_auth(self, request: web.Request) -> None:
-        if self.scrape_token is not None:
-            self.scrape_token.check(bearer(request.headers.get("Authorization")))
+    def check_scrape_auth(self, request: web.Request) -> web.Response | None:
+        """Count the scrape or JSON request by outcome; the error to answer when its credentials fail."""
+        try:
+            if self.scrape_token is not None:
+                self.scrape_token.check(bearer(request.headers.get("Authorization")))
+        except BridgeError as error:
+            self.metrics.scrapes.labels(error.outcome).inc()
+            suppressed = self.throttle.allow(("scrape", error.outcome), time.monotonic())
+            if suppressed is not None:
+                self.log.warning(
+                    "scrape_refused",
+                    path=request.path,
+                    status=error.status,
+                    outcome=error.outcome,
+                    peer=request.remote,
+                    suppressed=suppressed,
+                )
+            return auth_error(error)
+        self.metrics.scrapes.labels("ok").inc()
+        return None
 
     async def handle_scrape(self, request: web.Request) -> web.StreamResponse:
         """Render and send the exposition in pieces: the event loop keeps acknowledging OTLP requests meanwhile, and
         no copy of the whole page is ever built (a 100k-series page is tens of megabytes)."""
         started = time.perf_counter()
+        refused = self.check_scrape_auth(request)
+        if refused is not None:
+            return refused
         try:
-            self.check_scrape_auth(request)
             fmt, content_type = negotiate(request.headers.get("Accept"))
-        except BridgeError as error:
-            return auth_error(error)
         except NotAcceptable as error:
             return web.Response(status=406, text=str(error))
         headers = {"Content-Type": content_type, "Cache-Control": "no-store"}
@@ -326,10 +372,9 @@ class Bridge:
         return self.metrics.text() if fmt is Format.TEXT else self.metrics.openmetrics()
 
     async def handle_json(self, request: web.Request) -> web.Response:
-        try:
-            self.check_scrape_auth(request)
-        except BridgeError as error:
-            return auth_error(error)
+        refused = self.check_scrape_auth(request)
+        if refused is not None:
+            return refused
         now = self.clock()
         view = request.match_info["view"]
         if view == "health":
@@ -445,9 +490,26 @@ async def running(bridge: Bridge) -> AsyncIterator[tuple[int, int]]:
         scheme = "https" if context else "http"
         bridge.log.info(
             "listening",
+            version=__version__,
             otlp=f"{scheme}://{config.otlp_listen.host}:{ports[0]}",
             metrics=f"{scheme}://{config.metrics_listen.host}:{ports[1]}/metrics",
+            ingest_auth=config.ingest_token_file is not None,
+            scrape_auth=config.scrape_token_file is not None,
+            tls=context is not None,
+            metric_name_prefix=config.metric_name_prefix,
+            spans_complete=config.spans_complete,
+            source_label=config.source_label,
+            max_series=config.max_series,
+            max_series_per_family=config.max_series_per_family,
+            max_streams=config.max_streams,
+            series_ttl=config.series_ttl,
         )
+        if config.ingest_token_file is None and not loopback(config.otlp_listen.host):
+            bridge.log.warning(
+                "ingest_open",
+                otlp_listen=str(config.otlp_listen),
+                hint="anyone who can reach this address can write series; set --ingest-token-file",
+            )
         yield ports
     finally:
         bridge.ready = False
@@ -468,6 +530,16 @@ async def _drain(bridge: Bridge, runner: web.AppRunner) -> None:
     deadline = loop.time() + SHUTDOWN_TIMEOUT_SECONDS
     while bridge.inflight and loop.time() < deadline:
         await asyncio.sleep(0.02)
+
+
+def loopback(host: str) -> bool:
+    """Whether a listener on ``host`` is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name, or "" (every interface)
 
 
 def _bound_port(runner: web.AppRunner) -> int:

@@ -34,7 +34,7 @@ from otlp_bridge import placement, wire
 from otlp_bridge.attributes import attribute_dict, is_private_attribute
 from otlp_bridge.errors import ConfigError
 from otlp_bridge.labels import label_pair, normalize_value, sanitize_label_name
-from otlp_bridge.mapping import METRIC_SPECS, FamilySpec, Value, specs_by_metric
+from otlp_bridge.mapping import METRIC_SPECS, SELF_METRIC_FAMILIES, FamilySpec, Value, specs_by_metric
 from otlp_bridge.naming import metric_name, unit_word
 from otlp_bridge.store import DropReason, HistogramSeries, Kind, Labels, ScalarSeries, Series, Store
 
@@ -42,6 +42,7 @@ CUMULATIVE = 2
 DELTA = 1
 NO_RECORDED_VALUE = 1
 OPENCLAW_SCOPE = "openclaw"
+SEMCONV_PREFIX = "gen_ai."  # OpenClaw metrics named by the semantic conventions, never prefixed
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ class IngestResult:
     rejected: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     sources: set[str] = field(default_factory=set)
+    unprefixed: str = ""  # an OpenClaw metric named without --metric-name-prefix, when no metric had the prefix
 
     def reject(self, reason: str, count: int = 1) -> None:
         self.rejected += count
@@ -347,9 +349,19 @@ MAX_NAME_LENGTH = 200
 MAX_VALUE_LENGTH = 120  # the normaliser's limit for one label value
 
 
+# Names of the bridge's own: the official families' namespace and the self-metrics (also as OpenMetrics stems).
+RESERVED_PREFIXES = ("openclaw_", "otlp_bridge_")
+RESERVED_STEMS = frozenset(name.removesuffix("_total") for name in SELF_METRIC_FAMILIES)
+UNMAPPED_PREFIX = "unmapped_"
+
+
 def generic_spec(name: str, unit: str, kind: Kind, value: Value, description: str) -> FamilySpec:
-    """A family for a metric the OpenClaw mapping does not know, named by the standard rules."""
+    """A family for a metric the OpenClaw mapping does not know, named by the standard rules; a name in the bridge's
+    own namespaces (where it would pass for an official family, or clash with a self-metric) gets ``unmapped_``
+    in front."""
     prom_name = metric_name(name, unit, counter=kind is Kind.COUNTER, gauge=kind is Kind.GAUGE)
+    if prom_name.startswith(RESERVED_PREFIXES) or prom_name.removesuffix("_total") in RESERVED_STEMS:
+        prom_name = UNMAPPED_PREFIX + prom_name
     help_text = " ".join(description.split())[:200] or f"OTLP metric {name}."
     return FamilySpec(name, prom_name, kind, help_text, (), value, unit=unit_word(unit), exactness="GENERIC")
 
@@ -396,6 +408,9 @@ class MetricsTranslator:
         ):
             encoded = None
         index = 0
+        prefix = self.options.metric_name_prefix
+        prefixed = False
+        unprefixed = ""
         for resource_metrics in request.resource_metrics:
             resource_key = resource_metrics.resource.SerializeToString()
             source = self.source_name(resource_metrics.resource, resource_key)
@@ -407,7 +422,15 @@ class MetricsTranslator:
                 for metric in scope_metrics.metrics:
                     raw = encoded[index] if encoded is not None else metric.SerializeToString()
                     index += 1
+                    if scope == OPENCLAW_SCOPE:
+                        name = metric.name
+                        if name.startswith(prefix):
+                            prefixed = True
+                        elif not name.startswith(SEMCONV_PREFIX):
+                            unprefixed = name
                     self._metric(metric, raw, scope, resource_key, extra, now, result)
+        if not prefixed:
+            result.unprefixed = unprefixed
         return result
 
     def _metric(
@@ -836,6 +859,13 @@ class MetricsTranslator:
                 if isinstance(series, Series) and series.last_seen < stream.last_seen:
                     series.last_seen = stream.last_seen
         return self.store.expire(now)
+
+
+def sender_prefix(name: str) -> str | None:
+    """The ``metricNamePrefix`` an OpenClaw metric was most likely sent with (None when its name is unknown)."""
+    sources = (spec.source for spec in METRIC_SPECS if not spec.source.startswith(SEMCONV_PREFIX))
+    known = [source for source in sources if name.endswith(source)]
+    return name[: -len(max(known, key=len))] if known else None
 
 
 def dynamic_labels(attributes: dict[str, str]) -> Labels:

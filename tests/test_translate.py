@@ -619,7 +619,8 @@ def test_custom_metric_name_prefix() -> None:
 
 
 def test_unknown_metrics_follow_the_standard_rules() -> None:
-    """Unmapped names are translated by the OTLP→Prometheus rules, with private attributes left out."""
+    """Unmapped names are translated by the OTLP→Prometheus rules, with private attributes left out; one that would
+    fall in the official openclaw_* namespace gets unmapped_ in front."""
     store, translator = new_translator()
     request = metrics_request(
         sum_metric("openclaw.future.thing", [({"openclaw.kind": "a", "openclaw.sessionKey": "agent:main:x"}, 2.0)]),
@@ -628,7 +629,7 @@ def test_unknown_metrics_follow_the_standard_rules() -> None:
         scope="other",
     )
     assert translator.apply(request, now=1.0).rejected == 0
-    assert value(store, "openclaw_future_thing_total", openclaw_kind="a") == 2.0
+    assert value(store, "unmapped_openclaw_future_thing_total", openclaw_kind="a") == 2.0
     assert value(store, "http_server_duration_milliseconds_count", http_route="unknown") == 1.0
     assert value(store, "process_threads") == 7.0
 
