@@ -131,7 +131,8 @@ class KnownMetric:
     ``pending`` sums the values of the exports not yet settled (a histogram's counts and bucket counts as lanes of
     one integer: ``_lane_values``) and ``last_time`` is the newest end time (an export that is not newer is a resend
     and goes the general way). ``eager`` metrics (those feeding a gauge) are settled
-    as soon as they are taken.
+    as soon as they are taken. A change to a ``waiting`` point (whose APPROX gauge has no value yet) goes the general
+    way, which creates the gauge's series and answers for it.
     """
 
     __slots__ = (
@@ -152,6 +153,7 @@ class KnownMetric:
         "skeleton",
         "starts",
         "streams",
+        "waiting",
         "watched",
     )
 
@@ -172,6 +174,9 @@ class KnownMetric:
         self.cumulative = cumulative
         self.histogram = histogram
         self.eager = False  # settled at once: a gauge shows each export's own mean, it cannot wait for a read
+        self.waiting: tuple[
+            int, ...
+        ] = ()  # points with an APPROX gauge not created yet: any change goes the general way
         self.latest = self.settled = raw
         self.pending: Any = None
         self.exports = 0  # taken since the last settle
@@ -218,11 +223,13 @@ class KnownMetric:
             restarted = array("Q", values[wire.START :: stride]) != self.starts
             if restarted or not all(map(operator.ge, typed, self.counts)):
                 return False  # a restart or a reset, for the general path to tell
+            if any(typed[point] != self.counts[point] for point in self.waiting):
+                return False
             self.counts = typed
         else:
             times = values[wire.TIME :: stride]
-            if min(times) <= self.last_time:
-                return False  # a resend
+            if min(times) <= self.last_time or any(counts[point] for point in self.waiting):
+                return False  # a resend, or a first interval for a waiting gauge
             pending = self.pending
             if self.histogram:
                 if max(counts) >= LANE_LIMIT or self.exports >= MAX_PENDING_EXPORTS:
@@ -554,8 +561,13 @@ class MetricsTranslator:
             return None  # refused points are retried (and reported) every time
         if len(point_streams) != len(encoded_points) or len(set(map(id, point_streams))) != len(point_streams):
             return None
-        if not all(isinstance(target.series, Series) for stream in point_streams for target in stream.targets):
-            return None  # an APPROX gauge still waiting for its first interval: created on the general path only
+        waiting = []  # points whose APPROX gauge waits for its first interval: created on the general path only
+        for position, stream in enumerate(point_streams):
+            unresolved = [target.spec for target in stream.targets if not isinstance(target.series, Series)]
+            if any(spec.value is not Value.MEAN for spec in unresolved):
+                return None
+            if unresolved:
+                waiting.append(position)
         layout = wire.metric_layout(raw, histogram)
         if layout is None:
             return None
@@ -568,6 +580,7 @@ class MetricsTranslator:
         )
         known = KnownMetric(layout, raw, point_streams, batch, temporality == CUMULATIVE, histogram, watched)
         known.eager = any(spec.kind is Kind.GAUGE for spec in specs)
+        known.waiting = tuple(waiting)
         return known
 
     # -- settling -------------------------------------------------------------------------------------------

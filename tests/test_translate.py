@@ -1097,3 +1097,30 @@ def test_approx_gauges_after_a_restart_and_from_delta_exports() -> None:
     delta_store, delta = new_translator()
     delta.apply(_rss([700e6, 900e6], start=1_000, time=2_000, temporality=DELTA), now=1.0)
     assert value(delta_store, "openclaw_memory_bytes", kind="rss") == 800e6
+
+
+def test_an_idle_lane_keeps_the_fast_path_and_its_gauge_appears_with_its_first_interval() -> None:
+    """A queue lane seen once and then idle has no gauge yet; its metric still takes the fast path, and when the lane
+    gets busy again the gauge appears with that interval's mean, as on the general path."""
+    fast_store, fast = new_translator()
+    slow_store, slow = new_translator()
+    slow.known = ForgetfulTable()
+    main: list[float] = []
+    cron = [5.0]
+    for export in range(1, 7):
+        main.append(float(export))
+        if export == 5:
+            cron += [7.0, 9.0]
+        lanes = [({"openclaw.lane": "main"}, main), ({"openclaw.lane": "cron"}, cron)]
+        metric = histogram_metric("openclaw.queue.depth", lanes, time=1_000 + export * 1_000, unit="1")
+        request = metrics_request(metric)
+        known_before = list(fast.known.values())
+        for translator in (fast, slow):
+            assert translator.apply(request, now=float(export), body=request.SerializeToString()).rejected == 0
+        if export in (3, 4):  # the known metric of the previous export took this one: the fast path
+            assert known_before and list(fast.known.values()) == known_before
+        assert render(fast_store, Format.TEXT) == render(slow_store, Format.TEXT)
+        cron_gauge = samples(fast_store).get(("openclaw_queue_lane_size", frozenset({("lane", "cron")})))
+        assert cron_gauge == (8.0 if export >= 5 else None)
+        if export > 1:
+            assert value(fast_store, "openclaw_queue_lane_size", lane="main") == export
