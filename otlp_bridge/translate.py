@@ -131,8 +131,8 @@ class KnownMetric:
     ``pending`` sums the values of the exports not yet settled (a histogram's counts and bucket counts as lanes of
     one integer: ``_lane_values``) and ``last_time`` is the newest end time (an export that is not newer is a resend
     and goes the general way). ``eager`` metrics (those feeding a gauge) are settled
-    as soon as they are taken. A change to a ``waiting`` point (whose APPROX gauge has no value yet) goes the general
-    way, which creates the gauge's series and answers for it.
+    as soon as they are taken. A change to a ``waiting`` point (whose APPROX gauge has no value yet) is ``woken``: the
+    translator creates the gauge's series before it settles, and answers for a refusal in the request.
     """
 
     __slots__ = (
@@ -155,6 +155,7 @@ class KnownMetric:
         "streams",
         "waiting",
         "watched",
+        "woken",
     )
 
     def __init__(
@@ -174,9 +175,8 @@ class KnownMetric:
         self.cumulative = cumulative
         self.histogram = histogram
         self.eager = False  # settled at once: a gauge shows each export's own mean, it cannot wait for a read
-        self.waiting: tuple[
-            int, ...
-        ] = ()  # points with an APPROX gauge not created yet: any change goes the general way
+        self.waiting: tuple[int, ...] = ()  # points whose APPROX gauge is not created yet (``_translate``)
+        self.woken: list[int] = []  # those of them that changed in the export just taken
         self.latest = self.settled = raw
         self.pending: Any = None
         self.exports = 0  # taken since the last settle
@@ -223,13 +223,13 @@ class KnownMetric:
             restarted = array("Q", values[wire.START :: stride]) != self.starts
             if restarted or not all(map(operator.ge, typed, self.counts)):
                 return False  # a restart or a reset, for the general path to tell
-            if any(typed[point] != self.counts[point] for point in self.waiting):
-                return False
+            self.woken = [point for point in self.waiting if typed[point] != self.counts[point]]
             self.counts = typed
         else:
             times = values[wire.TIME :: stride]
-            if min(times) <= self.last_time or any(counts[point] for point in self.waiting):
-                return False  # a resend, or a first interval for a waiting gauge
+            if min(times) <= self.last_time:
+                return False  # a resend
+            self.woken = [point for point in self.waiting if counts[point]]
             pending = self.pending
             if self.histogram:
                 if max(counts) >= LANE_LIMIT or self.exports >= MAX_PENDING_EXPORTS:
@@ -332,7 +332,7 @@ def scaled_bounds(bounds: tuple[float, ...], divisor: float) -> tuple[float, ...
 class _Batch:
     """What the points of one metric share while they are translated."""
 
-    __slots__ = ("dynamic", "extra", "now", "points", "result", "specs")
+    __slots__ = ("dynamic", "extra", "now", "points", "result", "settling", "specs")
 
     def __init__(
         self, points: Any, specs: tuple[FamilySpec, ...], extra: Labels, dynamic: bool, now: float, result: IngestResult
@@ -343,6 +343,7 @@ class _Batch:
         self.dynamic = dynamic
         self.now = now
         self.result = result
+        self.settling = False  # applying what the fast path kept: no request to answer for a refusal
 
     def attributes(self, index: int) -> dict[str, str]:
         """The parsed attributes of point ``index``: read only for new streams and for retrying refused series."""
@@ -461,6 +462,8 @@ class MetricsTranslator:
             if taken:
                 self.known[key] = known
                 result.accepted += known.layout.points
+                if known.woken:
+                    self._wake(known, now, result)
                 if known.eager or alone:
                     self._settle(known)
                 return
@@ -561,7 +564,7 @@ class MetricsTranslator:
             return None  # refused points are retried (and reported) every time
         if len(point_streams) != len(encoded_points) or len(set(map(id, point_streams))) != len(point_streams):
             return None
-        waiting = []  # points whose APPROX gauge waits for its first interval: created on the general path only
+        waiting = []  # points whose APPROX gauge waits for its first interval
         for position, stream in enumerate(point_streams):
             unresolved = [target.spec for target in stream.targets if not isinstance(target.series, Series)]
             if any(spec.value is not Value.MEAN for spec in unresolved):
@@ -605,6 +608,7 @@ class MetricsTranslator:
         batch = known.batch
         batch.now = known.last_seen
         batch.points = _ParsedPoints(known.latest)
+        batch.settling = True
         before: tuple[Any, ...] | None
         if known.cumulative:
             values: Any = layout.values.unpack(known.latest)
@@ -643,9 +647,33 @@ class MetricsTranslator:
             else:
                 number = wire.NumberPoint(stream.start, time, float(row[wire.VALUE]), b"", 0, False)
                 self._sum_point(stream, number, temporality, batch, index)
+        batch.settling = False
         known.settled = known.latest
         known.pending = None
         known.exports = 0
+
+    def _wake(self, known: KnownMetric, now: float, result: IngestResult) -> None:
+        """Create the APPROX gauges of the ``woken`` points, whose first interval just arrived; a point whose gauge is
+        refused counts as rejected, and stays waiting (retried at its next change, as the general path would)."""
+        batch = known.batch
+        batch.now = now
+        batch.points = _ParsedPoints(known.latest)
+        for point in known.woken:
+            stream = known.streams[point]
+            refused = None
+            for target in stream.targets:
+                if not isinstance(target.series, Series):
+                    reason = self._resolve(target, stream, batch, point)
+                    refused = refused or reason
+            if refused is not None:
+                result.accepted -= 1
+                result.reject(refused)
+        known.waiting = tuple(
+            point
+            for point, stream in enumerate(known.streams)
+            if not all(isinstance(target.series, Series) for target in stream.targets)
+        )
+        known.woken = []
 
     def _new_stream(self, key: tuple[Any, ...], batch: _Batch, index: int, start: int) -> Stream | None:
         if len(self.streams) >= self.options.max_streams:
@@ -770,8 +798,8 @@ class MetricsTranslator:
                 if interval or not mean:
                     self._feed(target, increment, stream, extremes)
                 continue
-            if mean and not (interval and increment.observations > 0):
-                continue
+            if mean and (batch.settling or not (interval and increment.observations > 0)):
+                continue  # no interval mean yet; or settling, where ``_wake`` created (or was refused) the series
             reason = self._resolve(target, stream, batch, index)
             if reason is None:
                 # A new series takes the stream's whole history; a gauge, the interval's mean.

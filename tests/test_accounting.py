@@ -152,3 +152,27 @@ def test_spans_and_log_records_are_counted_once() -> None:
     log_result = translators.apply(Signal.LOGS, logs, 1.0)
     assert (log_result.accepted, log_result.rejected) == (0, 4)
     assert log_result.reasons == {"series_cap": 4}
+
+
+def test_a_gauge_refused_on_the_fast_path_is_answered_for_in_the_request() -> None:
+    """An APPROX gauge created when its first interval arrives on the fast path, and refused by the series cap
+    there: the request reports the point rejected, the store counts one refusal (not a second one when settling),
+    and the next change tries again."""
+    store = Store(max_series=2, max_series_per_family=2, ttl=600)
+    translators = SignalTranslators(store, Config(max_series=2, max_series_per_family=2))
+    observed: list[float] = []
+    for export in range(1, 5):
+        observed.append(100e6 * export)
+        rss = histogram_metric("openclaw.memory.rss_bytes", [({}, observed)], time=1_000 + export * 1_000, unit="By")
+        tokens = sum_metric("openclaw.tokens", [({**run_attributes("m1"), "openclaw.token": "input"}, 5.0)])
+        request = metrics_request(rss, tokens)
+        result = translators.apply(Signal.METRICS, request, float(export), request.SerializeToString())
+        refused = 0 if export == 1 else 1  # the first export carries no interval: no gauge to refuse yet
+        assert (result.accepted, result.rejected, dict(result.reasons)) == (
+            2 - refused,
+            refused,
+            {"series_cap": refused} if refused else {},
+        )
+        assert store.dropped_observations == export - 1
+    assert translators.metrics.known, "the exports took the fast path"
+    assert not store.families["openclaw_memory_bytes"].series
