@@ -117,7 +117,7 @@ class SelfMetrics:
         )
         self.scrapes = prometheus_client.Counter(
             "otlp_bridge_scrape_requests",
-            "Requests to the scrape and JSON endpoints, by outcome (ok, unauthorized, forbidden).",
+            "Requests to the scrape and JSON endpoints, by the outcome of the scrape token check.",
             ["outcome"],
             registry=registry,
         )
