@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import aiohttp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
@@ -18,6 +22,8 @@ from otlp_bridge.ingest import SignalTranslators
 from otlp_bridge.selfmetrics import SelfMetrics
 from otlp_bridge.store import Store
 from tests.otlp import GATEWAY, histogram_metric, key_values, metrics_request, sum_metric
+from tests.otlp_helpers import PROTOBUF, find, scrape
+from tests.support import in_process_bridge
 
 MODELS = ["m1", "m2", "m3", "m4"]
 LANES = ["main", "cron", "session:agent:main:x:1"]
@@ -109,17 +115,24 @@ def test_every_point_is_accepted_or_rejected_exactly_once(
     assert sum(counted(metrics, "otlp_bridge_rejected_points_total", "reason").values()) == outcomes.get("rejected", 0)
 
 
-def test_the_reported_case_adds_up() -> None:
-    """The issue's case: with --max-series 10, a body of 62 points (histograms feeding several families) answered
-    more rejections than it could (56 rejected + 12 accepted > 62)."""
-    store = Store(10, 10, ttl=600)
-    translators = SignalTranslators(store, Config(max_series=10, max_series_per_family=10))
+async def test_the_reported_case_adds_up_for_the_sender_and_the_operator() -> None:
+    """The issue's case: with --max-series 10, a body of 62 points (histograms feeding several families) was answered
+    with more rejections than it could have (56 rejected + 12 accepted > 62). The sender's partial_success and the
+    self-metrics now say the same, and add up to 62."""
     run = histogram_metric("openclaw.run.duration_ms", [(run_attributes(f"m{i}"), [5.0]) for i in range(31)])
-    memory = histogram_metric("openclaw.memory.rss_bytes", [({"i": i}, [1e8, 2e8]) for i in range(31)], unit="By")
-    request = metrics_request(run, memory)
-    result = translators.apply(Signal.METRICS, request, 1.0, request.SerializeToString())
-    assert result.accepted + result.rejected == 62
-    assert result.rejected > 0
+    queue = histogram_metric("openclaw.queue.depth", [({"openclaw.lane": f"l{i}"}, [1.0]) for i in range(31)])
+    body = metrics_request(run, queue).SerializeToString()
+    async with in_process_bridge(max_series=10) as bridge, aiohttp.ClientSession() as session:
+        headers = {"Content-Type": PROTOBUF}
+        async with session.post(f"{bridge.otlp_url}/v1/metrics", data=body, headers=headers) as response:
+            answer = ExportMetricsServiceResponse.FromString(await response.read())
+        samples = await scrape(session, bridge.metrics_url)
+    rejected = answer.partial_success.rejected_data_points
+    accepted = find(samples, "otlp_bridge_received_points_total", signal="metrics", outcome="accepted")
+    assert 0 < rejected < 62
+    assert find(samples, "otlp_bridge_received_points_total", signal="metrics", outcome="rejected") == rejected
+    assert accepted is not None
+    assert accepted + rejected == 62
 
 
 EVENT = "model_fallback_decision"  # a log event feeding a family of its own besides openclaw_log_records_total
