@@ -36,17 +36,18 @@ def run_attributes(model: str) -> dict[str, str]:
 
 # One metric of a request: which instrument, the attribute variants of its points, and a value that grows.
 metric_choice = st.tuples(
-    st.sampled_from(["tokens", "run", "queue", "memory", "generic", "nan"]),
+    st.sampled_from(["tokens", "run", "queue", "memory", "queue", "memory", "generic", "nan"]),
     st.lists(st.integers(0, 3), min_size=1, max_size=4, unique=True),
 )
 
 
-def build(choice: str, variants: Sequence[int], export: int) -> metrics_pb2.Metric:
-    """Points that grow export by export (cumulative), so later exports take the fast path."""
+def build(choice: str, variants: Sequence[int], level: int, export: int) -> metrics_pb2.Metric:
+    """Cumulative points at ``level`` (raised by some exports, kept by others), so that exports of the same metric
+    take the fast path, with and without changes."""
     start, time = 1_000, 1_000 + 1_000 * export
-    growing = [float(v) for v in range(1, export + 2)]
+    growing = [float(v) for v in range(1, level + 2)]
     if choice == "tokens":
-        points = [({**run_attributes(MODELS[v]), "openclaw.token": "input"}, 10.0 * export) for v in variants]
+        points = [({**run_attributes(MODELS[v]), "openclaw.token": "input"}, 10.0 * level) for v in variants]
         return sum_metric("openclaw.tokens", points, start=start, time=time)
     if choice == "run":  # one point feeds three families
         return histogram_metric(
@@ -59,7 +60,7 @@ def build(choice: str, variants: Sequence[int], export: int) -> metrics_pb2.Metr
         levels = [({"openclaw.memory.level": "warning"} if v % 2 else {}, growing) for v in variants]
         return histogram_metric("openclaw.memory.rss_bytes", levels, start=start, time=time, unit="By")
     if choice == "generic":
-        points = [({"widget": str(v)}, float(export)) for v in variants]
+        points = [({"widget": str(v)}, float(level)) for v in variants]
         return sum_metric("acme.widgets", points, start=start, time=time)
     return sum_metric("openclaw.cost.usd", [(run_attributes(MODELS[v]), float("nan")) for v in variants])
 
@@ -82,26 +83,33 @@ def counted(metrics: SelfMetrics, name: str, label: str) -> dict[str, float]:
     }
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     max_series=st.integers(1, 24),
     per_family=st.integers(1, 12),
     max_streams=st.integers(1, 40),
-    exports=st.lists(st.lists(metric_choice, min_size=1, max_size=5), min_size=1, max_size=6),
+    chosen=st.lists(metric_choice, min_size=1, max_size=5),
+    exports=st.lists(st.tuples(st.lists(st.booleans(), min_size=5, max_size=5), st.booleans()), min_size=1, max_size=8),
 )
 def test_every_point_is_accepted_or_rejected_exactly_once(
-    max_series: int, per_family: int, max_streams: int, exports: list[list[tuple[str, list[int]]]]
+    max_series: int,
+    per_family: int,
+    max_streams: int,
+    chosen: list[tuple[str, list[int]]],
+    exports: list[tuple[list[bool], bool]],
 ) -> None:
     """Under random caps, each request's accepted + rejected equals its points, on the general path and the fast
     path alike (histograms feeding several families, points feeding a gauge and histograms, selected points), and
-    the self-metrics sum to the points received."""
+    the self-metrics sum to the points received. Each export sends some of the chosen metrics, grown or not."""
     config = Config(max_series=max_series, max_series_per_family=per_family, max_streams=max_streams)
     store = Store(config.max_series, config.max_series_per_family, ttl=10**9)
     translators = SignalTranslators(store, config)
     metrics = SelfMetrics(store, translators.metrics.streams)
-    received = 0
-    for export, choices in enumerate(exports, start=1):
-        request = metrics_request(*(build(choice, variants, export) for choice, variants in choices))
+    received = level = 0
+    for export, (included, grow) in enumerate(exports, start=1):
+        level += grow
+        sent = [build(choice, variants, level, export) for at, (choice, variants) in enumerate(chosen) if included[at]]
+        request = metrics_request(*sent)
         body = request.SerializeToString()
         result = translators.apply(Signal.METRICS, request, float(export), body)
         points = points_in(request)
