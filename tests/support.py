@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -207,8 +207,16 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def real_prometheus(binary: str, folder: Path, scrape_configs: list[dict[str, Any]]) -> Iterator[str]:
-    """A Prometheus on a free loopback port with a temporary config and TSDB; always terminated on exit."""
+def real_prometheus(
+    binary: str,
+    folder: Path,
+    scrape_configs: list[dict[str, Any]],
+    flags: Sequence[str] = (),
+    port: int | None = None,
+) -> Iterator[str]:
+    """A Prometheus on a free loopback port (or ``port``) with a config and TSDB in ``folder``, started with extra
+    ``flags``; always terminated on exit. Entering it again with the same folder and port restarts the same
+    Prometheus."""
     config = folder / "prometheus.yml"
     config.write_text(
         yaml.safe_dump(
@@ -216,8 +224,8 @@ def real_prometheus(binary: str, folder: Path, scrape_configs: list[dict[str, An
             sort_keys=False,
         )
     )
-    port = free_port()
-    log = (folder / "prometheus.log").open("w")
+    port = port or free_port()
+    log = (folder / "prometheus.log").open("a")
     process = subprocess.Popen(
         [
             binary,
@@ -225,6 +233,7 @@ def real_prometheus(binary: str, folder: Path, scrape_configs: list[dict[str, An
             f"--storage.tsdb.path={folder / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}",
             "--log.level=warn",
+            *flags,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -249,3 +258,78 @@ async def wait_until_ready(client: aiohttp.ClientSession, prometheus: str, deadl
                     return
         await asyncio.sleep(0.2)
     pytest.fail("Prometheus did not become ready")
+
+
+# --- what a remote-write sender put on the wire, decoded by protobuf itself --------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class WrittenSample:
+    labels: dict[str, str]
+    label_order: tuple[str, ...]
+    value: float
+    timestamp: int
+
+
+def _prompb_classes() -> tuple[Any, Any]:
+    """``prometheus.WriteRequest`` (prompb/remote.proto, types.proto) built from a descriptor, independent of the
+    bridge's hand-written encoder; enums as int32 (the same varint on the wire)."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    field = descriptor_pb2.FieldDescriptorProto
+    proto = descriptor_pb2.FileDescriptorProto(name="otlp_bridge_test_prompb.proto", package="prompbtest")
+
+    def message(name: str, *fields: tuple[str, int, int, int, str]) -> None:
+        described = proto.message_type.add(name=name)
+        for field_name, number, kind, label, type_name in fields:
+            added = described.field.add(name=field_name, number=number, type=kind, label=label)
+            if type_name:
+                added.type_name = type_name
+
+    optional, repeated = field.LABEL_OPTIONAL, field.LABEL_REPEATED
+    message("Label", ("name", 1, field.TYPE_STRING, optional, ""), ("value", 2, field.TYPE_STRING, optional, ""))
+    message("Sample", ("value", 1, field.TYPE_DOUBLE, optional, ""), ("timestamp", 2, field.TYPE_INT64, optional, ""))
+    message(
+        "TimeSeries",
+        ("labels", 1, field.TYPE_MESSAGE, repeated, ".prompbtest.Label"),
+        ("samples", 2, field.TYPE_MESSAGE, repeated, ".prompbtest.Sample"),
+    )
+    message(
+        "MetricMetadata",
+        ("type", 1, field.TYPE_INT32, optional, ""),
+        ("metric_family_name", 2, field.TYPE_STRING, optional, ""),
+        ("help", 4, field.TYPE_STRING, optional, ""),
+        ("unit", 5, field.TYPE_STRING, optional, ""),
+    )
+    message(
+        "WriteRequest",
+        ("timeseries", 1, field.TYPE_MESSAGE, repeated, ".prompbtest.TimeSeries"),
+        ("metadata", 3, field.TYPE_MESSAGE, repeated, ".prompbtest.MetricMetadata"),
+    )
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(proto)
+    write_request = message_factory.GetMessageClass(pool.FindMessageTypeByName("prompbtest.WriteRequest"))
+    metadata = message_factory.GetMessageClass(pool.FindMessageTypeByName("prompbtest.MetricMetadata"))
+    return write_request, metadata
+
+
+_PROMPB: tuple[Any, Any] | None = None
+
+
+def decode_write_request(body: bytes) -> tuple[list[WrittenSample], list[Any]]:
+    """The samples (one per series entry and sample) and metadata of an uncompressed WriteRequest."""
+    global _PROMPB
+    if _PROMPB is None:
+        _PROMPB = _prompb_classes()
+    request = _PROMPB[0].FromString(body)
+    samples = [
+        WrittenSample(
+            {label.name: label.value for label in series.labels},
+            tuple(label.name for label in series.labels),
+            sample.value,
+            sample.timestamp,
+        )
+        for series in request.timeseries
+        for sample in series.samples
+    ]
+    return samples, list(request.metadata)
