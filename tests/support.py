@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime
+import functools
 import gzip
 import json
 import os
@@ -22,6 +23,7 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from otlp_bridge.config import Config, ListenAddress
 from otlp_bridge.server import Bridge, running
@@ -271,11 +273,10 @@ class WrittenSample:
     timestamp: int
 
 
+@functools.cache
 def _prompb_classes() -> tuple[Any, Any]:
     """``prometheus.WriteRequest`` (prompb/remote.proto, types.proto) built from a descriptor, independent of the
     bridge's hand-written encoder; enums as int32 (the same varint on the wire)."""
-    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-
     field = descriptor_pb2.FieldDescriptorProto
     proto = descriptor_pb2.FileDescriptorProto(name="otlp_bridge_test_prompb.proto", package="prompbtest")
 
@@ -313,15 +314,9 @@ def _prompb_classes() -> tuple[Any, Any]:
     return write_request, metadata
 
 
-_PROMPB: tuple[Any, Any] | None = None
-
-
 def decode_write_request(body: bytes) -> tuple[list[WrittenSample], list[Any]]:
     """The samples (one per series entry and sample) and metadata of an uncompressed WriteRequest."""
-    global _PROMPB
-    if _PROMPB is None:
-        _PROMPB = _prompb_classes()
-    request = _PROMPB[0].FromString(body)
+    request = _prompb_classes()[0].FromString(body)
     samples = [
         WrittenSample(
             {label.name: label.value for label in series.labels},
