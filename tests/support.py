@@ -328,3 +328,25 @@ def decode_write_request(body: bytes) -> tuple[list[WrittenSample], list[Any]]:
         for sample in series.samples
     ]
     return samples, list(request.metadata)
+
+
+_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+_UNESCAPE = {"\\\\": "\\", "\\n": "\n", '\\"': '"'}
+
+SampleKey = frozenset[tuple[str, str]]
+
+
+def page_samples(page: str) -> dict[SampleKey, str]:
+    """The samples of a text 0.0.4 page: labels with ``__name__`` → the value as printed."""
+    out: dict[SampleKey, str] = {}
+    for line in page.splitlines():
+        match = _LINE.match(line)
+        if match is None:
+            continue
+        labels = {
+            name: re.sub(r"\\[\\n\"]", lambda m: _UNESCAPE[m[0]], value)
+            for name, value in _LABEL.findall(match[2] or "")
+        }
+        out[frozenset({"__name__": match[1], **labels}.items())] = match[3]
+    return out

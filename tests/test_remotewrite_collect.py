@@ -3,7 +3,6 @@ the external labels), stamped with the clock; an expired series gets one stale m
 
 from __future__ import annotations
 
-import re
 import struct
 
 import aiohttp
@@ -14,31 +13,18 @@ from otlp_bridge.remotewrite import wire
 from otlp_bridge.remotewrite.collect import DEFAULT_JOB, Collector, Identity
 from otlp_bridge.store import FamilyInfo, HistogramSeries, Kind, ScalarSeries, Store
 from tests.conftest import CAPTURES, require_fixtures
-from tests.support import WrittenSample, captured_requests, decode_write_request, in_process_bridge
+from tests.support import (
+    SampleKey,
+    WrittenSample,
+    captured_requests,
+    decode_write_request,
+    in_process_bridge,
+    page_samples,
+)
 
 FOLDERS = sorted(p.name for p in CAPTURES.iterdir() if p.is_dir())
 NOW = 1_800_000_000.0
 BOUNDS = (0.005, 0.25, 1.0, 30.0)
-_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
-_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-_UNESCAPE = {"\\\\": "\\", "\\n": "\n", '\\"': '"'}
-
-SampleKey = frozenset[tuple[str, str]]
-
-
-def page_samples(page: str) -> dict[SampleKey, str]:
-    """The samples of a text 0.0.4 page: labels with ``__name__`` → the value as printed."""
-    out: dict[SampleKey, str] = {}
-    for line in page.splitlines():
-        match = _LINE.match(line)
-        if match is None:
-            continue
-        labels = {
-            name: re.sub(r"\\[\\n\"]", lambda m: _UNESCAPE[m[0]], value)
-            for name, value in _LABEL.findall(match[2] or "")
-        }
-        out[frozenset({"__name__": match[1], **labels}.items())] = match[3]
-    return out
 
 
 def written(entries: list[bytes]) -> list[WrittenSample]:

@@ -96,12 +96,10 @@ class TargetSender:
                 await self._wake.wait()
                 continue
             batch = self.queue.take()
-            self.in_flight = len(batch)
-            try:
-                await self._deliver(wire.compress(b"".join(batch)), len(batch))
-            finally:
-                self.in_flight = 0
-                self._update_pending()
+            self.in_flight = len(batch)  # left as it is when cancelled: ``abandon`` counts it
+            await self._deliver(wire.compress(b"".join(batch)), len(batch))
+            self.in_flight = 0
+            self._update_pending()
 
     async def _deliver(self, body: bytes, samples: int) -> None:
         """Send one batch until it is accepted or refused, backing off between attempts."""
