@@ -174,3 +174,23 @@ async def test_captured_sessions_are_written_as_the_page_shows_them(folder: str)
         assert float(format_number(sent[key])) == float(text), dict(key)
     assert sent.keys() == page.keys()
     assert {name for key in page for name, value in key if name == "__name__" and value.startswith("process_")}
+
+
+def test_a_series_expired_and_created_again_before_the_next_collection_is_not_marked_stale() -> None:
+    store = Store(10, 10, 60.0)
+    info = FamilyInfo("openclaw_x_total", Kind.COUNTER, "X.", "")
+    family = store.family(info)
+    assert family is not None
+    old = store.series(family, (("a", "1"),), NOW, NOW)
+    assert isinstance(old, ScalarSeries)
+    old.add(5)
+    collector = Collector(store, None, Identity())
+    collector.collect(NOW)
+    assert store.expire(NOW + 61) == 1
+    family = store.family(info)
+    assert family is not None
+    new = store.series(family, (("a", "1"),), NOW + 61, NOW + 61)
+    assert isinstance(new, ScalarSeries) and new is not old
+    new.add(2)
+    (sample,) = written(collector.collect(NOW + 62))
+    assert sample.value == 2.0

@@ -19,7 +19,7 @@ from prometheus_client.metrics_core import Metric
 
 from otlp_bridge.exposition import HISTOGRAMS_PER_PART, SERIES_PER_PART, format_bound
 from otlp_bridge.remotewrite import wire
-from otlp_bridge.store import Family, HistogramSeries, Kind, Labels, ScalarSeries, Store
+from otlp_bridge.store import Family, HistogramSeries, Kind, Labels, ScalarSeries, Series, Store
 
 DEFAULT_JOB = "otlp-bridge"
 _METRIC_TYPES = {Kind.COUNTER: wire.MetricType.COUNTER, Kind.GAUGE: wire.MetricType.GAUGE}
@@ -53,14 +53,15 @@ class Identity:
 
 
 class _Sent(NamedTuple):
-    """A translated series as last sent: its label entries around ``__name__`` and ``le`` (encoded once, reused
-    by every collection), and what it takes to send its stale markers."""
+    """A translated series as last sent: its label entries (a histogram's around ``__name__`` and ``le``) encoded
+    once and reused by every collection, and what it takes to send its stale markers."""
 
-    head: bytes  # labels sorting before __name__
+    whole: bytes  # a counter's or gauge's label entries, ``__name__`` included
+    head: bytes  # a histogram's labels sorting before __name__
     middle: bytes  # between __name__ and le
     tail: bytes  # from le on
     name: str
-    kind: Kind
+    labels: Labels
     bounds: tuple[float, ...]
 
 
@@ -71,7 +72,7 @@ def _name(name: str) -> bytes:
 
 @functools.lru_cache(maxsize=256)
 def _le(bound: float) -> bytes:
-    return wire.label("le", format_bound(bound))
+    return wire.label("le", format_bound(float(bound)))
 
 
 _LE_INF = wire.label("le", "+Inf")
@@ -83,14 +84,16 @@ def _page_value(value: float) -> float:
 
 
 class Collector:
-    """Turns the store and the self-metrics registry into remote-write samples, remembering what it sent."""
+    """Turns the store and the self-metrics registry into remote-write samples, remembering what it sent.
+
+    Series are remembered by identity (hashing label tuples would cost more than encoding the sample)."""
 
     def __init__(self, store: Store, registry: Registry | None, identity: Identity) -> None:
         self.store = store
         self.registry = registry
         self.identity = identity
         self._extra = identity.extra()
-        self._sent: dict[tuple[str, Labels], _Sent] = {}
+        self._sent: dict[Series, _Sent] = {}
         self._own_sent: dict[tuple[str, Labels], bytes] = {}
         self._last_ms = 0
         self.metadata: list[bytes] = []  # of the last complete collection
@@ -103,61 +106,62 @@ class Collector:
         """The collection at ``now`` in slices (empty ones while the store settles); stale markers come last."""
         timestamp = max(int(now * 1000), self._last_ms + 1)  # a later collection never reuses a timestamp
         self._last_ms = timestamp
+        stamp = wire.Stamp(timestamp)
         for _ in self.store.settle_steps():
             yield []
-        seen: set[tuple[str, Labels]] = set()
+        seen: set[Series] = set()
         metadata: list[bytes] = []
         for family in list(self.store.ordered_families()):
             if family.series:
                 metadata.append(_family_metadata(family))
-                yield from self._family(family, timestamp, seen)
+                yield from self._family(family, stamp, seen)
         own_seen: set[tuple[str, Labels]] = set()
         if self.registry is not None:
-            yield self._own(timestamp, own_seen, metadata)
-        yield self._stale(timestamp, seen, own_seen)
+            yield self._own(stamp, own_seen, metadata)
+        yield self._stale(stamp, seen, own_seen)
         self.metadata = metadata
 
-    def _family(self, family: Family, timestamp: int, seen: set[tuple[str, Labels]]) -> Iterator[list[bytes]]:
-        info = family.info
-        name, kind = info.name, info.kind
-        per_part = HISTOGRAMS_PER_PART if kind is Kind.HISTOGRAM else SERIES_PER_PART
-        order = family.sorted_labels()
+    def _family(self, family: Family, stamp: wire.Stamp, seen: set[Series]) -> Iterator[list[bytes]]:
+        name = family.info.name
+        histograms = family.info.kind is Kind.HISTOGRAM
+        per_part = HISTOGRAMS_PER_PART if histograms else SERIES_PER_PART
+        members = list(family.series.values())
         sent = self._sent
-        for start in range(0, len(order), per_part):
-            members = family.series  # may change between parts; a removed series is simply skipped
+        encode = stamp.series
+        for start in range(0, len(members), per_part):
             out: list[bytes] = []
-            for labels in order[start : start + per_part]:
-                series = members.get(labels)
-                if series is None:
-                    continue
-                key = (name, labels)
-                seen.add(key)
-                known = sent.get(key)
+            chunk = members[start : start + per_part]
+            seen.update(chunk)
+            for series in chunk:
+                known = sent.get(series)
                 if isinstance(series, ScalarSeries):
-                    if known is None or known.kind is not kind:
-                        known = sent[key] = self._encode(name, kind, labels, ())
-                    entry = known.head + _name(name) + known.middle + known.tail
-                    out.append(wire.series(entry, _page_value(series.value), timestamp))
+                    if known is None:
+                        known = sent[series] = self._encode(name, series.labels, None)
+                    out.append(encode(known.whole, _page_value(series.value)))
                 else:
                     assert isinstance(series, HistogramSeries)
-                    if known is None or known.kind is not kind or known.bounds != series.bounds:
-                        known = sent[key] = self._encode(name, kind, labels, series.bounds)
-                    _histogram(out, known, series, timestamp)
+                    if known is None or known.bounds != series.bounds:
+                        known = sent[series] = self._encode(name, series.labels, series.bounds)
+                    _histogram(out, known, series, stamp)
             yield out
 
-    def _encode(self, name: str, kind: Kind, labels: Labels, bounds: tuple[float, ...]) -> _Sent:
-        reserved = ("__name__", "le") if kind is Kind.HISTOGRAM else ("__name__",)
+    def _encode(self, name: str, labels: Labels, bounds: tuple[float, ...] | None) -> _Sent:
+        """``bounds`` None for a counter or gauge."""
+        reserved = ("__name__",) if bounds is None else ("__name__", "le")
         chosen: dict[str, str] = {}
         for label_name, value in (*labels, *self._extra):
             if value and label_name not in chosen and label_name not in reserved:
                 chosen[label_name] = value
+        if bounds is None:
+            chosen["__name__"] = name
+            return _Sent(wire.labels(chosen.items()), b"", b"", b"", name, labels, ())
         ordered = sorted(chosen)
         head = b"".join(wire.label(n, chosen[n]) for n in ordered if n < "__name__")
         middle = b"".join(wire.label(n, chosen[n]) for n in ordered if "__name__" < n < "le")
         tail = b"".join(wire.label(n, chosen[n]) for n in ordered if n >= "le")
-        return _Sent(head, middle, tail, name, kind, bounds)
+        return _Sent(b"", head, middle, tail, name, labels, bounds)
 
-    def _own(self, timestamp: int, seen: set[tuple[str, Labels]], metadata: list[bytes]) -> list[bytes]:
+    def _own(self, stamp: wire.Stamp, seen: set[tuple[str, Labels]], metadata: list[bytes]) -> list[bytes]:
         """The self-metrics as the page shows them (prometheus_client's samples, names and labels)."""
         assert self.registry is not None
         out: list[bytes] = []
@@ -173,22 +177,29 @@ class Collector:
                 encoded = sent.get(key)
                 if encoded is None:
                     encoded = sent[key] = wire.labels((("__name__", sample.name), *labels, *self._extra))
-                out.append(wire.series(encoded, sample.value, timestamp))
+                out.append(stamp.series(encoded, sample.value))
         return out
 
-    def _stale(self, timestamp: int, seen: set[tuple[str, Labels]], own_seen: set[tuple[str, Labels]]) -> list[bytes]:
-        """One stale marker for every sample of every series sent before and not seen in this collection."""
-        gone = [self._sent.pop(key) for key in [key for key in self._sent if key not in seen]]
-        entries = [entry for known in gone for entry in _sample_labels(known)]
+    def _stale(self, stamp: wire.Stamp, seen: set[Series], own_seen: set[tuple[str, Labels]]) -> list[bytes]:
+        """One stale marker for every sample of every series sent before and not seen in this collection (unless a
+        new series with the same labels has taken its place)."""
+        gone = [self._sent.pop(series) for series in [series for series in self._sent if series not in seen]]
+        families = self.store.families
+        entries = [
+            entry
+            for known in gone
+            if known.labels not in getattr(families.get(known.name), "series", ())
+            for entry in _sample_labels(known)
+        ]
         entries += [self._own_sent.pop(key) for key in [key for key in self._own_sent if key not in own_seen]]
-        return [wire.series(entry, wire.STALE_NAN, timestamp) for entry in entries]
+        return [stamp.series(entry, wire.STALE_NAN) for entry in entries]
 
 
 def _sample_labels(known: _Sent) -> list[bytes]:
     """The label entries of a series' samples; a histogram's: each bucket, ``+Inf``, ``_sum``, ``_count``."""
+    if known.whole:
+        return [known.whole]
     head, middle, tail, name = known.head, known.middle, known.tail, known.name
-    if known.kind is not Kind.HISTOGRAM:
-        return [head + _name(name) + middle + tail]
     bucket = head + _name(name + "_bucket") + middle
     return [
         *(bucket + _le(bound) + tail for bound in known.bounds),
@@ -198,7 +209,7 @@ def _sample_labels(known: _Sent) -> list[bytes]:
     ]
 
 
-def _histogram(out: list[bytes], known: _Sent, series: HistogramSeries, timestamp: int) -> None:
+def _histogram(out: list[bytes], known: _Sent, series: HistogramSeries, stamp: wire.Stamp) -> None:
     """A histogram's samples with the values the text page prints (cumulative buckets, ``+Inf`` = count)."""
     values: list[float] = []
     cumulative = 0.0
@@ -208,7 +219,7 @@ def _histogram(out: list[bytes], known: _Sent, series: HistogramSeries, timestam
     total = _page_value(series.count)
     values += (total, _page_value(series.sum), total)
     for entry, value in zip(_sample_labels(known), values, strict=True):
-        out.append(wire.series(entry, _page_value(value), timestamp))
+        out.append(stamp.series(entry, _page_value(value)))
 
 
 def _family_metadata(family: Family) -> bytes:

@@ -21,7 +21,7 @@ MAX_RETRY_AFTER_SECONDS = 300.0  # a Retry-After beyond this is taken as this
 class QueueConfig:
     """Prometheus's ``queue_config`` defaults where it has one; capacity is per target (Prometheus: per shard)."""
 
-    capacity: int = 100_000  # samples
+    capacity: int = 200_000  # samples
     max_bytes: int = 64 * 1024 * 1024
     max_samples_per_send: int = 2000
     min_backoff: float = 0.03

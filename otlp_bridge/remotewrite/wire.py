@@ -42,8 +42,7 @@ class MetricType(enum.IntEnum):
     STATESET = 7
 
 
-def varint(number: int) -> bytes:
-    """An unsigned protobuf varint (negative int64 values take ten bytes, as protobuf writes them)."""
+def _varint(number: int) -> bytes:
     if number < 0:
         number += 1 << 64
     out = bytearray()
@@ -52,6 +51,14 @@ def varint(number: int) -> bytes:
         number >>= 7
     out.append(number)
     return bytes(out)
+
+
+_SMALL: Final = tuple(_varint(number) for number in range(1 << 14))  # label and series lengths: precomputed
+
+
+def varint(number: int) -> bytes:
+    """An unsigned protobuf varint (negative int64 values take ten bytes, as protobuf writes them)."""
+    return _SMALL[number] if 0 <= number < len(_SMALL) else _varint(number)
 
 
 def _field(tag: int, payload: bytes) -> bytes:
@@ -75,10 +82,25 @@ def labels(pairs: Iterable[tuple[str, str]]) -> bytes:
     return b"".join(label(name, chosen[name]) for name in sorted(chosen))
 
 
+class Stamp:
+    """Encodes ``WriteRequest.timeseries`` entries of one sample each, all at one timestamp (its bytes are
+    encoded once)."""
+
+    __slots__ = ("_head", "_size", "_tail")
+
+    def __init__(self, timestamp_ms: int) -> None:
+        self._tail = b"\x10" + varint(timestamp_ms)
+        self._head = b"\x12" + varint(9 + len(self._tail)) + b"\x09"
+        self._size = len(self._head) + 8 + len(self._tail)
+
+    def series(self, encoded_labels: bytes, value: float) -> bytes:
+        size = len(encoded_labels) + self._size
+        return b"".join((b"\x0a", varint(size), encoded_labels, self._head, _DOUBLE.pack(value), self._tail))
+
+
 def series(encoded_labels: bytes, value: float, timestamp_ms: int) -> bytes:
     """One ``WriteRequest.timeseries`` entry holding one sample."""
-    sample = _field(0x12, b"\x09" + _DOUBLE.pack(value) + b"\x10" + varint(timestamp_ms))
-    return _field(0x0A, encoded_labels + sample)
+    return Stamp(timestamp_ms).series(encoded_labels, value)
 
 
 def metadata(kind: MetricType, family: str, help_text: str, unit: str) -> bytes:
