@@ -12,12 +12,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from otlp_bridge import __version__
-from otlp_bridge.errors import ConfigError
 from otlp_bridge.remotewrite import wire
 from otlp_bridge.remotewrite.collect import Collector, Identity
 from otlp_bridge.remotewrite.metrics import RemoteWriteMetrics
@@ -197,28 +195,6 @@ async def test_headers_and_credentials_read_from_files(tmp_path: Path) -> None:
     assert first["Authorization"] == "Bearer first-token"
     assert rotated["Authorization"] == "Bearer rotated-token"
     assert basic_auth["Authorization"] == "Basic " + base64.b64encode(b"bridge:s3cret").decode()
-
-
-@pytest.mark.parametrize(
-    ("options", "message"),
-    [
-        ({"url": "ftp://store/write"}, "must be http"),
-        ({"url": "https://user:pw@store/write"}, "credentials in a file"),
-        ({"timeout": 0.0}, "positive"),
-        ({"bearer_token_file": Path("t"), "basic_auth_user": "u", "basic_auth_password_file": Path("p")}, "not both"),
-        ({"basic_auth_user": "u"}, "both a user and a password file"),
-        ({"cert_file": Path("c")}, "both a certificate and a key"),
-        ({"headers": (("Content-Encoding", "gzip"),)}, "cannot be set"),
-        ({"headers": (("Authorization", "x"),), "bearer_token_file": Path("t")}, "conflict"),
-    ],
-)
-def test_invalid_targets_are_refused(options: dict[str, object], message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
-        Target(**{"url": "https://store/api/v1/push", **options})  # type: ignore[arg-type]
-
-
-def test_the_url_label_shows_no_query() -> None:
-    assert Target("https://store:8443/api/v1/push?token=x").display_url == "https://store:8443/api/v1/push"
 
 
 def _store_with(values: int) -> Store:

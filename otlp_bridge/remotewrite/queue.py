@@ -27,6 +27,14 @@ class QueueConfig:
     min_backoff: float = 0.03
     max_backoff: float = 5.0
 
+    def __post_init__(self) -> None:
+        if min(self.capacity, self.max_bytes, self.max_samples_per_send) < 1:
+            msg = "capacity, max_bytes and max_samples_per_send must be at least 1"
+            raise ValueError(msg)
+        if not 0 < self.min_backoff <= self.max_backoff:
+            msg = "backoffs must satisfy 0 < min_backoff <= max_backoff"
+            raise ValueError(msg)
+
 
 class Outcome(enum.Enum):
     SENT = "sent"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from yarl import URL
 
@@ -77,3 +79,74 @@ class Target:
             pair = f"{self.basic_auth_user}:{password}".encode()
             out["Authorization"] = "Basic " + base64.b64encode(pair).decode()
         return out
+
+    def check_files(self) -> None:
+        """Every file the target names exists and is readable (``--check-config`` and startup)."""
+        for option, path in (
+            ("bearer_token_file", self.bearer_token_file),
+            ("basic_auth_password_file", self.basic_auth_password_file),
+            ("tls_ca_file", self.ca_file),
+            ("tls_cert_file", self.cert_file),
+            ("tls_key_file", self.key_file),
+        ):
+            if path is None:
+                continue
+            try:
+                content = path.read_bytes()
+            except OSError as error:
+                msg = f"remote write {self.display_url}: {option} {path}: {error.strerror}"
+                raise ConfigError(msg) from None
+            if option in ("bearer_token_file", "basic_auth_password_file") and not content.strip():
+                msg = f"remote write {self.display_url}: {option} {path} is empty"
+                raise ConfigError(msg)
+
+
+def pair(text: str) -> tuple[str, str]:
+    """``NAME=VALUE`` (for headers and external labels); the value may contain ``=``."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        msg = f"expected NAME=VALUE, got {text!r}"
+        raise ValueError(msg)
+    return name.strip(), value
+
+
+_PATHS = {"bearer_token_file", "basic_auth_password_file", "tls_ca_file", "tls_cert_file", "tls_key_file"}
+_FIELDS = {"tls_ca_file": "ca_file", "tls_cert_file": "cert_file", "tls_key_file": "key_file"}
+TARGET_KEYS = frozenset({"url", "timeout", "headers", "basic_auth_user", "queue", *_PATHS})
+QUEUE_KEYS = frozenset(QueueConfig.__dataclass_fields__)
+_CONVERT: dict[str, Callable[[Any], Any]] = {"timeout": float, **{key: lambda v: Path(str(v)) for key in _PATHS}}
+
+
+def target(entry: Mapping[str, Any], shared: Mapping[str, Any], where: str) -> Target:
+    """A target from a YAML mapping (the keys of ``TARGET_KEYS``); what it leaves out comes from ``shared`` (the
+    ``--remote-write-*`` options, same keys). Headers are merged by name, the entry's winning."""
+    unknown = set(entry) - TARGET_KEYS
+    if unknown:
+        msg = f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(TARGET_KEYS))}"
+        raise ConfigError(msg)
+    values: dict[str, Any] = {k: v for k, v in (*shared.items(), *entry.items()) if k != "headers"}
+    headers = dict(shared.get("headers", ()))
+    own_headers = entry.get("headers") or {}
+    if not isinstance(own_headers, Mapping):
+        msg = f"{where}: headers must be a mapping of names to values"
+        raise ConfigError(msg)
+    headers.update({str(k): str(v) for k, v in own_headers.items()})
+    queue = values.pop("queue", None) or {}
+    if not isinstance(queue, Mapping) or set(queue) - QUEUE_KEYS:
+        msg = f"{where}: queue takes {', '.join(sorted(QUEUE_KEYS))}"
+        raise ConfigError(msg)
+    kwargs: dict[str, Any] = {"headers": tuple(headers.items())}
+    try:
+        kwargs["queue"] = QueueConfig(**{k: type(getattr(QueueConfig(), k))(v) for k, v in queue.items()})
+        for key, value in values.items():
+            if value is not None:
+                kwargs[_FIELDS.get(key, key)] = _CONVERT.get(key, str)(value)
+    except (TypeError, ValueError) as error:
+        msg = f"{where}: {error}"
+        raise ConfigError(msg) from None
+    if "url" not in kwargs:
+        msg = f"{where}: url is required"
+        raise ConfigError(msg)
+    found = Target(**kwargs)
+    found.check_files()
+    return found
