@@ -10,6 +10,7 @@ import dataclasses
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -34,6 +35,7 @@ class Received:
     at: float
     headers: dict[str, str]
     samples: list[WrittenSample]
+    metadata: list[Any]
 
 
 @dataclasses.dataclass
@@ -50,8 +52,8 @@ class Receiver:
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        samples, _ = decode_write_request(wire.decompress(body))
-        self.received.append(Received(time.monotonic(), dict(request.headers), samples))
+        samples, metadata = decode_write_request(wire.decompress(body))
+        self.received.append(Received(time.monotonic(), dict(request.headers), samples, metadata))
         if self.hang:
             self.holding += 1
             try:
@@ -261,3 +263,25 @@ async def test_a_hanging_receiver_does_not_hold_up_ingest_or_other_targets() -> 
     assert metric(registry, "samples_sent_total", alive.url) > 0
     assert metric(registry, "samples_sent_total", hanging.url) == 0
     assert metric(registry, "samples_dropped_total", hanging.url, reason="shutdown") > 0
+
+
+async def test_metadata_goes_in_a_request_of_its_own_once_a_minute() -> None:
+    store = _store_with(2)
+    registry = CollectorRegistry()
+    async with receiver() as target:
+        writer = RemoteWriter(
+            Collector(store, None, Identity()), [Target(target.url)], RemoteWriteMetrics(registry), interval=3600
+        )
+        await writer.start()
+        (one,) = writer.senders
+        for _ in range(3):
+            await writer.collect_once()
+            await until(lambda: one.idle and len(target.received) >= 2)
+        await writer.close()
+    with_metadata = [r for r in target.received if r.metadata]
+    assert len(with_metadata) == 1
+    assert with_metadata[0].samples == []
+    assert [(m.type, m.metric_family_name, m.help) for m in with_metadata[0].metadata] == [
+        (1, "openclaw_x_total", "X.")
+    ]
+    assert sum(len(r.samples) for r in target.received) == 2 * 4  # three collections and the final flush

@@ -79,7 +79,7 @@ class TargetSender:
 
     @property
     def idle(self) -> bool:
-        return not self.queue and not self.in_flight
+        return not self.queue and not self.in_flight and self._metadata is None
 
     def _update_pending(self) -> None:
         self.metrics.pending.labels(self.url).set(len(self.queue) + self.in_flight)
