@@ -16,6 +16,7 @@ import yaml
 
 from otlp_bridge import __version__
 from otlp_bridge.errors import ConfigError
+from otlp_bridge.remotewrite.target import Target, pair, target
 
 ENV_PREFIX = "OTLP_BRIDGE_"
 # Variables with the prefix that are not options: the container image's health check URL and the test suite's switch
@@ -68,6 +69,11 @@ class Config:
     tls_key_file: Path | None = None
     log_format: str = "json"
     log_level: str = "info"
+    remote_write_targets: tuple[Target, ...] = ()
+    remote_write_interval: float = 15.0
+    remote_write_job: str = "otlp-bridge"
+    remote_write_instance: str = ""  # empty: the host name
+    remote_write_external_label: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.max_series_per_family:
@@ -80,6 +86,10 @@ class Config:
             value = getattr(self, field.name)
             if isinstance(value, ListenAddress | Path):
                 value = str(value)
+            elif field.name == "remote_write_targets":
+                value = [found.describe() for found in value]
+            elif field.name == "remote_write_external_label":
+                value = [f"{name}={text}" for name, text in value]
             elif isinstance(value, tuple):
                 value = ",".join(value)
             out[field.name] = value
@@ -188,6 +198,27 @@ def _metric_name_prefix(text: str) -> str:
     return text
 
 
+def _nonempty(text: str) -> str:
+    value = text.strip()
+    if not value:
+        msg = "must not be empty"
+        raise ValueError(msg)
+    return value
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, value = pair(text)
+    return _header_name(name), value.strip()
+
+
+def _external_label(text: str) -> tuple[str, str]:
+    name, value = pair(text)
+    if _label_name_or_none(name) is None or not value:
+        msg = f"expected NAME=VALUE with a label name and a value, got {text!r}"
+        raise ValueError(msg)
+    return name, value
+
+
 def _attribute_list(text: str) -> tuple[str, ...]:
     items = tuple(item.strip() for item in text.split(",") if item.strip())
     if not items:
@@ -203,6 +234,7 @@ class _Option(NamedTuple):
     metavar: str | None = None
     flag: bool = False
     default: str | None = None  # what --help says when the default is not a value of its own
+    repeat: bool = False  # given several times; environment: comma-separated; YAML: a list
 
 
 OPTIONS: tuple[_Option, ...] = (
@@ -230,16 +262,47 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("tls-key-file", _path, "PEM private key for --tls-cert-file", "FILE"),
     _Option("log-format", _choice(LOG_FORMATS), "json or console", "FORMAT"),
     _Option("log-level", _choice(LOG_LEVELS), "debug, info, warning or error", "LEVEL"),
+    _Option("remote-write-url", _nonempty, "push the series to this remote-write URL", "URL", repeat=True),
+    _Option("remote-write-interval", _positive_float, "seconds between remote-write collections", "SECONDS"),
+    _Option("remote-write-timeout", _positive_float, "remote-write request timeout", "SECONDS", default="30"),
+    _Option("remote-write-bearer-token-file", _path, "send Authorization: Bearer <token in FILE>", "FILE"),
+    _Option("remote-write-basic-auth-user", _nonempty, "remote-write basic auth user", "NAME"),
+    _Option("remote-write-basic-auth-password-file", _path, "remote-write basic auth password", "FILE"),
+    _Option("remote-write-header", _header, "extra remote-write request header", "NAME=VALUE", repeat=True),
+    _Option(
+        "remote-write-external-label",
+        _external_label,
+        "label on every written sample",
+        "NAME=VALUE",
+        default="none",
+        repeat=True,
+    ),
+    _Option("remote-write-job", _nonempty, "job label of written samples", "NAME"),
+    _Option("remote-write-instance", _nonempty, "instance label of written samples", "VALUE", default="the host name"),
+    _Option("remote-write-tls-ca-file", _path, "CA bundle for the remote-write targets", "FILE", default="system CAs"),
+    _Option("remote-write-tls-cert-file", _path, "client certificate for the remote-write targets", "FILE"),
+    _Option("remote-write-tls-key-file", _path, "key of --remote-write-tls-cert-file", "FILE"),
 )
 FILE_OPTIONS = ("ingest-token-file", "scrape-token-file", "tls-cert-file", "tls-key-file")
+# The --remote-write-* options that every target shares, by the key a YAML ``remote_write`` entry gives them.
+_TARGET_OPTIONS = {
+    "remote_write_timeout": "timeout",
+    "remote_write_bearer_token_file": "bearer_token_file",
+    "remote_write_basic_auth_user": "basic_auth_user",
+    "remote_write_basic_auth_password_file": "basic_auth_password_file",
+    "remote_write_header": "headers",
+    "remote_write_tls_ca_file": "tls_ca_file",
+    "remote_write_tls_cert_file": "tls_cert_file",
+    "remote_write_tls_key_file": "tls_key_file",
+}
 
 
 def _default_text(option: _Option) -> str:
     """The default as ``--help`` shows it, taken from ``Config`` itself."""
     if option.default is not None:
         return option.default
-    value = Config().describe()[option.name.replace("-", "_")]
-    if value is None:
+    value = Config().describe().get(option.name.replace("-", "_"))  # shared remote-write options: on the targets
+    if value is None or value == []:
         return "none"
     if isinstance(value, bool):
         return "on" if value else "off"
@@ -266,6 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
         help_text = f"{option.help} (default: {_default_text(option)})"
         if option.flag:
             parser.add_argument(f"--{option.name}", action="store_const", const="true", help=help_text)
+        elif option.repeat:
+            parser.add_argument(f"--{option.name}", metavar=option.metavar, help=help_text, action="append")
         else:
             parser.add_argument(f"--{option.name}", metavar=option.metavar, help=help_text)
     parser.add_argument(
@@ -299,17 +364,22 @@ def load_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
             file_values.pop(key, None)
         if raw is None:
             continue
-        if isinstance(raw, list):
-            raw = ",".join(str(item) for item in raw)
         try:
+            if option.repeat:
+                values[key] = tuple(option.parse(item) for item in _items(raw))
+                continue
+            if isinstance(raw, list):
+                raw = ",".join(str(item) for item in raw)
             values[key] = option.parse(str(raw).lower() if isinstance(raw, bool) else str(raw))
         except ValueError as exc:
             msg = f"{origin}: {exc}"
             raise ConfigError(msg) from None
+    entries = file_values.pop("remote_write", None) or []
     if file_values:
         key = sorted(file_values)[0]
         msg = f"unknown config key {key!r}{_hint(_closest(key, [o.name.replace('-', '_') for o in OPTIONS]))}"
         raise ConfigError(msg)
+    values["remote_write_targets"] = _targets(values, entries)
     config = Config(**values)
     _check_consistency(config)
     return config
@@ -337,6 +407,36 @@ def _closest(name: str, valid: Sequence[str]) -> str | None:
 
 def _hint(close: str | None) -> str:
     return f" (did you mean {close}?)" if close else " (not an option; see otlp-bridge --help)"
+
+
+def _items(raw: Any) -> list[str]:
+    """A repeatable option's values: a list (command line, YAML), a mapping (YAML headers, labels) or a
+    comma-separated string (environment)."""
+    if isinstance(raw, dict):
+        return [f"{name}={value}" for name, value in raw.items()]
+    if isinstance(raw, list):
+        return [str(item) for item in raw]
+    return [item.strip() for item in str(raw).split(",") if item.strip()]
+
+
+def _targets(values: dict[str, Any], entries: Any) -> tuple[Target, ...]:
+    """The remote-write targets: one per ``--remote-write-url`` and one per YAML ``remote_write`` entry, each with
+    the shared ``--remote-write-*`` options (popped from ``values``) under what the entry sets itself."""
+    shared = {name: values.pop(key) for key, name in _TARGET_OPTIONS.items() if key in values}
+    urls = values.pop("remote_write_url", ())
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+        msg = "config key 'remote_write' must be a list of mappings (url: ..., headers: ..., ...)"
+        raise ConfigError(msg)
+    targets = [target({"url": url}, shared, f"--remote-write-url {url}") for url in urls]
+    targets += [target(entry, shared, f"config key 'remote_write' entry {n}") for n, entry in enumerate(entries, 1)]
+    seen = [found.url for found in targets]
+    if len(set(seen)) < len(seen):
+        msg = "remote write: the same URL is given twice"
+        raise ConfigError(msg)
+    if not targets and (shared or "remote_write_external_label" in values):
+        msg = "remote-write options are set but there is no --remote-write-url (or config key 'remote_write')"
+        raise ConfigError(msg)
+    return tuple(targets)
 
 
 def _read_yaml(path: str | None) -> dict[str, Any]:
@@ -397,6 +497,8 @@ def check_files(config: Config, *, missing_ok: bool = False) -> list[str]:
         tls_context(config)
     elif config.tls_cert_file is not None:
         skipped.append("--tls-cert-file and --tls-key-file: not loaded as a pair (not both found here)")
+    for remote in config.remote_write_targets:
+        skipped += remote.check_files(missing_ok=missing_ok)
     return skipped
 
 

@@ -40,6 +40,7 @@ from otlp_bridge.exposition import (
 )
 from otlp_bridge.ingest import SignalTranslators
 from otlp_bridge.log import Throttle, get_logger
+from otlp_bridge.remotewrite import sender as remotewrite
 from otlp_bridge.selfmetrics import SelfMetrics
 from otlp_bridge.store import Store
 from otlp_bridge.translate import IngestResult, sender_prefix
@@ -104,6 +105,7 @@ class Bridge:
         self.store = Store(config.max_series, config.max_series_per_family, config.series_ttl)
         self.translators = SignalTranslators(self.store, config)
         self.metrics = SelfMetrics(self.store, self.translators.metrics.streams)
+        self.remote_writer = remotewrite.from_config(config, self.store, self.metrics.registry, clock)
         self.ingest_token = TokenFile(config.ingest_token_file) if config.ingest_token_file else None
         self.scrape_token = TokenFile(config.scrape_token_file) if config.scrape_token_file else None
         self.inflight = 0
@@ -486,6 +488,8 @@ async def running(bridge: Bridge) -> AsyncIterator[tuple[int, int]]:
         ports = (_bound_port(otlp_runner), _bound_port(metrics_runner))
         expiry = asyncio.create_task(_expire_forever(bridge))
         sweeper = asyncio.create_task(_close_stalled_connections([otlp_runner, metrics_runner]))
+        if bridge.remote_writer is not None:
+            await bridge.remote_writer.start()
         bridge.ready = True
         scheme = "https" if context else "http"
         bridge.log.info(
@@ -518,6 +522,8 @@ async def running(bridge: Bridge) -> AsyncIterator[tuple[int, int]]:
         if sweeper is not None:
             sweeper.cancel()
         await _drain(bridge, otlp_runner)
+        if bridge.remote_writer is not None:
+            await bridge.remote_writer.close()  # a last collection after the last request, then the flush
         await otlp_runner.cleanup()
         await metrics_runner.cleanup()
 

@@ -23,9 +23,11 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
+from aiohttp import web
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from otlp_bridge.config import Config, ListenAddress
+from otlp_bridge.remotewrite import wire
 from otlp_bridge.server import Bridge, running
 
 LOOPBACK_ANY_PORT = ListenAddress("127.0.0.1", 0)
@@ -350,3 +352,68 @@ def page_samples(page: str) -> dict[SampleKey, str]:
         }
         out[frozenset({"__name__": match[1], **labels}.items())] = match[3]
     return out
+
+
+# --- a remote-write receiver the test controls ----------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Received:
+    at: float
+    headers: dict[str, str]
+    samples: list[WrittenSample]
+    metadata: list[Any]
+
+
+@dataclasses.dataclass
+class Receiver:
+    """Answers each request with the next scripted ``(status, headers)`` (then 204); ``hang`` holds requests
+    until ``release`` is set."""
+
+    url: str = ""
+    script: list[tuple[int, dict[str, str]]] = dataclasses.field(default_factory=list)
+    received: list[Received] = dataclasses.field(default_factory=list)
+    hang: bool = False
+    release: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    holding: int = 0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        samples, metadata = decode_write_request(wire.decompress(body))
+        self.received.append(Received(time.monotonic(), dict(request.headers), samples, metadata))
+        if self.hang:
+            self.holding += 1
+            try:
+                await self.release.wait()
+            finally:
+                self.holding -= 1
+        status, headers = self.script.pop(0) if self.script else (204, {})
+        return web.Response(status=status, headers=headers, text="refused\n" if status >= 300 else None)
+
+    def values(self) -> list[float]:
+        """Every value received, in order."""
+        return [s.value for r in self.received for s in r.samples]
+
+
+@contextlib.asynccontextmanager
+async def receiver(**options: object) -> AsyncIterator[Receiver]:
+    found = Receiver(**options)  # type: ignore[arg-type]
+    app = web.Application()
+    app.router.add_post("/api/v1/write", found.handle)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    found.url = f"http://127.0.0.1:{runner.addresses[0][1]}/api/v1/write"
+    try:
+        yield found
+    finally:
+        found.release.set()
+        await runner.cleanup()
+
+
+async def until(condition: object, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)

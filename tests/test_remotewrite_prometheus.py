@@ -14,10 +14,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from otlp_bridge.exposition import format_number
-from otlp_bridge.remotewrite.collect import DEFAULT_JOB, Collector, Identity
-from otlp_bridge.remotewrite.metrics import RemoteWriteMetrics
+from otlp_bridge.remotewrite.collect import DEFAULT_JOB
 from otlp_bridge.remotewrite.queue import QueueConfig
-from otlp_bridge.remotewrite.sender import RemoteWriter
 from otlp_bridge.remotewrite.target import Target
 from tests.conftest import CAPTURES, require_fixtures, require_tool
 from tests.support import (
@@ -90,38 +88,33 @@ async def test_prometheus_holds_every_sample_of_the_page_across_an_outage(tmp_pa
     require_fixtures()
     port = free_port()
     url = f"http://127.0.0.1:{port}/api/v1/write"
-    async with in_process_bridge() as running, aiohttp.ClientSession() as client:
+    target = Target(url, timeout=2.0, queue=QueueConfig(min_backoff=0.05, max_backoff=0.5))
+    options = {"remote_write_targets": (target,), "remote_write_interval": 3600, "remote_write_instance": INSTANCE}
+    async with in_process_bridge(**options) as running, aiohttp.ClientSession() as client:
         registry = running.bridge.metrics.registry  # the remote-write self-metrics are written too
-        writer = RemoteWriter(
-            Collector(running.bridge.store, registry, Identity(instance=INSTANCE)),
-            [Target(url, timeout=2.0, queue=QueueConfig(min_backoff=0.05, max_backoff=0.5))],
-            RemoteWriteMetrics(registry),
-            interval=3600,
-        )
-        await writer.start()
+        writer = running.bridge.remote_writer
+        assert writer is not None
         (sender,) = writer.senders
-        try:
-            await _feed(client, running, "01-run1-startup-and-npm-failure")
-            with real_prometheus(binary, tmp_path, [], flags=RECEIVER, port=port) as prometheus:
-                await prometheus_ready(client, prometheus, time.monotonic() + DEADLINE_SECONDS)
-                await writer.collect_once()
-                await _until(lambda: sender.idle, "the first collection was not delivered")
-                first = await _assert_page_in_prometheus(client, running, prometheus)
-
-            await _feed(client, running, "03a-main-part1-cumulative")  # ingest goes on while the receiver is down
+        await _feed(client, running, "01-run1-startup-and-npm-failure")
+        with real_prometheus(binary, tmp_path, [], flags=RECEIVER, port=port) as prometheus:
+            await prometheus_ready(client, prometheus, time.monotonic() + DEADLINE_SECONDS)
             await writer.collect_once()
-            await _until(lambda: _value(registry, "requests_total", url, code="error") >= 2, "no failed attempt")
-            assert not sender.idle
+            await _until(lambda: sender.idle, "the first collection was not delivered")
+            first = await _assert_page_in_prometheus(client, running, prometheus)
 
-            with real_prometheus(binary, tmp_path, [], flags=RECEIVER, port=port) as prometheus:
-                await prometheus_ready(client, prometheus, time.monotonic() + DEADLINE_SECONDS)
-                await _until(lambda: sender.idle, "the queue did not drain after the receiver came back")
-                await writer.collect_once()
-                await _until(lambda: sender.idle, "the last collection was not delivered")
-                second = await _assert_page_in_prometheus(client, running, prometheus)
-            delivered = _value(registry, "samples_enqueued_total", url), _value(registry, "samples_sent_total", url)
-        finally:
-            await writer.close(flush_seconds=0.5)
+        await _feed(client, running, "03a-main-part1-cumulative")  # ingest goes on while the receiver is down
+        await writer.collect_once()
+        await _until(lambda: _value(registry, "requests_total", url, code="error") >= 2, "no failed attempt")
+        assert not sender.idle
+
+        with real_prometheus(binary, tmp_path, [], flags=RECEIVER, port=port) as prometheus:
+            await prometheus_ready(client, prometheus, time.monotonic() + DEADLINE_SECONDS)
+            await _until(lambda: sender.idle, "the queue did not drain after the receiver came back")
+            await writer.collect_once()
+            await _until(lambda: sender.idle, "the last collection was not delivered")
+            second = await _assert_page_in_prometheus(client, running, prometheus)
+        delivered = _value(registry, "samples_enqueued_total", url), _value(registry, "samples_sent_total", url)
+    # leaving the bridge makes a last collection and flushes it; Prometheus is gone by then
 
     failures = sum(_value(registry, "requests_total", url, code=code) for code in ("error", "timeout"))
     retried = _value(registry, "samples_retried_total", url)

@@ -6,14 +6,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import dataclasses
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
-from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from otlp_bridge import __version__
@@ -25,64 +22,9 @@ from otlp_bridge.remotewrite.sender import RemoteWriter, TargetSender
 from otlp_bridge.remotewrite.target import Target
 from otlp_bridge.store import FamilyInfo, Kind, ScalarSeries, Store
 from tests.conftest import CAPTURES, require_fixtures
-from tests.support import WrittenSample, captured_requests, decode_write_request, in_process_bridge
+from tests.support import captured_requests, in_process_bridge, receiver, until
 
 FAST = QueueConfig(min_backoff=0.05, max_backoff=0.2)
-
-
-@dataclasses.dataclass
-class Received:
-    at: float
-    headers: dict[str, str]
-    samples: list[WrittenSample]
-    metadata: list[Any]
-
-
-@dataclasses.dataclass
-class Receiver:
-    """Answers each request with the next scripted ``(status, headers)`` (then 204); ``hang`` holds requests
-    until ``release`` is set."""
-
-    url: str = ""
-    script: list[tuple[int, dict[str, str]]] = dataclasses.field(default_factory=list)
-    received: list[Received] = dataclasses.field(default_factory=list)
-    hang: bool = False
-    release: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
-    holding: int = 0
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        samples, metadata = decode_write_request(wire.decompress(body))
-        self.received.append(Received(time.monotonic(), dict(request.headers), samples, metadata))
-        if self.hang:
-            self.holding += 1
-            try:
-                await self.release.wait()
-            finally:
-                self.holding -= 1
-        status, headers = self.script.pop(0) if self.script else (204, {})
-        return web.Response(status=status, headers=headers, text="refused\n" if status >= 300 else None)
-
-    def values(self) -> list[float]:
-        """Every value received, in order."""
-        return [s.value for r in self.received for s in r.samples]
-
-
-@contextlib.asynccontextmanager
-async def receiver(**options: object) -> AsyncIterator[Receiver]:
-    found = Receiver(**options)  # type: ignore[arg-type]
-    app = web.Application()
-    app.router.add_post("/api/v1/write", found.handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    found.url = f"http://127.0.0.1:{runner.addresses[0][1]}/api/v1/write"
-    try:
-        yield found
-    finally:
-        found.release.set()
-        await runner.cleanup()
 
 
 @contextlib.asynccontextmanager
@@ -106,13 +48,6 @@ def entries(values: range) -> list[bytes]:
 def metric(registry: CollectorRegistry, name: str, url: str, **labels: str) -> float:
     value = registry.get_sample_value("otlp_bridge_remote_write_" + name, {"url": url, **labels})
     return value if value is not None else 0.0
-
-
-async def until(condition: object, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 async def test_500_and_429_are_retried_with_backoff_honouring_retry_after() -> None:

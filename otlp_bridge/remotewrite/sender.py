@@ -6,34 +6,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ssl
+import socket
 import time
 from collections.abc import Callable, Sequence
 
 import aiohttp
+from prometheus_client import CollectorRegistry
 
 from otlp_bridge import __version__
+from otlp_bridge.config import Config
 from otlp_bridge.log import get_logger
 from otlp_bridge.remotewrite import wire
-from otlp_bridge.remotewrite.collect import Collector
+from otlp_bridge.remotewrite.collect import Collector, Identity
 from otlp_bridge.remotewrite.metrics import RemoteWriteMetrics
 from otlp_bridge.remotewrite.queue import Outcome, Queue, backoff, classify, retry_after
 from otlp_bridge.remotewrite.target import Target
+from otlp_bridge.store import Store
 
 USER_AGENT = f"otlp-bridge/{__version__}"
 SLICE_SECONDS = 0.001  # collection works this long before it lets the event loop run other tasks
 METADATA_INTERVAL_SECONDS = 60.0
 FLUSH_SECONDS = 5.0
 ERROR_TEXT_BYTES = 512
-
-
-def _ssl_context(target: Target) -> ssl.SSLContext | None:
-    if target.ca_file is None and target.cert_file is None:
-        return None
-    context = ssl.create_default_context(cafile=str(target.ca_file) if target.ca_file else None)
-    if target.cert_file is not None and target.key_file is not None:
-        context.load_cert_chain(str(target.cert_file), str(target.key_file))
-    return context
 
 
 class TargetSender:
@@ -55,7 +49,7 @@ class TargetSender:
         self.queue = Queue(target.queue)
         self.in_flight = 0
         self.log = get_logger().bind(url=self.url)
-        self._ssl = _ssl_context(target)
+        self._ssl = target.ssl_context()
         self._wake = asyncio.Event()
         self._metadata: bytes | None = None
         self._metadata_sent = -METADATA_INTERVAL_SECONDS
@@ -221,3 +215,23 @@ class RemoteWriter:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def from_config(
+    config: Config, store: Store, registry: CollectorRegistry, clock: Callable[[], float]
+) -> RemoteWriter | None:
+    """The configured remote writer (its self-metrics in ``registry``, so on the scrape page too), or None."""
+    if not config.remote_write_targets:
+        return None
+    identity = Identity(
+        config.remote_write_job,
+        config.remote_write_instance or socket.gethostname(),
+        config.remote_write_external_label,
+    )
+    return RemoteWriter(
+        Collector(store, registry, identity),
+        config.remote_write_targets,
+        RemoteWriteMetrics(registry),
+        config.remote_write_interval,
+        clock,
+    )

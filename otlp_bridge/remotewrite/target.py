@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,16 +82,29 @@ class Target:
             out["Authorization"] = "Basic " + base64.b64encode(pair).decode()
         return out
 
-    def check_files(self) -> None:
-        """Every file the target names exists and is readable (``--check-config`` and startup)."""
-        for option, path in (
-            ("bearer_token_file", self.bearer_token_file),
-            ("basic_auth_password_file", self.basic_auth_password_file),
-            ("tls_ca_file", self.ca_file),
-            ("tls_cert_file", self.cert_file),
-            ("tls_key_file", self.key_file),
-        ):
-            if path is None:
+    def describe(self) -> dict[str, Any]:
+        """What ``--check-config`` prints: header names but never their values, file paths but never contents."""
+        return {
+            "url": self.display_url,
+            "timeout": self.timeout,
+            "headers": [name for name, _ in self.headers],
+            "bearer_token_file": _text(self.bearer_token_file),
+            "basic_auth_user": self.basic_auth_user,
+            "basic_auth_password_file": _text(self.basic_auth_password_file),
+            "tls_ca_file": _text(self.ca_file),
+            "tls_cert_file": _text(self.cert_file),
+            "tls_key_file": _text(self.key_file),
+            "queue": dataclasses.asdict(self.queue),
+        }
+
+    def check_files(self, *, missing_ok: bool = False) -> list[str]:
+        """Every file the target names is readable, token files hold a token and the TLS files load; with
+        ``missing_ok`` (``--check-config``) a file absent here is skipped and named in the returned lines."""
+        skipped = []
+        present = {}
+        for option, path in self.files().items():
+            if missing_ok and not path.exists():
+                skipped.append(f"remote write {self.display_url}: {option} {path}: not found here, not checked")
                 continue
             try:
                 content = path.read_bytes()
@@ -99,6 +114,37 @@ class Target:
             if option in ("bearer_token_file", "basic_auth_password_file") and not content.strip():
                 msg = f"remote write {self.display_url}: {option} {path} is empty"
                 raise ConfigError(msg)
+            present[option] = path
+        if "tls_ca_file" in present or {"tls_cert_file", "tls_key_file"} <= present.keys():
+            try:
+                self.ssl_context()
+            except (ssl.SSLError, OSError) as error:
+                msg = f"remote write {self.display_url}: the TLS files do not load: {error}"
+                raise ConfigError(msg) from None
+        return skipped
+
+    def files(self) -> dict[str, Path]:
+        named = {
+            "bearer_token_file": self.bearer_token_file,
+            "basic_auth_password_file": self.basic_auth_password_file,
+            "tls_ca_file": self.ca_file,
+            "tls_cert_file": self.cert_file,
+            "tls_key_file": self.key_file,
+        }
+        return {option: path for option, path in named.items() if path is not None}
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The client TLS context when the target names a CA or a client certificate (else aiohttp's default)."""
+        if self.ca_file is None and self.cert_file is None:
+            return None
+        context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+        if self.cert_file is not None and self.key_file is not None:
+            context.load_cert_chain(str(self.cert_file), str(self.key_file))
+        return context
+
+
+def _text(path: Path | None) -> str | None:
+    return None if path is None else str(path)
 
 
 def pair(text: str) -> tuple[str, str]:
@@ -147,6 +193,4 @@ def target(entry: Mapping[str, Any], shared: Mapping[str, Any], where: str) -> T
     if "url" not in kwargs:
         msg = f"{where}: url is required"
         raise ConfigError(msg)
-    found = Target(**kwargs)
-    found.check_files()
-    return found
+    return Target(**kwargs)
