@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 import yaml
 
-from otlp_bridge.config import Config, build_parser, load_config
+from otlp_bridge.config import Config, build_parser, check_files, load_config
 from otlp_bridge.errors import ConfigError
 from otlp_bridge.remotewrite.queue import QueueConfig
 from otlp_bridge.remotewrite.target import Target
@@ -115,7 +115,6 @@ def test_yaml_targets_take_the_shared_options_under_their_own(tmp_path: Path, to
         (["--remote-write-url", URL, "--remote-write-external-label", "9x=1"], None, "not a Prometheus label name"),
         (["--remote-write-url", "https://u:p@mimir/api/v1/push"], None, "credentials in a file"),
         (["--remote-write-url", URL, "--remote-write-basic-auth-user", "u"], None, "both a user and a password"),
-        (["--remote-write-url", URL, "--remote-write-bearer-token-file", "/nonexistent"], None, "file not found"),
         (["--remote-write-url", URL, "--remote-write-interval", "0"], None, "greater than 0"),
         ([], {"remote_write": {"url": URL}}, "must be a list of mappings"),
         ([], {"remote_write": [{"url": URL, "token": "x"}]}, "entry 1: unknown key"),
@@ -125,6 +124,24 @@ def test_yaml_targets_take_the_shared_options_under_their_own(tmp_path: Path, to
 def test_mistakes_are_config_errors(argv: list[str], document: Any, message: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=message):
         load(argv, document=document, tmp_path=tmp_path)
+
+
+def test_target_files_are_checked_like_the_other_files(tmp_path: Path) -> None:
+    """Read at startup (a missing or empty file is an error), skipped and named by ``--check-config`` when absent."""
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    absent = load(["--remote-write-url", URL, "--remote-write-bearer-token-file", str(tmp_path / "absent")])
+    with pytest.raises(ConfigError, match=r"bearer_token_file .*absent"):
+        check_files(absent)
+    (skipped,) = check_files(absent, missing_ok=True)
+    assert "not found here, not checked" in skipped
+    with pytest.raises(ConfigError, match="is empty"):
+        check_files(load(["--remote-write-url", URL, "--remote-write-basic-auth-user", "u",
+                          "--remote-write-basic-auth-password-file", str(empty)]))  # fmt: skip
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("not a certificate\n")
+    with pytest.raises(ConfigError, match="TLS files do not load"):
+        check_files(load(["--remote-write-url", URL, "--remote-write-tls-ca-file", str(not_pem)]))
 
 
 def test_check_config_shows_targets_without_secrets(token: Path) -> None:

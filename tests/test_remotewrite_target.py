@@ -74,7 +74,6 @@ def test_a_yaml_target_inherits_the_shared_options_and_merges_headers(tmp_path: 
         ({"url": "https://x/", "queue": {"capacity": 0}}, "at least 1"),
         ({"url": "https://x/", "queue": {"min_backoff": 10}}, "min_backoff <= max_backoff"),
         ({"url": "https://x/", "timeout": "soon"}, "could not convert"),
-        ({"url": "https://x/", "bearer_token_file": "/nonexistent/token"}, "No such file"),
     ],
 )
 def test_yaml_targets_are_validated(entry: dict[str, Any], message: str | None) -> None:
@@ -86,8 +85,10 @@ def test_yaml_targets_are_validated(entry: dict[str, Any], message: str | None) 
     assert "url is required" in message or str(raised.value).startswith(("remote_write[1]", "remote write"))
 
 
-def test_an_empty_token_file_is_refused(tmp_path: Path) -> None:
+def test_an_empty_or_absent_token_file_is_refused(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.write_text("\n")
     with pytest.raises(ConfigError, match="is empty"):
         Target("https://x/", bearer_token_file=empty).check_files()
+    with pytest.raises(ConfigError, match="No such file"):
+        Target("https://x/", bearer_token_file=tmp_path / "absent").check_files()
