@@ -20,7 +20,7 @@ from tests.support import check_config
 CHART = REPO / "helm" / "otlp-bridge"
 EXAMPLES = REPO / "examples"
 CI_VALUES = sorted((CHART / "ci").glob("*.yaml"))
-STANDALONE = ["default-values.yaml", "full-values.yaml", "existing-secrets-values.yaml"]
+STANDALONE = ["default-values.yaml", "full-values.yaml", "existing-secrets-values.yaml", "remote-write-values.yaml"]
 NAMESPACE = "openclaw"
 
 Doc = dict[str, Any]
@@ -38,6 +38,7 @@ EXPECTED_KINDS = {
         "Service": 1,
         "ServiceMonitor": 1,
     },
+    "remote-write-values.yaml": {"ConfigMap": 1, "Deployment": 1, "Service": 1},
     "sidecar-values.yaml": {
         "ConfigMap": 2,  # config, sidecar snippet
         "PodMonitor": 1,
@@ -220,7 +221,7 @@ def test_config_file_is_mounted_from_the_configmap(helm: str, values: str) -> No
     configmap = one(docs, "ConfigMap", "-config")
     assert volume["configMap"]["name"] == configmap["metadata"]["name"]
     config = yaml.safe_load(configmap["data"][filename])
-    assert set(config) <= interface_yaml_keys()
+    assert set(config) <= interface_yaml_keys() | {"remote_write"}  # the targets of remoteWrite
 
 
 def test_empty_config_renders_no_configmap_and_no_flag(helm: str) -> None:
@@ -452,6 +453,9 @@ def test_dashboards_configmap(helm: str) -> None:
         (["mode=sidecar", "podMonitor.enabled=true"], "podSelector"),
         (["mode=sidecar", "serviceMonitor.enabled=true"], "use podMonitor"),
         (["podDisruptionBudget.enabled=true", "podDisruptionBudget.maxUnavailable=null"], "minAvailable or max"),
+        (["config.remote_write_url=http://x/"], "give remote-write targets in remoteWrite"),
+        (["remoteWrite[0].url=http://x/", "remoteWrite[0].token=a", "remoteWrite[0].existingSecret=b"], "not both"),
+        (["remoteWrite[0].url=http://x/", "remoteWrite[0].basicAuthUser=u"], "needs the password"),
     ],
 )
 def test_invalid_values_fail(helm: str, sets: list[str], message: str) -> None:
@@ -544,6 +548,34 @@ def test_schema_knows_every_value() -> None:
     for key, value in values.items():
         if isinstance(value, dict) and properties[key].get("additionalProperties") is False:
             assert set(value) <= set(properties[key]["properties"]), key
+
+
+def test_remote_write_targets_are_rendered_as_the_bridge_reads_them(helm: str, tmp_path: Path) -> None:
+    """The Mimir example: the tenant header and the token file from the existing Secret reach the bridge's own
+    --check-config as one target each; a chart-created token and basic auth mount the chart's Secret."""
+    docs = render(helm, "remote-write-values.yaml")
+    pod, container = deployment_parts(docs)
+    config = yaml.safe_load(one(docs, "ConfigMap", "-config")["data"]["bridge.yaml"])
+    mimir, victoria = config["remote_write"]
+    assert mimir["headers"] == {"X-Scope-OrgID": "openclaw"}
+    assert secret_file(pod, container, mimir["bearer_token_file"]) == ("mimir-write", "token")
+    assert "bearer_token_file" not in victoria and victoria["queue"] == {"capacity": 500000}
+    files = {arg_value(container["args"], "--config") or "": one(docs, "ConfigMap", "-config")["data"]["bridge.yaml"]}
+    effective = check_config(container["args"], files, tmp_path)
+    described = effective["remote_write_targets"]
+    assert [(t["url"], t["headers"]) for t in described] == [
+        ("https://mimir.example.com/api/v1/push", ["X-Scope-OrgID"]),
+        ("http://victoria-metrics.monitoring.svc:8428/api/v1/write", []),
+    ]
+    assert effective["remote_write_external_label"] == ["cluster=eu-1"]
+
+    docs = render(helm, None, "remoteWrite[0].url=https://cloud/api/prom/push", "remoteWrite[0].token=s3cret",
+                  "remoteWrite[0].basicAuthUser=bridge")  # fmt: skip
+    pod, container = deployment_parts(docs)
+    (entry,) = yaml.safe_load(one(docs, "ConfigMap", "-config")["data"]["bridge.yaml"])["remote_write"]
+    assert entry["basic_auth_user"] == "bridge"
+    name, key = secret_file(pod, container, entry["basic_auth_password_file"])
+    assert one(docs, "Secret", name)["data"][key] == "czNjcmV0"  # base64 of s3cret
 
 
 def test_pod_disruption_budget(helm: str) -> None:

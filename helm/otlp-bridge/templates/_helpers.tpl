@@ -55,6 +55,35 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if or .Values.auth.scrape.token .Values.auth.scrape.existingSecret }}true{{ end }}
 {{- end }}
 
+{{/* Whether the bridge gets a config file: config values or remote-write targets. */}}
+{{- define "otlp-bridge.hasConfig" -}}
+{{- if or .Values.config .Values.remoteWrite }}true{{ end }}
+{{- end }}
+
+{{/* bridge.yaml: the config values, plus the remote-write targets as `remote_write` entries. */}}
+{{- define "otlp-bridge.configFile" -}}
+{{- $config := deepCopy (.Values.config | default dict) }}
+{{- $targets := list }}
+{{- range $index, $target := .Values.remoteWrite }}
+{{- $entry := dict "url" $target.url }}
+{{- with $target.headers }}{{ $_ := set $entry "headers" . }}{{ end }}
+{{- with $target.timeout }}{{ $_ := set $entry "timeout" . }}{{ end }}
+{{- with $target.queue }}{{ $_ := set $entry "queue" . }}{{ end }}
+{{- if or $target.token $target.existingSecret }}
+{{- $file := printf "/etc/otlp-bridge/remote-write/%d/secret" $index }}
+{{- if $target.basicAuthUser }}
+{{- $_ := set $entry "basic_auth_user" $target.basicAuthUser }}
+{{- $_ := set $entry "basic_auth_password_file" $file }}
+{{- else }}
+{{- $_ := set $entry "bearer_token_file" $file }}
+{{- end }}
+{{- end }}
+{{- $targets = append $targets $entry }}
+{{- end }}
+{{- if $targets }}{{ $_ := set $config "remote_write" $targets }}{{ end }}
+{{- toYaml $config }}
+{{- end }}
+
 {{- define "otlp-bridge.scheme" -}}
 {{- ternary "HTTPS" "HTTP" (ne .Values.tls.existingSecret "") }}
 {{- end }}
@@ -67,6 +96,22 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- range $key := list "otlp_listen" "metrics_listen" "ingest_token_file" "scrape_token_file" "tls_cert_file" "tls_key_file" }}
 {{- if hasKey ($.Values.config | default dict) $key }}
 {{- fail (printf "config.%s is set by the chart; use ports/auth/tls values instead" $key) }}
+{{- end }}
+{{- end }}
+{{- range $key := list "remote_write_url" "remote_write_bearer_token_file" "remote_write_basic_auth_user" "remote_write_basic_auth_password_file" "remote_write_header" "remote_write_timeout" "remote_write_tls_ca_file" "remote_write_tls_cert_file" "remote_write_tls_key_file" }}
+{{- if hasKey ($.Values.config | default dict) $key }}
+{{- fail (printf "config.%s: give remote-write targets in remoteWrite (url, headers, token or existingSecret, ...)" $key) }}
+{{- end }}
+{{- end }}
+{{- range $index, $target := .Values.remoteWrite }}
+{{- if not $target.url }}
+{{- fail (printf "remoteWrite[%d]: url is required" $index) }}
+{{- end }}
+{{- if and $target.token $target.existingSecret }}
+{{- fail (printf "remoteWrite[%d]: give either token or existingSecret, not both" $index) }}
+{{- end }}
+{{- if and $target.basicAuthUser (not (or $target.token $target.existingSecret)) }}
+{{- fail (printf "remoteWrite[%d]: basicAuthUser needs the password as token or existingSecret" $index) }}
 {{- end }}
 {{- end }}
 {{- if and .Values.auth.ingest.token .Values.auth.ingest.existingSecret }}
@@ -115,7 +160,7 @@ args:
   - {{ printf "%s:%d" $otlpHost (int $v.ports.otlp) | quote }}
   - --metrics-listen
   - {{ printf "0.0.0.0:%d" (int $v.ports.metrics) | quote }}
-  {{- if $v.config }}
+  {{- if include "otlp-bridge.hasConfig" $root }}
   - --config
   - /etc/otlp-bridge/config/bridge.yaml
   {{- end }}
@@ -175,10 +220,17 @@ securityContext:
 volumeMounts:
   - name: otlp-bridge-tmp
     mountPath: /tmp
-  {{- if $v.config }}
+  {{- if include "otlp-bridge.hasConfig" $root }}
   - name: otlp-bridge-config
     mountPath: /etc/otlp-bridge/config
     readOnly: true
+  {{- end }}
+  {{- range $index, $target := $v.remoteWrite }}
+  {{- if or $target.token $target.existingSecret }}
+  - name: {{ printf "otlp-bridge-remote-write-%d" $index }}
+    mountPath: {{ printf "/etc/otlp-bridge/remote-write/%d" $index }}
+    readOnly: true
+  {{- end }}
   {{- end }}
   {{- if include "otlp-bridge.ingestAuth" $root }}
   - name: otlp-bridge-ingest-token
@@ -205,10 +257,21 @@ volumeMounts:
 - name: otlp-bridge-tmp
   emptyDir:
     sizeLimit: 16Mi
-{{- if $v.config }}
+{{- if include "otlp-bridge.hasConfig" $root }}
 - name: otlp-bridge-config
   configMap:
     name: {{ include "otlp-bridge.fullname" $root }}-config
+{{- end }}
+{{- range $index, $target := $v.remoteWrite }}
+{{- if or $target.token $target.existingSecret }}
+- name: {{ printf "otlp-bridge-remote-write-%d" $index }}
+  secret:
+    secretName: {{ $target.existingSecret | default (printf "%s-remote-write" (include "otlp-bridge.fullname" $root)) }}
+    defaultMode: {{ $mode }}
+    items:
+      - key: {{ ternary ($target.existingSecretKey | default "token") (printf "target-%d" $index) (not (empty $target.existingSecret)) }}
+        path: secret
+{{- end }}
 {{- end }}
 {{- if include "otlp-bridge.ingestAuth" $root }}
 - name: otlp-bridge-ingest-token
