@@ -302,7 +302,7 @@ def _default_text(option: _Option) -> str:
     if option.default is not None:
         return option.default
     value = Config().describe().get(option.name.replace("-", "_"))  # shared remote-write options: on the targets
-    if value is None or value == []:
+    if value is None:
         return "none"
     if isinstance(value, bool):
         return "on" if value else "off"

@@ -28,9 +28,8 @@ _OWN_TYPES = {
     "gauge": wire.MetricType.GAUGE,
     "histogram": wire.MetricType.HISTOGRAM,
     "summary": wire.MetricType.SUMMARY,
-    "info": wire.MetricType.INFO,
-    "stateset": wire.MetricType.STATESET,
-    "gaugehistogram": wire.MetricType.GAUGEHISTOGRAM,
+    "info": wire.MetricType.GAUGE,  # as the text page types them
+    "stateset": wire.MetricType.GAUGE,
 }
 _OWN_SUFFIX = {"counter": "_total", "info": "_info"}  # the name prometheus_client's text page gives the family
 
