@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiohttp
 from prometheus_client import CollectorRegistry
+from structlog.testing import capture_logs
 
 from otlp_bridge import __version__
 from otlp_bridge.remotewrite import wire
@@ -68,6 +69,19 @@ async def test_500_and_429_are_retried_with_backoff_honouring_retry_after() -> N
         assert metric(registry, "requests_total", target.url, code=code) == 1
     assert metric(registry, "last_success_timestamp_seconds", target.url) > 0
     assert metric(registry, "send_duration_seconds_count", target.url) == 4
+
+
+async def test_failures_are_logged_once_per_cause_and_interval() -> None:
+    no_headers: dict[str, str] = {}
+    script = [(500, no_headers)] * 6 + [(400, no_headers)]
+    config = QueueConfig(min_backoff=0.01, max_backoff=0.01)
+    with capture_logs() as logs:
+        async with receiver(script=script) as target, sender(Target(target.url, queue=config)) as (one, registry):
+            one.push(entries(range(2)))
+            await until(lambda: one.idle)
+    assert metric(registry, "requests_total", target.url, code="500") == 6
+    failures = [(e["code"], e["held_back"], e["answer"]) for e in logs if e["event"] == "remote_write_failed"]
+    assert failures == [("500", 0, "refused"), ("400", 0, "refused")]
 
 
 async def test_other_4xx_are_dropped_and_counted_and_the_queue_goes_on() -> None:

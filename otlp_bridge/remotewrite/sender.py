@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from otlp_bridge import __version__
 from otlp_bridge.config import Config
-from otlp_bridge.log import get_logger
+from otlp_bridge.log import Throttle, get_logger
 from otlp_bridge.remotewrite import wire
 from otlp_bridge.remotewrite.collect import Collector, Identity
 from otlp_bridge.remotewrite.metrics import RemoteWriteMetrics
@@ -28,6 +28,7 @@ SLICE_SECONDS = 0.001  # collection works this long before it lets the event loo
 METADATA_INTERVAL_SECONDS = 60.0
 FLUSH_SECONDS = 5.0
 ERROR_TEXT_BYTES = 512
+WARNING_INTERVAL_SECONDS = 10.0  # at most one failure line per target and cause this often
 
 
 class TargetSender:
@@ -49,6 +50,7 @@ class TargetSender:
         self.queue = Queue(target.queue)
         self.in_flight = 0
         self.log = get_logger().bind(url=self.url)
+        self._throttle = Throttle(WARNING_INTERVAL_SECONDS)
         self._ssl = target.ssl_context()
         self._wake = asyncio.Event()
         self._metadata: bytes | None = None
@@ -125,19 +127,23 @@ class TargetSender:
                 code = str(response.status)
                 text = await response.content.read(ERROR_TEXT_BYTES)
                 if response.status >= 300:
-                    self.log.warning(
-                        "remote_write_failed", status=response.status, answer=text.decode(errors="replace").strip()
-                    )
+                    self._warn(code, answer=text.decode(errors="replace").strip())
                 return response.status, retry_after(response.headers.get("Retry-After"), self.clock())
         except TimeoutError:
             code = "timeout"
-            self.log.warning("remote_write_failed", error=f"no answer within {self.target.timeout:g} s")
+            self._warn(code, error=f"no answer within {self.target.timeout:g} s")
         except (aiohttp.ClientError, OSError, ValueError) as error:
-            self.log.warning("remote_write_failed", error=f"{type(error).__name__}: {error}")
+            self._warn(code, error=f"{type(error).__name__}: {error}")
         finally:
             self.metrics.requests.labels(self.url, code).inc()
             self.metrics.duration.labels(self.url).observe(time.perf_counter() - started)
         return None, None
+
+    def _warn(self, code: str, **fields: str) -> None:
+        """A failed request, logged at most once per cause every ``WARNING_INTERVAL_SECONDS``."""
+        held_back = self._throttle.allow(code, self.clock())
+        if held_back is not None:
+            self.log.warning("remote_write_failed", code=code, held_back=held_back, **fields)
 
     def abandon(self) -> None:
         """Count what was never sent (shutdown)."""
