@@ -17,10 +17,8 @@ import aiohttp
 import pytest
 import yaml
 
-from otlp_bridge.config import Config, build_parser, check_files, load_config
+from otlp_bridge.config import Config, QueueConfig, Target, build_parser, check_files, load_config
 from otlp_bridge.errors import ConfigError
-from otlp_bridge.remotewrite.queue import QueueConfig
-from otlp_bridge.remotewrite.target import Target
 from tests.conftest import CAPTURES, require_fixtures
 from tests.support import bridge_process, captured_requests, receiver, until
 

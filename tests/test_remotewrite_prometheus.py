@@ -13,10 +13,9 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
+from otlp_bridge.config import QueueConfig, Target
 from otlp_bridge.exposition import format_number
 from otlp_bridge.remotewrite.collect import DEFAULT_JOB
-from otlp_bridge.remotewrite.queue import QueueConfig
-from otlp_bridge.remotewrite.target import Target
 from tests.conftest import CAPTURES, require_fixtures, require_tool
 from tests.support import (
     RunningBridge,

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from otlp_bridge.config import QueueConfig
 from otlp_bridge.remotewrite.queue import (
     MAX_RETRY_AFTER_SECONDS,
     Outcome,
     Queue,
-    QueueConfig,
     backoff,
     classify,
     retry_after,

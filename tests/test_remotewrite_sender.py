@@ -15,12 +15,11 @@ from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
 from otlp_bridge import __version__
+from otlp_bridge.config import QueueConfig, Target
 from otlp_bridge.remotewrite import wire
 from otlp_bridge.remotewrite.collect import Collector, Identity
 from otlp_bridge.remotewrite.metrics import RemoteWriteMetrics
-from otlp_bridge.remotewrite.queue import QueueConfig
 from otlp_bridge.remotewrite.sender import RemoteWriter, TargetSender
-from otlp_bridge.remotewrite.target import Target
 from otlp_bridge.store import FamilyInfo, Kind, ScalarSeries, Store
 from tests.conftest import CAPTURES, require_fixtures
 from tests.support import captured_requests, in_process_bridge, receiver, until

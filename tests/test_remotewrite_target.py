@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from otlp_bridge.config import REMOTE_WRITE_RESERVED_HEADERS, QueueConfig, Target, pair, target
 from otlp_bridge.errors import ConfigError
-from otlp_bridge.remotewrite.queue import QueueConfig
-from otlp_bridge.remotewrite.target import Target, pair, target
+from otlp_bridge.remotewrite import wire
 
 
 @pytest.mark.parametrize(
@@ -92,3 +92,8 @@ def test_an_empty_or_absent_token_file_is_refused(tmp_path: Path) -> None:
         Target("https://x/", bearer_token_file=empty).check_files()
     with pytest.raises(ConfigError, match="No such file"):
         Target("https://x/", bearer_token_file=tmp_path / "absent").check_files()
+
+
+def test_the_protocol_headers_cannot_be_set() -> None:
+    """The configuration's reserved names cover every header the sender sets itself."""
+    assert {name.lower() for name in (*wire.HEADERS, "User-Agent")} <= REMOTE_WRITE_RESERVED_HEADERS

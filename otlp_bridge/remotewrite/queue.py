@@ -12,28 +12,10 @@ import email.utils
 import enum
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from otlp_bridge.config import QueueConfig
 
 MAX_RETRY_AFTER_SECONDS = 300.0  # a Retry-After beyond this is taken as this
-
-
-@dataclass(frozen=True, slots=True)
-class QueueConfig:
-    """Prometheus's ``queue_config`` defaults where it has one; capacity is per target (Prometheus: per shard)."""
-
-    capacity: int = 200_000  # samples
-    max_bytes: int = 64 * 1024 * 1024
-    max_samples_per_send: int = 2000
-    min_backoff: float = 0.03
-    max_backoff: float = 5.0
-
-    def __post_init__(self) -> None:
-        if min(self.capacity, self.max_bytes, self.max_samples_per_send) < 1:
-            msg = "capacity, max_bytes and max_samples_per_send must be at least 1"
-            raise ValueError(msg)
-        if not 0 < self.min_backoff <= self.max_backoff:
-            msg = "backoffs must satisfy 0 < min_backoff <= max_backoff"
-            raise ValueError(msg)
 
 
 class Outcome(enum.Enum):

@@ -14,13 +14,12 @@ import aiohttp
 from prometheus_client import CollectorRegistry
 
 from otlp_bridge import __version__
-from otlp_bridge.config import Config
+from otlp_bridge.config import Config, Target
 from otlp_bridge.log import Throttle, get_logger
 from otlp_bridge.remotewrite import wire
 from otlp_bridge.remotewrite.collect import Collector, Identity
 from otlp_bridge.remotewrite.metrics import RemoteWriteMetrics
 from otlp_bridge.remotewrite.queue import Outcome, Queue, backoff, classify, retry_after
-from otlp_bridge.remotewrite.target import Target
 from otlp_bridge.store import Store
 
 USER_AGENT = f"otlp-bridge/{__version__}"
