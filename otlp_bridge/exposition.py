@@ -10,6 +10,7 @@ generator of parts so the server can yield to the event loop between parts: a la
 from __future__ import annotations
 
 import enum
+import itertools
 import math
 import struct
 import zlib
@@ -156,6 +157,16 @@ def _split_at_le(labels: Labels) -> tuple[str, str]:
     return (before + "," if before else ""), ("," + after if after else "")
 
 
+def _cumulative_counts(series: HistogramSeries) -> list[float]:
+    """The cumulative bucket counts, ``+Inf`` last and equal to ``_count``: a count past 2^53 is no longer exact
+    as a float, so the finite buckets are capped at it and stay monotonic (and equal ``_count`` as printed)."""
+    out = list(itertools.accumulate(series.counts))
+    total = series.count
+    out[:-1] = [min(value, total) for value in out[:-1]]
+    out[-1] = total
+    return out
+
+
 def series_text(name: str, series: Series) -> str:
     """The series' lines in text 0.0.4."""
     labels = series.labels
@@ -166,9 +177,7 @@ def series_text(name: str, series: Series) -> str:
         before, after = _split_at_le(labels)
         bucket = f"{name}_bucket{{{before}le="
         lines = []
-        cumulative = 0.0
-        for bound, count in zip(series.bounds, series.counts, strict=False):
-            cumulative += count
+        for bound, cumulative in zip(series.bounds, _cumulative_counts(series), strict=False):
             lines.append(f'{bucket}"{format_bound(bound)}"{after}}} {format_number(cumulative)}\n')
         plain = label_text(labels)
         total = format_number(series.count)
@@ -194,10 +203,8 @@ def series_openmetrics(name: str, kind: Kind, series: Series) -> str:
         before, after = _split_at_le(labels)
         bucket = f"{name}_bucket{{{before}le="
         lines = []
-        cumulative = 0.0
         bounds = (*series.bounds, math.inf)
-        for index, (bound, count) in enumerate(zip(bounds, series.counts, strict=False)):
-            cumulative += count
+        for index, (bound, cumulative) in enumerate(zip(bounds, _cumulative_counts(series), strict=False)):
             line = f'{bucket}"{floatToGoString(bound)}"{after}}} {format_number(cumulative)}'
             exemplar = exemplars.get(index)
             if exemplar is not None:

@@ -847,3 +847,36 @@ async def test_series_dropped_counter_counts_refused_observations() -> None:
     assert f"openclaw_prometheus_series_dropped_total {float(store.dropped_observations)}" in page
     assert f'otlp_bridge_series_dropped_total{{reason="series_cap"}} {float(store.dropped_observations)}' in page
     assert list(parse_text(page))
+
+
+@pytest.mark.parametrize(
+    ("counts", "count"),
+    [
+        # past 2^53 a float count is no longer the sum of its buckets: the float sum of the buckets (100000000000049999
+        # → …050000) prints as 1e17 while the count prints as 100000000001000000 (12 significant digits)
+        ([0, 10**17 + 49_999], float(10**17 + 50_016)),
+        # a float rounding that puts the finite buckets above the count
+        ([10**17 + 50_016, 0], float(10**17)),
+        ([1, 2, 3], 6.0),
+    ],
+)
+def test_histogram_buckets_stay_monotonic_and_end_at_the_count(counts: list[int], count: float) -> None:
+    """The ``+Inf`` bucket equals ``_count`` and no bucket exceeds it, in both formats, whatever float rounding did to
+    huge counts (a fuzzed body made one OpenMetrics page unparseable)."""
+    store = Store(10, 10, 600.0)
+    family = store.family(FamilyInfo("h_seconds", Kind.HISTOGRAM, "H.", "seconds"))
+    assert family is not None
+    series = store.series(family, (), created=1.0, now=1.0)
+    assert isinstance(series, HistogramSeries)
+    series.bounds = tuple(float(bound) for bound in range(1, len(counts)))
+    series.counts, series.count, series.sum = list(counts), count, 1.0
+    series.changed()
+    (om_family,) = [
+        f for f in _openmetrics_families(render(store, Format.OPENMETRICS) + "# EOF\n") if f.name == "h_seconds"
+    ]
+    (text_family,) = [f for f in parse_text(render(store, Format.TEXT)) if f.name == "h_seconds"]
+    for parsed in (om_family, text_family):
+        buckets = [s.value for s in parsed.samples if s.name == "h_seconds_bucket"]
+        (total,) = [s.value for s in parsed.samples if s.name == "h_seconds_count"]
+        assert buckets == sorted(buckets)
+        assert buckets[-1] == total
