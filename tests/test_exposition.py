@@ -872,7 +872,7 @@ def test_histogram_buckets_stay_monotonic_and_end_at_the_count(counts: list[int]
     series.counts, series.count, series.sum = list(counts), count, 1.0
     series.changed()
     (om_family,) = [
-        f for f in _openmetrics_families(render(store, Format.OPENMETRICS) + "# EOF\n") if f.name == "h_seconds"
+        f for f in parse_openmetrics(render(store, Format.OPENMETRICS) + "# EOF\n") if f.name == "h_seconds"
     ]
     (text_family,) = [f for f in parse_text(render(store, Format.TEXT)) if f.name == "h_seconds"]
     for parsed in (om_family, text_family):
