@@ -11,13 +11,15 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
 
 MAX_BODY_BYTES = 262144
+REPLAY_SECONDS = 300.0  # the gateway's idempotency cache keeps an answer for 5 minutes
 _NORMALISED = ("message", "name", "agentId", "wakeMode", "deliver", "channel", "to", "model", "thinking")
 
 
@@ -40,7 +42,8 @@ class FakeOpenClaw:
     runs: list[Run] = dataclasses.field(default_factory=list)
     requests: int = 0
     url: str = ""
-    _replays: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
+    clock: Callable[[], float] = time.monotonic
+    _replays: dict[tuple[str, str], tuple[str, float]] = dataclasses.field(default_factory=dict)
     arrived: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -91,11 +94,13 @@ class FakeOpenClaw:
             return _error("sessionKey is disabled for externally supplied hook payload values")
         key = headers.get("Idempotency-Key") or headers.get("X-OpenClaw-Idempotency-Key") or body.get("idempotencyKey")
         normalised = json.dumps([body.get(name) for name in _NORMALISED] + [body.get("deliver") is not False])
-        if isinstance(key, str) and (key, normalised) in self._replays:
-            return web.json_response({"ok": True, "runId": self._replays[key, normalised]})
+        if isinstance(key, str):
+            run_id, at = self._replays.get((key, normalised), ("", 0.0))
+            if run_id and self.clock() - at <= REPLAY_SECONDS:
+                return web.json_response({"ok": True, "runId": run_id})
         run = Run("/agent", headers, body, str(uuid.uuid4()))
         if isinstance(key, str):
-            self._replays[key, normalised] = run.run_id
+            self._replays[key, normalised] = (run.run_id, self.clock())
         self._accept(run)
         return web.json_response({"ok": True, "runId": run.run_id})
 
