@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from otlp_bridge.alerts.message import MAX_LISTED_ALERTS, MAX_MESSAGE_CHARS, MessageRenderer, TemplateError, clean
 from otlp_bridge.alerts.payload import parse_notification
-from tests.alerts_payloads import alert, body
+from tests.alerts_support import alert, body
 
 QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 

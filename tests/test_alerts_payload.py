@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from otlp_bridge.alerts.payload import parse_notification
 from otlp_bridge.errors import BadRequest
-from tests.alerts_payloads import alert, body, notification
+from tests.alerts_support import alert, body, notification
 
 
 def test_a_valid_body_becomes_a_notification() -> None:

@@ -5,96 +5,21 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, MutableMapping
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-import structlog
-from aiohttp import web
-from prometheus_client import CollectorRegistry
 
-from otlp_bridge.alerts.handler import alertmanager_handler
 from otlp_bridge.alerts.hook import MAX_HOOK_BODY_BYTES, HookTarget, Verdict, classify
-from otlp_bridge.alerts.message import MessageRenderer
-from otlp_bridge.alerts.metrics import AlertMetrics
 from otlp_bridge.alerts.payload import MAX_BODY_BYTES
-from otlp_bridge.alerts.relay import DEDUP_WINDOW_SECONDS, Relay
-from otlp_bridge.server import TokenFile, bearer
-from tests.alerts_payloads import alert, body
+from otlp_bridge.alerts.relay import DEDUP_WINDOW_SECONDS
+from tests.alerts_support import HOOKS_TOKEN, WEBHOOK_TOKEN, Clock, RelayUnderTest, alert, body, start_relay
 from tests.conftest import REPO
 from tests.openclaw_hook import FakeOpenClaw, fake_openclaw
 
 EXCHANGES = REPO / "tests" / "fixtures" / "openclaw-hooks-2026.4.29" / "exchanges.json"
-HOOKS_TOKEN = "hooks-secret"
-WEBHOOK_TOKEN = "am-secret"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_780_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class RelayUnderTest:
-    def __init__(self, relay: Relay, registry: CollectorRegistry, url: str, logs: list[dict[str, Any]]) -> None:
-        self.relay = relay
-        self.registry = registry
-        self.url = url
-        self.logs = logs
-
-    def count(self, outcome: str, action: str = "agent") -> float:
-        value = self.registry.get_sample_value(
-            "otlp_bridge_alert_notifications_total", {"action": action, "outcome": outcome}
-        )
-        return value or 0.0
-
-    def events(self, name: str) -> list[dict[str, Any]]:
-        return [entry for entry in self.logs if entry["event"] == name]
-
-
-async def start_relay(
-    target: HookTarget,
-    tmp_path: Path,
-    clock: Callable[[], float] | None = None,
-    renderer: MessageRenderer | None = None,
-    webhook_token: bool = False,
-) -> tuple[RelayUnderTest, web.AppRunner]:
-    registry = CollectorRegistry()
-    logs: list[dict[str, Any]] = []
-
-    def capture(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
-        logs.append(dict(event))
-        raise structlog.DropEvent
-
-    log = structlog.wrap_logger(None, processors=[structlog.processors.add_log_level, capture])
-    relay = Relay(
-        target,
-        lambda: HOOKS_TOKEN,
-        renderer or MessageRenderer(),
-        AlertMetrics(registry, target.action),
-        log,
-        clock or Clock(),
-    )
-    authorize = None
-    if webhook_token:
-        token_file = tmp_path / "webhook-token"
-        token_file.write_text(WEBHOOK_TOKEN + "\n")
-        token = TokenFile(token_file)
-
-        def authorize(request: web.Request) -> None:
-            token.check(bearer(request.headers.get("Authorization")))
-
-    app = web.Application()
-    app.router.add_post("/alertmanager", alertmanager_handler(relay, authorize))
-    runner = web.AppRunner(app, access_log=None, lingering_time=0.5)  # a refused body is not drained for 10 s
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    port = runner.addresses[0][1]
-    return RelayUnderTest(relay, registry, f"http://127.0.0.1:{port}/alertmanager", logs), runner
 
 
 @pytest.fixture(name="hook")
