@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from otlp_bridge.alerts.message import MAX_LISTED_ALERTS, MAX_MESSAGE_CHARS, MessageRenderer, TemplateError, clean
+from otlp_bridge.alerts.message import MAX_LISTED_ALERTS, MAX_MESSAGE_CHARS, MessageRenderer, TemplateError, clean, view
 from otlp_bridge.alerts.payload import parse_notification
 from tests.alerts_support import alert, body
 
@@ -25,7 +25,7 @@ def render(raw: bytes, language: str = "en") -> str:
     ("language", "firing", "resolved", "since", "lasted"),
     [
         ("en", "FIRING: ", "RESOLVED: ", "Firing since 2026-12-06 14:03:05 UTC", "after 42m 9s"),
-        ("zh-CN", "【告警】", "【已恢复】", "开始时间：2026-12-06 14:03:05 UTC", "持续 42m 9s"),
+        ("zh-CN", "【告警】", "【已恢复】", "开始时间：2026-12-06 14:03:05 UTC", "持续 42分9秒"),
     ],
 )
 def test_builtin_templates_put_status_first_and_quote_sender_values(
@@ -73,6 +73,23 @@ def test_sender_values_cannot_break_out_of_their_quotes() -> None:
 def test_clean_strips_control_characters_and_caps(value: str, limit: int, expected: str) -> None:
     """Control characters go, whitespace controls become spaces, and the cut is marked."""
     assert clean(value, limit) == expected
+
+
+@pytest.mark.parametrize(
+    ("ends", "language", "expected"),
+    [
+        ("2026-12-06T14:03:05.5Z", "en", "0s"),
+        ("2026-12-06T14:03:59Z", "en", "53s"),
+        ("2026-12-06T16:03:06Z", "en", "2h"),
+        ("2026-12-08T17:04:06Z", "en", "2d 3h"),
+        ("2026-12-08T17:04:06Z", "zh-CN", "2天3小时"),
+        ("2026-12-06T14:45:15Z", "zh-CN", "42分9秒"),
+    ],
+)
+def test_durations_come_from_starts_and_ends_in_two_units(ends: str, language: str, expected: str) -> None:
+    """How long a resolved alert fired: its two largest units, in the template's language."""
+    raw = body({**alert(status="resolved"), "endsAt": ends})
+    assert view(parse_notification(raw).alerts[0], language).duration == expected
 
 
 def test_many_alerts_list_the_first_few_and_count_the_rest() -> None:

@@ -69,14 +69,18 @@ def test_bad_bodies_are_400_naming_the_problem(raw: bytes, problem: str) -> None
 
 
 def test_identity_is_group_status_and_fingerprints_in_any_order() -> None:
-    """Two deliveries are the same notification when group key, status and the set of fingerprints agree."""
+    """Two deliveries are the same notification when group key, status and the set of fingerprints (each with its
+    status) agree."""
     one = parse_notification(body(alert(fingerprint="a"), alert(fingerprint="b")))
     swapped = parse_notification(body(alert(fingerprint="b"), alert(fingerprint="a")))
     resolved = parse_notification(body(alert(fingerprint="a"), alert(fingerprint="b"), status="resolved"))
     other_group = parse_notification(body(alert(fingerprint="a"), alert(fingerprint="b"), groupKey="{}:{x}"))
     fewer = parse_notification(body(alert(fingerprint="a")))
+    one_resolved = parse_notification(body(alert(fingerprint="a"), alert(status="resolved", fingerprint="b")))
+    assert one_resolved.status == "firing"
     assert one.identity() == swapped.identity()
-    assert len({one.identity(), resolved.identity(), other_group.identity(), fewer.identity()}) == 4
+    different = (one, resolved, other_group, fewer, one_resolved)
+    assert len({notification.identity() for notification in different}) == 5
 
 
 def test_missing_fingerprints_come_from_the_labels() -> None:

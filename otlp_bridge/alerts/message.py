@@ -24,6 +24,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from otlp_bridge.alerts.payload import Alert, Notification
 
 LANGUAGES = ("en", "zh-CN")
+# Units of a duration (days, hours, minutes, seconds) and what joins them, per language.
+_DURATION_UNITS = {"en": (("d", "h", "m", "s"), " "), "zh-CN": (("天", "小时", "分", "秒"), "")}
 MAX_MESSAGE_CHARS = 4000
 MAX_LISTED_ALERTS = 5
 MAX_LABELS = 8
@@ -82,15 +84,16 @@ def _when(moment: datetime.datetime | None) -> Trusted:
     return Trusted(moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "")
 
 
-def _duration(alert: Alert) -> Trusted:
+def _duration(alert: Alert, language: str) -> Trusted:
+    """How long a resolved alert fired, in its two largest units (from startsAt and endsAt, never the clock)."""
     if alert.starts_at is None or alert.ends_at is None or alert.ends_at < alert.starts_at:
         return Trusted("")
-    seconds = int((alert.ends_at - alert.starts_at).total_seconds())
-    days, rest = divmod(seconds, 86400)
+    units, joiner = _DURATION_UNITS[language]
+    days, rest = divmod(int((alert.ends_at - alert.starts_at).total_seconds()), 86400)
     hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")) if n]
-    return Trusted(" ".join(parts[:2]) or "0s")
+    amounts = (days, hours, *divmod(rest, 60))
+    parts = [f"{amount}{unit}" for amount, unit in zip(amounts, units, strict=True) if amount]
+    return Trusted(joiner.join(parts[:2]) or f"0{units[-1]}")
 
 
 def _link(url: str) -> str:
@@ -107,7 +110,7 @@ def _labels(labels: Mapping[str, str]) -> tuple[tuple[Trusted, str], ...]:
     )
 
 
-def view(alert: Alert) -> AlertView:
+def view(alert: Alert, language: str = "en") -> AlertView:
     return AlertView(
         status=alert.status,
         name=clean(alert.labels.get("alertname", ""), LABEL_VALUE_CHARS),
@@ -117,12 +120,12 @@ def view(alert: Alert) -> AlertView:
         labels=_labels(alert.labels),
         starts=_when(alert.starts_at),
         ends=_when(alert.ends_at),
-        duration=_duration(alert),
+        duration=_duration(alert, language),
         link=_link(alert.generator_url),
     )
 
 
-def context(notification: Notification) -> dict[str, Any]:
+def context(notification: Notification, language: str = "en") -> dict[str, Any]:
     """What a template sees (README lists it). Firing alerts come first; the first few are listed."""
     ordered = sorted(notification.alerts, key=lambda alert: alert.status != "firing")
     firing = sum(alert.status == "firing" for alert in ordered)
@@ -131,7 +134,7 @@ def context(notification: Notification) -> dict[str, Any]:
         "firing": firing,
         "resolved": len(ordered) - firing,
         "total": len(ordered) + notification.truncated_alerts,
-        "alerts": [view(alert) for alert in ordered[:MAX_LISTED_ALERTS]],
+        "alerts": [view(alert, language) for alert in ordered[:MAX_LISTED_ALERTS]],
         "more": len(ordered) - min(len(ordered), MAX_LISTED_ALERTS) + notification.truncated_alerts,
         "common_labels": {name: clean(value, LABEL_VALUE_CHARS) for name, value in notification.common_labels.items()},
         "receiver": clean(notification.receiver, LABEL_VALUE_CHARS),
@@ -150,6 +153,7 @@ class MessageRenderer:
         if language not in LANGUAGES:
             msg = f"no built-in template for language {language!r}"
             raise TemplateError(msg)
+        self.language = language
         self.builtin = _compile(resources.files(__package__).joinpath(f"templates/{language}.j2").read_text("utf-8"))
         self.template = self.builtin
         if template_file is not None:
@@ -161,7 +165,7 @@ class MessageRenderer:
 
     def render(self, notification: Notification, on_error: Callable[[Exception], None] | None = None) -> str:
         """The message, at most ``MAX_MESSAGE_CHARS`` characters."""
-        values = context(notification)
+        values = context(notification, self.language)
         try:
             text = self.template.render(values)
         except Exception as exc:  # a user template may fail on one payload; the alert must still go out

@@ -40,9 +40,11 @@ class Notification:
     truncated_alerts: int
 
     def identity(self) -> str:
-        """What makes two deliveries the same notification: group key, status and the alerts' fingerprints."""
+        """What makes two deliveries the same notification: group key, status and the alerts' fingerprints, each with
+        its own status (one alert of a firing group resolving is news)."""
         digest = hashlib.sha256()
-        for part in (self.group_key, self.status, *sorted(alert.fingerprint for alert in self.alerts)):
+        alerts = sorted(f"{alert.fingerprint}:{alert.status}" for alert in self.alerts)
+        for part in (self.group_key, self.status, *alerts):
             digest.update(part.encode())
             digest.update(b"\0")
         return digest.hexdigest()
