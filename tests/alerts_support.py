@@ -97,13 +97,15 @@ class RelayUnderTest:
         return [entry for entry in self.logs if entry["event"] == name]
 
 
-async def start_relay(
+@contextlib.asynccontextmanager
+async def running_relay(
     target: HookTarget,
     tmp_path: Path,
     clock: Callable[[], float] | None = None,
     renderer: MessageRenderer | None = None,
     webhook_token: bool = False,
-) -> tuple[RelayUnderTest, web.AppRunner]:
+) -> AsyncIterator[RelayUnderTest]:
+    """A relay behind ``POST /alertmanager`` on a free loopback port, posting to ``target`` with HOOKS_TOKEN."""
     registry = CollectorRegistry()
     logs: list[dict[str, Any]] = []
 
@@ -135,7 +137,11 @@ async def start_relay(
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     port = runner.addresses[0][1]
-    return RelayUnderTest(relay, registry, f"http://127.0.0.1:{port}/alertmanager", logs), runner
+    try:
+        yield RelayUnderTest(relay, registry, f"http://127.0.0.1:{port}/alertmanager", logs)
+    finally:
+        await relay.close()
+        await runner.cleanup()
 
 
 # --- a real Alertmanager (Debian's package) ------------------------------------------------------------------

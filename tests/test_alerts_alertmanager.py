@@ -18,7 +18,7 @@ from tests.alerts_support import (
     RelayUnderTest,
     post_alerts,
     real_alertmanager,
-    start_relay,
+    running_relay,
     webhook_route,
 )
 from tests.openclaw_hook import FakeOpenClaw, fake_openclaw
@@ -50,15 +50,13 @@ def _alert(ends: datetime.datetime | None = None) -> dict[str, Any]:
 @pytest.fixture(name="chain")
 async def _chain(tmp_path: Path) -> AsyncIterator[tuple[FakeOpenClaw, RelayUnderTest, str]]:
     async with fake_openclaw(HOOKS_TOKEN) as hook:
-        relay, runner = await start_relay(HookTarget(hook.url, channel="last"), tmp_path, webhook_token=True)
         token_file = tmp_path / "am-webhook-token"
         token_file.write_text(WEBHOOK_TOKEN)
-        try:
-            async with real_alertmanager(tmp_path, webhook_route(relay.url, token_file)) as alertmanager:
-                yield hook, relay, alertmanager
-        finally:
-            await relay.relay.close()
-            await runner.cleanup()
+        async with (
+            running_relay(HookTarget(hook.url, channel="last"), tmp_path, webhook_token=True) as relay,
+            real_alertmanager(tmp_path, webhook_route(relay.url, token_file)) as alertmanager,
+        ):
+            yield hook, relay, alertmanager
 
 
 async def test_firing_then_resolved_reach_the_hook(chain: tuple[FakeOpenClaw, RelayUnderTest, str]) -> None:

@@ -15,7 +15,7 @@ import pytest
 from otlp_bridge.alerts.hook import MAX_HOOK_BODY_BYTES, HookTarget, Verdict, classify
 from otlp_bridge.alerts.payload import MAX_BODY_BYTES
 from otlp_bridge.alerts.relay import DEDUP_WINDOW_SECONDS
-from tests.alerts_support import HOOKS_TOKEN, WEBHOOK_TOKEN, Clock, RelayUnderTest, alert, body, start_relay
+from tests.alerts_support import HOOKS_TOKEN, WEBHOOK_TOKEN, Clock, RelayUnderTest, alert, body, running_relay
 from tests.conftest import REPO
 from tests.openclaw_hook import FakeOpenClaw, fake_openclaw
 
@@ -36,10 +36,8 @@ async def _session() -> AsyncIterator[aiohttp.ClientSession]:
 
 @pytest.fixture(name="relay")
 async def _relay(hook: FakeOpenClaw, tmp_path: Path) -> AsyncIterator[RelayUnderTest]:
-    relay, runner = await start_relay(HookTarget(hook.url, channel="last", to="oc_ops", agent_id="main"), tmp_path)
-    yield relay
-    await relay.relay.close()
-    await runner.cleanup()
+    async with running_relay(HookTarget(hook.url, channel="last", to="oc_ops", agent_id="main"), tmp_path) as relay:
+        yield relay
 
 
 async def send(session: aiohttp.ClientSession, url: str, data: bytes, **headers: str) -> tuple[int, str]:
@@ -145,13 +143,8 @@ async def test_a_retry_of_an_accepted_notification_is_not_delivered_twice(
 async def test_concurrent_retries_deliver_once(hook: FakeOpenClaw, tmp_path: Path) -> None:
     """A retry that arrives while the first attempt still waits for OpenClaw waits for its verdict."""
     hook.delay = 0.3
-    relay, runner = await start_relay(HookTarget(hook.url), tmp_path)
-    try:
-        async with aiohttp.ClientSession() as client:
-            answers = await asyncio.gather(*(send(client, relay.url, body()) for _ in range(4)))
-    finally:
-        await relay.relay.close()
-        await runner.cleanup()
+    async with running_relay(HookTarget(hook.url), tmp_path) as relay, aiohttp.ClientSession() as client:
+        answers = await asyncio.gather(*(send(client, relay.url, body()) for _ in range(4)))
     assert [status for status, _ in answers] == [200] * 4
     assert len(hook.runs) == 1
     assert (relay.count("delivered"), relay.count("duplicate")) == (1, 3)
@@ -160,28 +153,18 @@ async def test_concurrent_retries_deliver_once(hook: FakeOpenClaw, tmp_path: Pat
 async def test_after_the_window_the_same_notification_is_delivered_again(hook: FakeOpenClaw, tmp_path: Path) -> None:
     """A repeat after repeat_interval (longer than the window) is a reminder and goes out again."""
     clock = hook.clock = Clock()
-    relay, runner = await start_relay(HookTarget(hook.url), tmp_path, clock=clock)
-    try:
-        async with aiohttp.ClientSession() as client:
-            await send(client, relay.url, body())
-            clock.now += DEDUP_WINDOW_SECONDS + 1
-            await send(client, relay.url, body())
-    finally:
-        await relay.relay.close()
-        await runner.cleanup()
+    async with running_relay(HookTarget(hook.url), tmp_path, clock=clock) as relay, aiohttp.ClientSession() as client:
+        await send(client, relay.url, body())
+        clock.now += DEDUP_WINDOW_SECONDS + 1
+        await send(client, relay.url, body())
     assert len(hook.runs) == 2
     assert hook.runs[0].headers["Idempotency-Key"] == hook.runs[1].headers["Idempotency-Key"]
 
 
 async def test_wake_posts_the_text_to_the_main_session(hook: FakeOpenClaw, tmp_path: Path) -> None:
     """--alert-relay-action wake: POST /wake {text, mode: now}, counted under action wake."""
-    relay, runner = await start_relay(HookTarget(hook.url, action="wake"), tmp_path)
-    try:
-        async with aiohttp.ClientSession() as client:
-            assert (await send(client, relay.url, body()))[0] == 200
-    finally:
-        await relay.relay.close()
-        await runner.cleanup()
+    async with running_relay(HookTarget(hook.url, action="wake"), tmp_path) as relay, aiohttp.ClientSession() as client:
+        assert (await send(client, relay.url, body()))[0] == 200
     [run] = hook.runs
     assert run.path == "/wake"
     assert run.body["mode"] == "now"
@@ -227,13 +210,8 @@ async def test_failures_tell_alertmanager_whether_to_retry(
 async def test_a_wrong_hook_token_is_permanent_and_logged_once(hook: FakeOpenClaw, tmp_path: Path) -> None:
     """OpenClaw's 401: a 4xx naming the token file, one log line for any number of notifications."""
     hook.token = "rotated"
-    relay, runner = await start_relay(HookTarget(hook.url), tmp_path)
-    try:
-        async with aiohttp.ClientSession() as client:
-            answers = [await send(client, relay.url, body(alert(fingerprint=str(n)))) for n in range(3)]
-    finally:
-        await relay.relay.close()
-        await runner.cleanup()
+    async with running_relay(HookTarget(hook.url), tmp_path) as relay, aiohttp.ClientSession() as client:
+        answers = [await send(client, relay.url, body(alert(fingerprint=str(n)))) for n in range(3)]
     assert {status for status, _ in answers} == {422}
     assert "--alert-relay-token-file" in answers[0][1]
     [line] = relay.events("alert_delivery_failed")
@@ -246,13 +224,8 @@ async def test_an_unreachable_gateway_is_transient(tmp_path: Path) -> None:
     """Connection refused: 502, Alertmanager retries."""
     async with fake_openclaw() as gone:
         url = gone.url
-    relay, runner = await start_relay(HookTarget(url), tmp_path)
-    try:
-        async with aiohttp.ClientSession() as client:
-            status, text = await send(client, relay.url, body())
-    finally:
-        await relay.relay.close()
-        await runner.cleanup()
+    async with running_relay(HookTarget(url), tmp_path) as relay, aiohttp.ClientSession() as client:
+        status, text = await send(client, relay.url, body())
     assert status == 502
     assert "ClientConnectorError" in text
     assert relay.count("retry") == 1
@@ -262,16 +235,11 @@ async def test_a_gateway_that_does_not_answer_in_time_is_a_timeout(hook: FakeOpe
     """No answer within the timeout: 504, and the retry carries the same key and body (the gateway may have
     accepted the first after all, and then answers the retry with the same run)."""
     hook.delay = 0.5
-    relay, runner = await start_relay(HookTarget(hook.url, timeout=0.2), tmp_path)
-    try:
-        async with aiohttp.ClientSession() as client:
-            status, text = await send(client, relay.url, body())
-            await asyncio.sleep(0.5)
-            hook.delay = 0
-            retried = await send(client, relay.url, body())
-    finally:
-        await relay.relay.close()
-        await runner.cleanup()
+    async with running_relay(HookTarget(hook.url, timeout=0.2), tmp_path) as relay, aiohttp.ClientSession() as client:
+        status, text = await send(client, relay.url, body())
+        await asyncio.sleep(0.5)
+        hook.delay = 0
+        retried = await send(client, relay.url, body())
     assert status == 504
     assert "no answer within 0.2 s" in text
     assert retried[0] == 200
@@ -329,15 +297,13 @@ async def test_bad_input_is_refused_and_nothing_reaches_openclaw(
 async def test_the_webhook_token_is_required_when_configured(
     headers: dict[str, str], status: int, hook: FakeOpenClaw, tmp_path: Path
 ) -> None:
-    """--alert-webhook-token-file: missing → 401 (with WWW-Authenticate), wrong → 403, right → delivered."""
-    relay, runner = await start_relay(HookTarget(hook.url), tmp_path, webhook_token=True)
-    try:
-        async with aiohttp.ClientSession() as client:
-            refused = await send(client, relay.url, body(), **headers)
-            accepted = await send(client, relay.url, body(), Authorization=f"Bearer {WEBHOOK_TOKEN}")
-    finally:
-        await relay.relay.close()
-        await runner.cleanup()
+    """--alert-webhook-token-file: missing → 401, wrong → 403, right → delivered."""
+    async with (
+        running_relay(HookTarget(hook.url), tmp_path, webhook_token=True) as relay,
+        aiohttp.ClientSession() as client,
+    ):
+        refused = await send(client, relay.url, body(), **headers)
+        accepted = await send(client, relay.url, body(), Authorization=f"Bearer {WEBHOOK_TOKEN}")
     assert refused[0] == status
     assert accepted[0] == 200
     assert len(hook.runs) == 1
@@ -347,13 +313,8 @@ async def test_an_idempotent_replay_after_a_relay_restart_is_one_run(hook: FakeO
     """A relay that restarted has forgotten what it delivered; the gateway's idempotency cache (same key, same
     message) still makes the resend the same run."""
     for _ in range(2):
-        relay, runner = await start_relay(HookTarget(hook.url), tmp_path)
-        try:
-            async with aiohttp.ClientSession() as client:
-                assert (await send(client, relay.url, body()))[0] == 200
-        finally:
-            await relay.relay.close()
-            await runner.cleanup()
+        async with running_relay(HookTarget(hook.url), tmp_path) as relay, aiohttp.ClientSession() as client:
+            assert (await send(client, relay.url, body()))[0] == 200
     assert hook.requests == 2
     assert len(hook.runs) == 1
     assert uuid.UUID(hook.runs[0].run_id)
