@@ -39,6 +39,8 @@ REFUSED_SOURCE_LABELS = {
 }
 LOG_FORMATS = ("json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+ALERT_RELAY_ACTIONS = ("agent", "wake")
+ALERT_RELAY_LANGUAGES = ("en", "zh-CN")
 
 
 class ListenAddress(NamedTuple):
@@ -75,6 +77,15 @@ class Config:
     remote_write_job: str = "otlp-bridge"
     remote_write_instance: str = ""  # empty: the host name
     remote_write_external_label: tuple[tuple[str, str], ...] = ()
+    alert_relay_url: str | None = None
+    alert_relay_token_file: Path | None = None
+    alert_webhook_token_file: Path | None = None
+    alert_relay_action: str = "agent"
+    alert_relay_channel: str | None = None
+    alert_relay_to: str | None = None
+    alert_relay_agent_id: str | None = None
+    alert_relay_template: Path | None = None
+    alert_relay_language: str = "en"
 
     def __post_init__(self) -> None:
         if not self.max_series_per_family:
@@ -143,6 +154,34 @@ def _choice(choices: Sequence[str]) -> Callable[[str], str]:
         return value
 
     return parse
+
+
+def _http_url(text: str) -> str:
+    value = text.strip()
+    scheme, _, rest = value.partition("://")
+    if scheme.lower() not in ("http", "https") or not rest or rest.startswith("/") or any(c.isspace() for c in value):
+        msg = f"expected an http:// or https:// URL, got {text!r}"
+        raise ValueError(msg)
+    if "?" in value or "#" in value:
+        msg = f"the hooks base URL takes no query or fragment (OpenClaw refuses tokens in the query): {text!r}"
+        raise ValueError(msg)
+    return value.rstrip("/")
+
+
+def _text(text: str) -> str:
+    value = text.strip()
+    if not value:
+        msg = "must not be empty"
+        raise ValueError(msg)
+    return value
+
+
+def _language(text: str) -> str:
+    for language in ALERT_RELAY_LANGUAGES:
+        if text.strip().lower() == language.lower():
+            return language
+    msg = f"must be one of {', '.join(ALERT_RELAY_LANGUAGES)}, got {text!r}"
+    raise ValueError(msg)
 
 
 def _boolean(text: str) -> bool:
@@ -283,8 +322,36 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("remote-write-tls-ca-file", _path, "CA bundle for the remote-write targets", "FILE", default="system CAs"),
     _Option("remote-write-tls-cert-file", _path, "client certificate for the remote-write targets", "FILE"),
     _Option("remote-write-tls-key-file", _path, "key of --remote-write-tls-cert-file", "FILE"),
+    _Option(
+        "alert-relay-url",
+        _http_url,
+        "OpenClaw's hooks base URL (e.g. http://127.0.0.1:18789/hooks); enables POST /alertmanager on the scrape"
+        " listener",
+        "URL",
+    ),
+    _Option("alert-relay-token-file", _path, "OpenClaw's hooks.token, sent as Authorization: Bearer", "FILE"),
+    _Option("alert-webhook-token-file", _path, "require Authorization: Bearer <token> on POST /alertmanager", "FILE"),
+    _Option(
+        "alert-relay-action",
+        _choice(ALERT_RELAY_ACTIONS),
+        "agent (an agent turn that delivers the message to a chat) or wake",
+        "ACTION",
+    ),
+    _Option(
+        "alert-relay-channel", _text, "channel of the agent turn's reply; unset: OpenClaw's default, last", "CHANNEL"
+    ),
+    _Option("alert-relay-to", _text, "recipient in that channel (e.g. a Feishu chat_id oc_...)", "TO"),
+    _Option("alert-relay-agent-id", _text, "agent that runs the turn; unset: OpenClaw's default agent", "ID"),
+    _Option(
+        "alert-relay-template",
+        _path,
+        "Jinja2 message template; unset: the built-in one of --alert-relay-language",
+        "FILE",
+    ),
+    _Option("alert-relay-language", _language, "built-in message template: en or zh-CN", "LANGUAGE"),
 )
-FILE_OPTIONS = ("ingest-token-file", "scrape-token-file", "tls-cert-file", "tls-key-file")
+TOKEN_FILE_OPTIONS = ("ingest-token-file", "scrape-token-file", "alert-relay-token-file", "alert-webhook-token-file")
+FILE_OPTIONS = (*TOKEN_FILE_OPTIONS, "tls-cert-file", "tls-key-file", "alert-relay-template")
 # The --remote-write-* options that every target shares, by the key a YAML ``remote_write`` entry gives them.
 _TARGET_OPTIONS = {
     "remote_write_timeout": "timeout",
@@ -460,7 +527,44 @@ def _read_yaml(path: str | None) -> dict[str, Any]:
     return {str(key).replace("-", "_"): value for key, value in document.items()}
 
 
+def _check_alert_relay(config: Config) -> None:
+    if config.alert_relay_url is None:
+        dependent = [
+            field.name
+            for field in dataclasses.fields(config)
+            if field.name.startswith(("alert_relay_", "alert_webhook_"))
+            and field.name != "alert_relay_url"
+            and getattr(config, field.name) != field.default
+        ]
+        if dependent:
+            msg = f"--{dependent[0].replace('_', '-')} needs --alert-relay-url"
+            raise ConfigError(msg)
+        return
+    if config.alert_relay_token_file is None:
+        msg = "--alert-relay-url needs --alert-relay-token-file (OpenClaw's hooks.token)"
+        raise ConfigError(msg)
+    if config.alert_relay_action == "wake" and (
+        config.alert_relay_channel or config.alert_relay_to or config.alert_relay_agent_id
+    ):
+        msg = "--alert-relay-channel, --alert-relay-to and --alert-relay-agent-id apply to --alert-relay-action agent"
+        raise ConfigError(msg)
+
+
+def _check_template(config: Config) -> None:
+    """The message template compiles (the built-in one for the language when no file is given)."""
+    if config.alert_relay_url is None:
+        return
+    from otlp_bridge.alerts.message import MessageRenderer, TemplateError  # noqa: PLC0415 - only when enabled
+
+    try:
+        MessageRenderer(config.alert_relay_language, config.alert_relay_template)
+    except TemplateError as exc:
+        msg = f"--alert-relay-template: {exc}"
+        raise ConfigError(msg) from None
+
+
 def _check_consistency(config: Config) -> None:
+    _check_alert_relay(config)
     if (config.tls_cert_file is None) != (config.tls_key_file is None):
         msg = "--tls-cert-file and --tls-key-file go together"
         raise ConfigError(msg)
@@ -490,7 +594,7 @@ def check_files(config: Config, *, missing_ok: bool = False) -> list[str]:
             msg = f"--{name}: file not readable: {path}"
             raise ConfigError(msg)
         present[name] = path
-    for name in ("ingest-token-file", "scrape-token-file"):
+    for name in TOKEN_FILE_OPTIONS:
         if name in present and not present[name].read_bytes().strip():
             msg = f"--{name}: token file is empty: {present[name]}"
             raise ConfigError(msg)
@@ -500,6 +604,8 @@ def check_files(config: Config, *, missing_ok: bool = False) -> list[str]:
         skipped.append("--tls-cert-file and --tls-key-file: not loaded as a pair (not both found here)")
     for remote in config.remote_write_targets:
         skipped += remote.check_files(missing_ok=missing_ok)
+    if config.alert_relay_template is None or "alert-relay-template" in present:
+        _check_template(config)
     return skipped
 
 

@@ -232,3 +232,37 @@ async def post_alerts(alertmanager: str, *alerts: dict[str, Any]) -> None:
         client.post(f"{alertmanager}/api/v2/alerts", json=list(alerts)) as got,
     ):
         assert got.status == 200, await got.text()
+
+
+# The notification whose rendering README.md shows (tests/test_alerts_message.py keeps them equal).
+README_EXAMPLE = notification(
+    {
+        "status": "firing",
+        "labels": {
+            "alertname": "OpenClawHighModelErrorRate",
+            "severity": "warning",
+            "instance": "otlp-bridge:9464",
+            "job": "otlp-bridge",
+        },
+        "annotations": {
+            "summary": "12.5% of OpenClaw model calls fail",
+            "description": "More than 10% of model calls ended with an error over the last 5 minutes: provider API"
+            " or network trouble.",
+        },
+        "startsAt": "2026-12-06T14:03:05.123Z",
+        "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": "http://prometheus:9090/graph?g0.expr=sum%28rate%28openclaw_model_call_total%5B5m%5D%29%29",
+        "fingerprint": "6d1e4a0b2c3f5e78",
+    },
+    {
+        "status": "resolved",
+        "labels": {"alertname": "OpenClawQueueDepth", "severity": "warning", "lane": "main"},
+        "annotations": {"summary": "OpenClaw queue lane main holds 7 items"},
+        "startsAt": "2026-12-06T13:20:00Z",
+        "endsAt": "2026-12-06T13:47:30Z",
+        "generatorURL": "http://prometheus:9090/graph?g0.expr=openclaw_queue_lane_size",
+        "fingerprint": "0a9b8c7d6e5f4a3b",
+    },
+    groupKey='{}:{instance="otlp-bridge:9464"}',
+    groupLabels={"instance": "otlp-bridge:9464"},
+)

@@ -12,8 +12,11 @@ from hypothesis import strategies as st
 
 from otlp_bridge.alerts.message import MAX_LISTED_ALERTS, MAX_MESSAGE_CHARS, MessageRenderer, TemplateError, clean, view
 from otlp_bridge.alerts.payload import parse_notification
-from tests.alerts_support import alert, body
+from otlp_bridge.config import ALERT_RELAY_LANGUAGES
+from tests.alerts_support import README_EXAMPLE, alert, body
+from tests.conftest import REPO
 
+README = (REPO / "README.md").read_text()
 QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
@@ -182,3 +185,20 @@ def test_unknown_language_is_refused() -> None:
     """Only the built-in languages exist."""
     with pytest.raises(TemplateError, match="fr"):
         MessageRenderer("fr")
+
+
+def test_every_configurable_language_has_a_builtin_template() -> None:
+    """--alert-relay-language accepts exactly the languages with a built-in template."""
+    for language in ALERT_RELAY_LANGUAGES:
+        assert MessageRenderer(language).render(parse_notification(body())).startswith(("FIRING", "【告警】"))
+
+
+@pytest.mark.parametrize(
+    ("language", "heading"), [("en", "(the default)"), ("zh-CN", "`--alert-relay-language zh-CN`:")]
+)
+def test_the_readme_shows_what_the_builtin_templates_render(language: str, heading: str) -> None:
+    """README.md's two rendered examples are what the templates make of README_EXAMPLE today."""
+    section = README.split("## Alerts back into OpenClaw", 1)[1]
+    after = section.split(heading, 1)[1]
+    shown = after.split("```text\n", 1)[1].split("\n```", 1)[0]
+    assert shown == MessageRenderer(language).render(parse_notification(json.dumps(README_EXAMPLE).encode()))

@@ -32,7 +32,7 @@ def test_every_option_and_environment_variable_is_documented() -> None:
     """Each command-line option appears with its environment variable and YAML key."""
     for option in OPTIONS:
         key = option.name.replace("-", "_")
-        row = next((line for line in README.splitlines() if line.startswith(f"| `--{option.name}")), None)
+        row = _option_line(option.name)
         assert row is not None, option.name
         assert f"`OTLP_BRIDGE_{key.upper()}`" in row
         assert f"`{key}`" in row
@@ -40,8 +40,14 @@ def test_every_option_and_environment_variable_is_documented() -> None:
         assert f"`{flag}`" in README
 
 
+def _option_line(option_name: str) -> str | None:
+    """The table row of an option (``--alert-relay-to``'s, not ``--alert-relay-token-file``'s)."""
+    return next((line for line in README.splitlines() if re.match(rf"\| `--{option_name}[` ]", line)), None)
+
+
 def _option_row(option_name: str) -> list[str]:
-    row = next(line for line in README.splitlines() if line.startswith(f"| `--{option_name}"))
+    row = _option_line(option_name)
+    assert row is not None, option_name
     return [cell.strip() for cell in row.strip("|").split(" | ")]
 
 

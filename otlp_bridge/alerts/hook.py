@@ -11,7 +11,6 @@ import time
 
 import aiohttp
 
-ACTIONS = ("agent", "wake")
 MAX_HOOK_BODY_BYTES = 256 * 1024  # OpenClaw's hooks.maxBodyBytes default; one byte more and it drops the connection
 TIMEOUT_SECONDS = 60.0  # a busy gateway answered after 20+ s; a timeout may still mean accepted
 HOOK_NAME = "Alertmanager"

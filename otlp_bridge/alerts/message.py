@@ -23,8 +23,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from otlp_bridge.alerts.payload import Alert, Notification
 
-LANGUAGES = ("en", "zh-CN")
-# Units of a duration (days, hours, minutes, seconds) and what joins them, per language.
+# Units of a duration (days, hours, minutes, seconds) and what joins them, per built-in language
+# (config.ALERT_RELAY_LANGUAGES).
 _DURATION_UNITS = {"en": (("d", "h", "m", "s"), " "), "zh-CN": (("天", "小时", "分", "秒"), "")}
 MAX_MESSAGE_CHARS = 4000
 MAX_LISTED_ALERTS = 5
@@ -150,7 +150,7 @@ class MessageRenderer:
     """Renders notifications with one template; a failing user template falls back to the built-in one."""
 
     def __init__(self, language: str = "en", template_file: Path | None = None) -> None:
-        if language not in LANGUAGES:
+        if language not in _DURATION_UNITS:
             msg = f"no built-in template for language {language!r}"
             raise TemplateError(msg)
         self.language = language
