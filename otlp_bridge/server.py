@@ -14,9 +14,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import structlog
 from aiohttp import web
 
 from otlp_bridge import __version__, codec, jsonapi
+from otlp_bridge.alerts.handler import alertmanager_handler
+from otlp_bridge.alerts.hook import HookTarget
+from otlp_bridge.alerts.message import MessageRenderer
+from otlp_bridge.alerts.metrics import AlertMetrics
+from otlp_bridge.alerts.relay import Relay
 from otlp_bridge.codec import Encoding, Signal
 from otlp_bridge.config import Config, tls_context
 from otlp_bridge.errors import (
@@ -116,6 +122,7 @@ class Bridge:
         self.ready = False
         self.log = get_logger()
         self.throttle = Throttle(WARNING_INTERVAL_SECONDS)
+        self.relay = _alert_relay(config, self.metrics, self.log)
 
     # -- OTLP -----------------------------------------------------------------------------------------------
     def check_ingest_auth(self, request: web.Request) -> None:
@@ -448,8 +455,42 @@ def create_otlp_app(bridge: Bridge) -> web.Application:
     return app
 
 
+def _alert_relay(config: Config, own: SelfMetrics, log: structlog.typing.FilteringBoundLogger) -> Relay | None:
+    """The relay behind ``POST /alertmanager`` when ``--alert-relay-url`` is set."""
+    if config.alert_relay_url is None or config.alert_relay_token_file is None:
+        return None
+    hooks_token = TokenFile(config.alert_relay_token_file)
+    target = HookTarget(
+        config.alert_relay_url,
+        config.alert_relay_action,
+        config.alert_relay_channel,
+        config.alert_relay_to,
+        config.alert_relay_agent_id,
+    )
+    renderer = MessageRenderer(config.alert_relay_language, config.alert_relay_template)
+    metrics = AlertMetrics(own.registry, target.action)
+    return Relay(target, lambda: hooks_token.token().decode(), renderer, metrics, log)
+
+
+def _add_alert_relay(app: web.Application, relay: Relay, webhook_token_file: Path | None) -> None:
+    webhook_token = TokenFile(webhook_token_file) if webhook_token_file else None
+
+    def authorize(request: web.Request) -> None:
+        if webhook_token is not None:
+            webhook_token.check(bearer(request.headers.get("Authorization")))
+
+    async def close_session(_app: web.Application) -> AsyncIterator[None]:
+        yield
+        await relay.close()
+
+    app.router.add_post("/alertmanager", alertmanager_handler(relay, authorize))
+    app.cleanup_ctx.append(close_session)
+
+
 def create_metrics_app(bridge: Bridge) -> web.Application:
     app = web.Application()
+    if bridge.relay is not None:
+        _add_alert_relay(app, bridge.relay, bridge.config.alert_webhook_token_file)
     for path in ("/metrics", "/api/diagnostics/prometheus"):
         app.router.add_get(path, bridge.handle_scrape)
         app.router.add_route("*", path, _method_not_allowed)
