@@ -3,20 +3,14 @@ relay on a free loopback port with its self-metrics and log events at hand."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import shutil
-import subprocess
-import time
 from collections.abc import AsyncIterator, Callable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 import structlog
-import yaml
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
@@ -26,8 +20,6 @@ from otlp_bridge.alerts.message import MessageRenderer
 from otlp_bridge.alerts.metrics import AlertMetrics
 from otlp_bridge.alerts.relay import Relay
 from otlp_bridge.server import TokenFile, bearer
-from tests.conftest import missing
-from tests.support import free_port
 
 HOOKS_TOKEN = "hooks-secret"
 WEBHOOK_TOKEN = "am-secret"
@@ -147,14 +139,6 @@ async def running_relay(
 # --- a real Alertmanager (Debian's package) ------------------------------------------------------------------
 
 
-def alertmanager_binary() -> str:
-    """Debian names it prometheus-alertmanager, upstream alertmanager."""
-    found = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-    if not found:
-        missing("Alertmanager is not installed: run `apt-get install prometheus-alertmanager`")
-    return found
-
-
 def webhook_route(relay_url: str, token_file: Path) -> dict[str, Any]:
     """An Alertmanager config that sends every alert to the relay, quickly, with the webhook token."""
     return {
@@ -179,50 +163,6 @@ def webhook_route(relay_url: str, token_file: Path) -> dict[str, Any]:
             }
         ],
     }
-
-
-@contextlib.asynccontextmanager
-async def real_alertmanager(folder: Path, config: dict[str, Any]) -> AsyncIterator[str]:
-    """An Alertmanager on a free loopback port (no cluster), ready when yielded; always terminated on exit."""
-    binary = alertmanager_binary()
-    config_file = folder / "alertmanager.yml"
-    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
-    port = free_port()
-    log = (folder / "alertmanager.log").open("w")
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={config_file}",
-            f"--storage.path={folder / 'am-data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-            "--log.level=debug",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with aiohttp.ClientSession() as client:
-            deadline = time.monotonic() + 30
-            while True:
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with client.get(f"{url}/-/ready") as response:
-                        if response.status == 200:
-                            break
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.flush()
-                    pytest.fail("Alertmanager did not start:\n" + (folder / "alertmanager.log").read_text())
-                await asyncio.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        log.close()
 
 
 async def post_alerts(alertmanager: str, *alerts: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ import gzip
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from otlp_bridge.config import Config, ListenAddress
 from otlp_bridge.remotewrite import wire
 from otlp_bridge.server import Bridge, running
+from tests.conftest import missing
 
 LOOPBACK_ANY_PORT = ListenAddress("127.0.0.1", 0)
 
@@ -217,14 +219,20 @@ def real_prometheus(
     scrape_configs: list[dict[str, Any]],
     flags: Sequence[str] = (),
     port: int | None = None,
+    **sections: Any,
 ) -> Iterator[str]:
     """A Prometheus on a free loopback port (or ``port``) with a config and TSDB in ``folder``, started with extra
     ``flags``; always terminated on exit. Entering it again with the same folder and port restarts the same
-    Prometheus."""
+    Prometheus. ``sections`` are further top-level config sections (``rule_files``, ``alerting``); rules are
+    evaluated every second."""
     config = folder / "prometheus.yml"
     config.write_text(
         yaml.safe_dump(
-            {"global": {"scrape_interval": "1s", "scrape_timeout": "1s"}, "scrape_configs": scrape_configs},
+            {
+                "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+                "scrape_configs": scrape_configs,
+                **sections,
+            },
             sort_keys=False,
         )
     )
@@ -245,13 +253,18 @@ def real_prometheus(
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process)
         log.close()
+
+
+def stop(process: subprocess.Popen[Any]) -> None:
+    """SIGTERM, then SIGKILL after 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 async def wait_until_ready(client: aiohttp.ClientSession, prometheus: str, deadline: float) -> None:
@@ -417,3 +430,56 @@ async def until(condition: object, seconds: float = 10.0) -> None:
     while not condition():  # type: ignore[operator]
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.01)
+
+
+# --- a real Alertmanager (Debian's package) ------------------------------------------------------------------
+
+
+def alertmanager_binary() -> str:
+    """Debian names it prometheus-alertmanager, upstream alertmanager."""
+    found = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    if not found:
+        missing("Alertmanager is not installed: run `apt-get install prometheus-alertmanager`")
+    return found
+
+
+@contextlib.asynccontextmanager
+async def real_alertmanager(folder: Path, config: dict[str, Any]) -> AsyncIterator[str]:
+    """An Alertmanager on a free loopback port (no cluster), ready when yielded; always terminated on exit."""
+    config_file = folder / "alertmanager.yml"
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    port = free_port()
+    log_file = folder / "alertmanager.log"
+    log = log_file.open("w")
+    process = subprocess.Popen(
+        [
+            alertmanager_binary(),
+            f"--config.file={config_file}",
+            f"--storage.path={folder / 'alertmanager-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+            "--log.level=debug",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as client:
+            deadline = time.monotonic() + 30
+            while not await _answers(client, f"{url}/-/ready"):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    pytest.fail("Alertmanager did not start:\n" + log_file.read_text())
+                await asyncio.sleep(0.2)
+        yield url
+    finally:
+        stop(process)
+        log.close()
+
+
+async def _answers(client: aiohttp.ClientSession, url: str) -> bool:
+    with contextlib.suppress(aiohttp.ClientError):
+        async with client.get(url) as response:
+            return response.status == 200
+    return False

@@ -17,11 +17,11 @@ from tests.alerts_support import (
     WEBHOOK_TOKEN,
     RelayUnderTest,
     post_alerts,
-    real_alertmanager,
     running_relay,
     webhook_route,
 )
 from tests.openclaw_hook import FakeOpenClaw, fake_openclaw
+from tests.support import real_alertmanager
 
 pytestmark = pytest.mark.slow
 
