@@ -610,3 +610,27 @@ def _agreements() -> dict[str, tuple[object, ...]]:
 def test_examples_agree_with_each_other(what: str) -> None:
     values = _agreements()[what]
     assert len(set(values)) == 1, f"{what}: {values}"
+
+
+def test_compose_alert_relay_override_wires_bridge_and_alertmanager(tmp_path: Path) -> None:
+    """docker-compose.alert-relay.yml: the bridge gets the relay options and both token files, Alertmanager the webhook
+    token where examples/alertmanager.yml reads it, and the bridge accepts the result."""
+    override = _yaml(EXAMPLES / "docker-compose.alert-relay.yml")["services"]
+    base = _yaml(EXAMPLES / "docker-compose.yml")["services"]
+    assert set(override) <= set(base)
+    bridge = override["otlp-bridge"]
+    env = {name: re.sub(r"\$\{\w+:-(.*)\}", r"\1", value) for name, value in bridge["environment"].items()}
+    mounts = _bind_mounts(bridge)
+    assert mounts[env["OTLP_BRIDGE_ALERT_RELAY_TOKEN_FILE"]] == "./secrets/hooks-token"
+    webhook_token = mounts[env["OTLP_BRIDGE_ALERT_WEBHOOK_TOKEN_FILE"]]
+    (receiver,) = _yaml(EXAMPLES / "alertmanager.yml")["receivers"]
+    (webhook,) = receiver["webhook_configs"]
+    assert _bind_mounts(override["alertmanager"])[webhook["http_config"]["authorization"]["credentials_file"]] == (
+        webhook_token
+    )
+    assert webhook["url"] == f"http://otlp-bridge:{base['otlp-bridge']['ports'][1].split(':')[-1]}/alertmanager"
+    files = {target: "not-a-real-secret\n" for target in mounts}
+    local_env = {name: value.replace("/etc/otlp-bridge/", f"{tmp_path}/") for name, value in env.items()}
+    effective = check_config([], files, tmp_path, env=local_env)
+    assert effective["alert_relay_url"] == "http://host.docker.internal:18789/hooks"
+    assert effective["alert_relay_token_file"] == f"{tmp_path}/hooks-token"
