@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -34,7 +35,7 @@ EXPECTED_KINDS = {
         "Deployment": 1,
         "PodDisruptionBudget": 1,
         "PrometheusRule": 1,
-        "Secret": 2,
+        "Secret": 4,  # ingest, scrape, OpenClaw's hooks token, Alertmanager's webhook token
         "Service": 1,
         "ServiceMonitor": 1,
     },
@@ -262,6 +263,8 @@ def test_bridge_accepts_the_rendered_command_line(helm: str, values: str, tmp_pa
         assert effective["max_inflight"] == 128  # extraArgs
         assert effective["max_body_bytes"] == 10485760  # extraEnv
         assert effective["ingest_token_header"] == "x-collector-token"
+        assert effective["alert_relay_url"] == "http://openclaw-gateway.openclaw:18789/hooks"
+        assert (effective["alert_relay_channel"], effective["alert_relay_language"]) == ("feishu", "zh-CN")
 
 
 # --- tokens ---------------------------------------------------------------------------------------------------
@@ -304,6 +307,31 @@ def test_existing_secrets_are_mounted(helm: str) -> None:
     )
     credentials = one(docs, "ServiceMonitor")["spec"]["endpoints"][0]["authorization"]["credentials"]
     assert credentials == {"name": "prometheus-scrape-tokens", "key": "otlp-bridge"}
+    assert secret_file(pod, container, arg_value(container["args"], "--alert-relay-token-file") or "") == (
+        "openclaw-hooks",
+        "hooks-token",
+    )
+    assert secret_file(pod, container, arg_value(container["args"], "--alert-webhook-token-file") or "") == (
+        "alertmanager-webhook-tokens",
+        "otlp-bridge",
+    )
+
+
+def test_the_alert_relay_is_off_by_default_and_its_tokens_are_secrets(helm: str) -> None:
+    """No alertRelay.url: no relay options. With it: the URL and both token files, from Secrets the chart made."""
+    assert not [a for a in deployment_parts(render(helm))[1]["args"] if a.startswith("--alert-")]
+    docs = render(helm, "full-values.yaml")
+    pod, container = deployment_parts(docs)
+    assert arg_value(container["args"], "--alert-relay-url") == "http://openclaw-gateway.openclaw:18789/hooks"
+    secrets = {d["metadata"]["name"]: d["data"] for d in docs if d["kind"] == "Secret"}
+    tokens = {}
+    for flag in ("--alert-relay-token-file", "--alert-webhook-token-file"):
+        name, key = secret_file(pod, container, arg_value(container["args"], flag) or "")
+        tokens[flag] = base64.b64decode(secrets[name][key]).decode()
+    assert tokens == {
+        "--alert-relay-token-file": "full-hooks-token-change-me",
+        "--alert-webhook-token-file": "full-alert-webhook-token-change-me",
+    }
 
 
 # --- sidecar shape --------------------------------------------------------------------------------------------
@@ -456,6 +484,10 @@ def test_dashboards_configmap(helm: str) -> None:
         (["config.remote_write_url=http://x/"], "give remote-write targets in remoteWrite"),
         (["remoteWrite[0].url=http://x/", "remoteWrite[0].token=a", "remoteWrite[0].existingSecret=b"], "not both"),
         (["remoteWrite[0].url=http://x/", "remoteWrite[0].basicAuthUser=u"], "needs the password"),
+        (["alertRelay.url=http://gw:18789/hooks"], "alertRelay.url needs OpenClaw's hooks token"),
+        (["alertRelay.url=http://gw/hooks", "alertRelay.token=a", "alertRelay.existingSecret=b"], "not both"),
+        (["auth.alertWebhook.token=a"], "set alertRelay.url too"),
+        (["config.alert_relay_url=http://gw/hooks"], "config.alert_relay_url is set by the chart"),
     ],
 )
 def test_invalid_values_fail(helm: str, sets: list[str], message: str) -> None:
@@ -524,6 +556,8 @@ def schema() -> Doc:
         (["config.max_series=0"], "/config/max_series"),
         (["ports.otlp=70000"], "/ports/otlp"),
         (["mode=daemonset"], "/mode"),
+        (["alertRelay.url=ftp://gw/hooks"], "/alertRelay/url"),
+        (["config.alert_relay_language=fr"], "/config/alert_relay_language"),
     ],
 )
 def test_schema_refuses_misspelled_and_out_of_range_values(helm: str, sets: list[str], message: str) -> None:

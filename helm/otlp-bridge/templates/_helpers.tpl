@@ -82,6 +82,24 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- if $targets }}{{ $_ := set $config "remote_write" $targets }}{{ end }}
 {{- toYaml $config }}
+{{- define "otlp-bridge.alertRelaySecretName" -}}
+{{- .Values.alertRelay.existingSecret | default (printf "%s-alert-relay-token" (include "otlp-bridge.fullname" .)) }}
+{{- end }}
+
+{{- define "otlp-bridge.alertRelaySecretKey" -}}
+{{- ternary .Values.alertRelay.existingSecretKey "token" (ne .Values.alertRelay.existingSecret "") }}
+{{- end }}
+
+{{- define "otlp-bridge.alertWebhookSecretName" -}}
+{{- .Values.auth.alertWebhook.existingSecret | default (printf "%s-alert-webhook-token" (include "otlp-bridge.fullname" .)) }}
+{{- end }}
+
+{{- define "otlp-bridge.alertWebhookSecretKey" -}}
+{{- ternary .Values.auth.alertWebhook.existingSecretKey "token" (ne .Values.auth.alertWebhook.existingSecret "") }}
+{{- end }}
+
+{{- define "otlp-bridge.alertWebhookAuth" -}}
+{{- if or .Values.auth.alertWebhook.token .Values.auth.alertWebhook.existingSecret }}true{{ end }}
 {{- end }}
 
 {{- define "otlp-bridge.scheme" -}}
@@ -93,9 +111,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if not (has .Values.mode (list "standalone" "sidecar")) }}
 {{- fail (printf "mode must be standalone or sidecar, not %q" .Values.mode) }}
 {{- end }}
-{{- range $key := list "otlp_listen" "metrics_listen" "ingest_token_file" "scrape_token_file" "tls_cert_file" "tls_key_file" }}
+{{- range $key := list "otlp_listen" "metrics_listen" "ingest_token_file" "scrape_token_file" "tls_cert_file" "tls_key_file" "alert_relay_url" "alert_relay_token_file" "alert_webhook_token_file" }}
 {{- if hasKey ($.Values.config | default dict) $key }}
-{{- fail (printf "config.%s is set by the chart; use ports/auth/tls values instead" $key) }}
+{{- fail (printf "config.%s is set by the chart; use ports/auth/tls/alertRelay values instead" $key) }}
 {{- end }}
 {{- end }}
 {{- range $key := list "remote_write_url" "remote_write_bearer_token_file" "remote_write_basic_auth_user" "remote_write_basic_auth_password_file" "remote_write_header" "remote_write_timeout" "remote_write_tls_ca_file" "remote_write_tls_cert_file" "remote_write_tls_key_file" }}
@@ -119,6 +137,20 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- if and .Values.auth.scrape.token .Values.auth.scrape.existingSecret }}
 {{- fail "auth.scrape: give either token or existingSecret, not both" }}
+{{- end }}
+{{- with .Values.alertRelay }}
+{{- if and .token .existingSecret }}
+{{- fail "alertRelay: give either token or existingSecret, not both" }}
+{{- end }}
+{{- if and .url (not (or .token .existingSecret)) }}
+{{- fail "alertRelay.url needs OpenClaw's hooks token: alertRelay.token or alertRelay.existingSecret" }}
+{{- end }}
+{{- end }}
+{{- if and .Values.auth.alertWebhook.token .Values.auth.alertWebhook.existingSecret }}
+{{- fail "auth.alertWebhook: give either token or existingSecret, not both" }}
+{{- end }}
+{{- if and (include "otlp-bridge.alertWebhookAuth" .) (not .Values.alertRelay.url) }}
+{{- fail "auth.alertWebhook is the token of the alert relay's endpoint: set alertRelay.url too" }}
 {{- end }}
 {{- if eq .Values.mode "standalone" }}
 {{- if and (gt (int .Values.replicaCount) 1) (ne .Values.service.sessionAffinity "ClientIP") }}
@@ -181,6 +213,16 @@ args:
   - /etc/otlp-bridge/tls/tls.crt
   - --tls-key-file
   - /etc/otlp-bridge/tls/tls.key
+  {{- end }}
+  {{- if $v.alertRelay.url }}
+  - --alert-relay-url
+  - {{ $v.alertRelay.url | quote }}
+  - --alert-relay-token-file
+  - /etc/otlp-bridge/alert-relay-token/token
+  {{- if include "otlp-bridge.alertWebhookAuth" $root }}
+  - --alert-webhook-token-file
+  - /etc/otlp-bridge/alert-webhook-token/token
+  {{- end }}
   {{- end }}
   {{- range $v.extraArgs }}
   - {{ . | quote }}
@@ -247,6 +289,16 @@ volumeMounts:
     mountPath: /etc/otlp-bridge/tls
     readOnly: true
   {{- end }}
+  {{- if $v.alertRelay.url }}
+  - name: otlp-bridge-alert-relay-token
+    mountPath: /etc/otlp-bridge/alert-relay-token
+    readOnly: true
+  {{- if include "otlp-bridge.alertWebhookAuth" $root }}
+  - name: otlp-bridge-alert-webhook-token
+    mountPath: /etc/otlp-bridge/alert-webhook-token
+    readOnly: true
+  {{- end }}
+  {{- end }}
 {{- end }}
 
 {{/* Volumes used by the container. Called with (dict "root" $ "sidecar" bool). */}}
@@ -296,6 +348,24 @@ volumeMounts:
   secret:
     secretName: {{ $v.tls.existingSecret }}
     defaultMode: {{ $mode }}
+{{- end }}
+{{- if $v.alertRelay.url }}
+- name: otlp-bridge-alert-relay-token
+  secret:
+    secretName: {{ include "otlp-bridge.alertRelaySecretName" $root }}
+    defaultMode: {{ $mode }}
+    items:
+      - key: {{ include "otlp-bridge.alertRelaySecretKey" $root }}
+        path: token
+{{- if include "otlp-bridge.alertWebhookAuth" $root }}
+- name: otlp-bridge-alert-webhook-token
+  secret:
+    secretName: {{ include "otlp-bridge.alertWebhookSecretName" $root }}
+    defaultMode: {{ $mode }}
+    items:
+      - key: {{ include "otlp-bridge.alertWebhookSecretKey" $root }}
+        path: token
+{{- end }}
 {{- end }}
 {{- end }}
 
