@@ -469,7 +469,7 @@ def _alert_relay(config: Config, own: SelfMetrics, log: structlog.typing.Filteri
     )
     renderer = MessageRenderer(config.alert_relay_language, config.alert_relay_template)
     metrics = AlertMetrics(own.registry, target.action)
-    return Relay(target, lambda: hooks_token.token().decode(), renderer, metrics, log)
+    return Relay(target, lambda: hooks_token.token().decode(errors="replace"), renderer, metrics, log)
 
 
 def _add_alert_relay(app: web.Application, relay: Relay, webhook_token_file: Path | None) -> None:

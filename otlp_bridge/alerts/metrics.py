@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-OUTCOMES = ("delivered", "duplicate", "retry", "rejected", "bad_request", "unauthorized", "forbidden", "too_large")
+# What became of a notification, then the webhook request's own errors (the outcomes of otlp_bridge.errors).
+OUTCOMES = (
+    "delivered",
+    "duplicate",
+    "retry",
+    "rejected",
+    "bad_request",
+    "unauthorized",
+    "forbidden",
+    "too_large",
+    "timeout",
+)
 LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
