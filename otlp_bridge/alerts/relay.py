@@ -112,9 +112,9 @@ class Relay:
         return Outcome(422, "rejected", f"OpenClaw rejected the alert for good: {result.detail}\n")
 
     def _forget(self, now: float) -> None:
-        expired = [key for key, at in self.accepted.items() if now - at > DEDUP_WINDOW_SECONDS]
-        for key in expired:
-            del self.accepted[key]
+        """Drop what left the window: the oldest acceptances come first in the dict."""
+        while self.accepted and now - next(iter(self.accepted.values())) > DEDUP_WINDOW_SECONDS:
+            del self.accepted[next(iter(self.accepted))]
 
     def _log_failure(self, result: HookResult) -> None:
         """Once per cause until the next success: a gateway that is down for an hour is one line, not hundreds."""
