@@ -59,11 +59,13 @@ def quote(value: str) -> str:
 
 
 def _finalize(value: Any) -> Any:
+    """What ``{{ }}`` prints: nothing for a missing value, numbers and ``Trusted`` text as they are, anything else
+    (a sender's string, or a whole list or mapping of them) as one quoted string."""
     if isinstance(value, jinja2.Undefined) or value is None:
         return ""
-    if isinstance(value, Trusted) or not isinstance(value, str):
+    if isinstance(value, Trusted | int | float):
         return value
-    return quote(value)
+    return quote(value if isinstance(value, str) else str(value))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
