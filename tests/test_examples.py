@@ -634,3 +634,22 @@ def test_compose_alert_relay_override_wires_bridge_and_alertmanager(tmp_path: Pa
     effective = check_config([], files, tmp_path, env=local_env)
     assert effective["alert_relay_url"] == "http://host.docker.internal:18789/hooks"
     assert effective["alert_relay_token_file"] == f"{tmp_path}/hooks-token"
+
+
+def test_bridge_yaml_alert_relay_block_works_uncommented(tmp_path: Path) -> None:
+    """The commented alert relay settings in bridge.yaml are real keys and a valid configuration once uncommented."""
+    text = (EXAMPLES / "bridge.yaml").read_text()
+    block = "\n".join(line.removeprefix("# ") for line in text.splitlines() if line.startswith("# alert_"))
+    relay = yaml.safe_load(block)
+    assert set(relay) <= interface_yaml_keys()
+    assert {key.removeprefix("alert_relay_") for key in relay} >= {"url", "token_file", "channel", "to"}
+    files = {
+        "/etc/otlp-bridge/bridge.yaml": text + block + "\n",
+        "/etc/otlp-bridge/ingest-token": "not-a-real-secret\n",
+        "/etc/otlp-bridge/scrape-token": "not-a-real-secret\n",
+        relay["alert_relay_token_file"]: "not-a-real-secret\n",
+        relay["alert_webhook_token_file"]: "not-a-real-secret\n",
+    }
+    effective = check_config(["--config", "/etc/otlp-bridge/bridge.yaml"], files, tmp_path)
+    assert effective["alert_relay_url"] == relay["alert_relay_url"]
+    assert effective["alert_relay_token_file"] == f"{tmp_path}/hooks-token"
