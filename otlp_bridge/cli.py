@@ -19,6 +19,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         config = load_config(args, os.environ)
         skipped = check_files(config, missing_ok=args.check_config)
+        from otlp_bridge.alerts.message import check_template  # noqa: PLC0415 - keep --version free of Jinja2
+
+        check_template(config)
         if args.check_config:
             from otlp_bridge.ingest import SignalTranslators  # noqa: PLC0415 - also validates the label options
             from otlp_bridge.store import Store  # noqa: PLC0415

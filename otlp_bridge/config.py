@@ -550,19 +550,6 @@ def _check_alert_relay(config: Config) -> None:
         raise ConfigError(msg)
 
 
-def _check_template(config: Config) -> None:
-    """The message template compiles (the built-in one for the language when no file is given)."""
-    if config.alert_relay_url is None:
-        return
-    from otlp_bridge.alerts.message import MessageRenderer, TemplateError  # noqa: PLC0415 - only when enabled
-
-    try:
-        MessageRenderer(config.alert_relay_language, config.alert_relay_template)
-    except TemplateError as exc:
-        msg = f"--alert-relay-template: {exc}"
-        raise ConfigError(msg) from None
-
-
 def _check_consistency(config: Config) -> None:
     _check_alert_relay(config)
     if (config.tls_cert_file is None) != (config.tls_key_file is None):
@@ -604,8 +591,6 @@ def check_files(config: Config, *, missing_ok: bool = False) -> list[str]:
         skipped.append("--tls-cert-file and --tls-key-file: not loaded as a pair (not both found here)")
     for remote in config.remote_write_targets:
         skipped += remote.check_files(missing_ok=missing_ok)
-    if config.alert_relay_template is None or "alert-relay-template" in present:
-        _check_template(config)
     return skipped
 
 

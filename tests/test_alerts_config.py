@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from otlp_bridge.alerts.message import check_template
 from otlp_bridge.config import build_parser, check_files, load_config
 from otlp_bridge.errors import ConfigError
 
@@ -24,6 +25,7 @@ def _token(tmp_path: Path) -> str:
 def _load(argv: list[str], environ: dict[str, str] | None = None) -> dict[str, object]:
     config = load_config(build_parser().parse_args(argv), environ or {})
     check_files(config)
+    check_template(config)  # as the command line does, after the files
     return config.describe()
 
 

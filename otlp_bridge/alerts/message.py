@@ -22,6 +22,8 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from otlp_bridge.alerts.payload import Alert, Notification
+from otlp_bridge.config import Config
+from otlp_bridge.errors import ConfigError
 
 # Units of a duration (days, hours, minutes, seconds) and what joins them, per built-in language
 # (config.ALERT_RELAY_LANGUAGES).
@@ -177,6 +179,19 @@ class MessageRenderer:
                 on_error(exc)
             text = self.builtin.render(values)
         return bounded(text.strip())
+
+
+def check_template(config: Config) -> None:
+    """With the relay on, the message template must compile (the built-in one of the language when no file is given,
+    or when the file is not on this machine for --check-config); a ``ConfigError`` names the file otherwise."""
+    if config.alert_relay_url is None:
+        return
+    template = config.alert_relay_template
+    try:
+        MessageRenderer(config.alert_relay_language, template if template and template.exists() else None)
+    except TemplateError as exc:
+        msg = f"--alert-relay-template: {exc}"
+        raise ConfigError(msg) from None
 
 
 def bounded(text: str) -> str:
