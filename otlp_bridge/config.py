@@ -168,14 +168,6 @@ def _http_url(text: str) -> str:
     return value.rstrip("/")
 
 
-def _text(text: str) -> str:
-    value = text.strip()
-    if not value:
-        msg = "must not be empty"
-        raise ValueError(msg)
-    return value
-
-
 def _language(text: str) -> str:
     for language in ALERT_RELAY_LANGUAGES:
         if text.strip().lower() == language.lower():
@@ -338,10 +330,13 @@ OPTIONS: tuple[_Option, ...] = (
         "ACTION",
     ),
     _Option(
-        "alert-relay-channel", _text, "channel of the agent turn's reply; unset: OpenClaw's default, last", "CHANNEL"
+        "alert-relay-channel",
+        _nonempty,
+        "channel of the agent turn's reply; unset: OpenClaw's default, last",
+        "CHANNEL",
     ),
-    _Option("alert-relay-to", _text, "recipient in that channel (e.g. a Feishu chat_id oc_...)", "TO"),
-    _Option("alert-relay-agent-id", _text, "agent that runs the turn; unset: OpenClaw's default agent", "ID"),
+    _Option("alert-relay-to", _nonempty, "recipient in that channel (e.g. a Feishu chat_id oc_...)", "TO"),
+    _Option("alert-relay-agent-id", _nonempty, "agent that runs the turn; unset: OpenClaw's default agent", "ID"),
     _Option(
         "alert-relay-template",
         _path,

@@ -82,6 +82,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- if $targets }}{{ $_ := set $config "remote_write" $targets }}{{ end }}
 {{- toYaml $config }}
+{{- end }}
+
 {{- define "otlp-bridge.alertRelaySecretName" -}}
 {{- .Values.alertRelay.existingSecret | default (printf "%s-alert-relay-token" (include "otlp-bridge.fullname" .)) }}
 {{- end }}
