@@ -42,7 +42,7 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from otlp_bridge.exposition import Format, GzipMember, gzip_parts, render_parts
+from otlp_bridge.expose.exposition import Format, GzipMember, gzip_parts, render_parts
 from otlp_bridge.store import FamilyInfo, HistogramSeries, Kind, ScalarSeries, Series, Store
 
 SIZES = (10_000, 100_000)

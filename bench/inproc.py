@@ -14,7 +14,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 
 from bench.workload import Workload, WorkloadSpec
 from otlp_bridge.store import Store
-from otlp_bridge.translate import MetricsTranslator, TranslateOptions
+from otlp_bridge.translate.metrics import MetricsTranslator, TranslateOptions
 
 SOURCE_LABEL = "gateway"
 

@@ -29,7 +29,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from bench.inproc import translator
 from bench.procs import emit, rss_bytes
 from bench.workload import Workload, WorkloadSpec
-from otlp_bridge.exposition import Format, render
+from otlp_bridge.expose.exposition import Format, render
 from otlp_bridge.store import HistogramSeries, Store
 
 NOW = 1_000_000.0

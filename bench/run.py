@@ -60,7 +60,7 @@ def environment(cores: Cores) -> dict[str, Any]:
         return done.stdout.strip()
 
     digest = hashlib.sha256()
-    for path in sorted((REPO / "otlp_bridge").glob("*.py")):
+    for path in sorted((REPO / "otlp_bridge").rglob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     cpu = platform.processor()
     with contextlib.suppress(OSError):

@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
-from otlp_bridge.codec import Encoding, Signal, decode_request
+from otlp_bridge.receive.codec import Encoding, Signal, decode_request
 
 Temporality = Literal["cumulative", "delta"]
 

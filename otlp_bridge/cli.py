@@ -23,8 +23,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         check_template(config)
         if args.check_config:
-            from otlp_bridge.ingest import SignalTranslators  # noqa: PLC0415 - also validates the label options
             from otlp_bridge.store import Store  # noqa: PLC0415
+            from otlp_bridge.translate.signals import SignalTranslators  # noqa: PLC0415 - also validates the label options
 
             SignalTranslators(Store(1, 1, 1.0), config)
             for line in skipped:

@@ -17,13 +17,12 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from otlp_bridge import __version__, codec, jsonapi
+from otlp_bridge import __version__
 from otlp_bridge.alerts.handler import alertmanager_handler
 from otlp_bridge.alerts.hook import HookTarget
 from otlp_bridge.alerts.message import MessageRenderer
 from otlp_bridge.alerts.metrics import AlertMetrics
 from otlp_bridge.alerts.relay import Relay
-from otlp_bridge.codec import Encoding, Signal
 from otlp_bridge.config import Config, tls_context
 from otlp_bridge.errors import (
     BadRequest,
@@ -35,7 +34,8 @@ from otlp_bridge.errors import (
     RequestTimeout,
     Unauthorized,
 )
-from otlp_bridge.exposition import (
+from otlp_bridge.expose import jsonapi
+from otlp_bridge.expose.exposition import (
     Format,
     GzipMember,
     NotAcceptable,
@@ -44,12 +44,14 @@ from otlp_bridge.exposition import (
     negotiate,
     render_parts,
 )
-from otlp_bridge.ingest import SignalTranslators
+from otlp_bridge.expose.selfmetrics import SelfMetrics
 from otlp_bridge.log import Throttle, get_logger
+from otlp_bridge.receive import codec
+from otlp_bridge.receive.codec import Encoding, Signal
 from otlp_bridge.remotewrite import sender as remotewrite
-from otlp_bridge.selfmetrics import SelfMetrics
 from otlp_bridge.store import Store
-from otlp_bridge.translate import IngestResult, sender_prefix
+from otlp_bridge.translate.metrics import IngestResult, sender_prefix
+from otlp_bridge.translate.signals import SignalTranslators
 
 READ_TIMEOUT_SECONDS = 30.0
 SHUTDOWN_TIMEOUT_SECONDS = 10.0

@@ -16,11 +16,11 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
-from otlp_bridge.codec import Signal
 from otlp_bridge.config import Config
-from otlp_bridge.ingest import SignalTranslators
-from otlp_bridge.selfmetrics import SelfMetrics
+from otlp_bridge.expose.selfmetrics import SelfMetrics
+from otlp_bridge.receive.codec import Signal
 from otlp_bridge.store import Store
+from otlp_bridge.translate.signals import SignalTranslators
 from tests.otlp import GATEWAY, histogram_metric, key_values, metrics_request, sum_metric
 from tests.otlp_helpers import PROTOBUF, find, scrape
 from tests.support import in_process_bridge

@@ -10,9 +10,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-import otlp_bridge.exposition
+import otlp_bridge.expose.exposition
 import otlp_bridge.server
-from otlp_bridge.exposition import Format, Part, cached_parts
+from otlp_bridge.expose.exposition import Format, Part, cached_parts
 from otlp_bridge.server import Bridge
 from otlp_bridge.store import FamilyInfo, Kind, Series, Store
 from tests.otlp import DELTA, metrics_request, sum_metric
@@ -35,7 +35,7 @@ async def test_requests_are_handled_while_a_large_scrape_renders(
             yield part
         events.append("render done")
 
-    monkeypatch.setattr(otlp_bridge.exposition, "cached_parts", observed_render)  # gzip or not
+    monkeypatch.setattr(otlp_bridge.expose.exposition, "cached_parts", observed_render)  # gzip or not
     async with in_process_bridge(max_series=SERIES + 100, max_series_per_family=SERIES + 100) as running:
         store = running.bridge.store
         family = store.family(FamilyInfo("openclaw_load_test_total", Kind.COUNTER, "Load."))
@@ -108,7 +108,7 @@ async def test_a_request_arriving_during_a_render_slice_starts_before_the_next_s
             rendering.set()
             yield part
 
-    monkeypatch.setattr(otlp_bridge.exposition, "cached_parts", observed_render)
+    monkeypatch.setattr(otlp_bridge.expose.exposition, "cached_parts", observed_render)
     monkeypatch.setattr(otlp_bridge.server, "RENDER_SLICE_SECONDS", 0.0)  # every part ends a slice
     async with in_process_bridge(max_series=SERIES + 100, max_series_per_family=SERIES + 100) as running:
         store = running.bridge.store

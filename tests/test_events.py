@@ -10,13 +10,13 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families
 
-from otlp_bridge.codec import Encoding, Signal, decode_request
 from otlp_bridge.config import Config
-from otlp_bridge.events import severity_word
-from otlp_bridge.exposition import Format, render
-from otlp_bridge.ingest import SignalTranslators
-from otlp_bridge.labels import LABEL_VALUE_PATTERN
+from otlp_bridge.expose.exposition import Format, render
+from otlp_bridge.receive.codec import Encoding, Signal, decode_request
 from otlp_bridge.store import Store
+from otlp_bridge.translate.events import severity_word
+from otlp_bridge.translate.labels import LABEL_VALUE_PATTERN
+from otlp_bridge.translate.signals import SignalTranslators
 from tests.conftest import SCRAPES, require_fixtures
 from tests.otlp import AttributeValue, histogram_metric, key_values, metrics_request
 from tests.support import SCRAPES_03A, captured_requests, scrape_time

@@ -253,7 +253,7 @@ def test_fleet_dashboard_splits_by_gateway() -> None:
 
 def test_queries_use_only_families_the_bridge_exposes() -> None:
     """Every series named by a dashboard or an alert rule is one the bridge can produce."""
-    from otlp_bridge.mapping import family_names  # noqa: PLC0415 - the package is optional for the other tests
+    from otlp_bridge.translate.mapping import family_names  # noqa: PLC0415 - the package is optional for the other tests
 
     families = family_names()
     assert isinstance(families, frozenset) and families

@@ -25,9 +25,8 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from otlp_bridge import __version__
-from otlp_bridge.codec import Encoding, Signal, decode_request
 from otlp_bridge.config import Config
-from otlp_bridge.exposition import (
+from otlp_bridge.expose.exposition import (
     OPENMETRICS_CONTENT_TYPE,
     SERIES_PER_PART,
     TEXT_CONTENT_TYPE,
@@ -40,8 +39,9 @@ from otlp_bridge.exposition import (
     render_parts,
     unpack,
 )
+from otlp_bridge.receive.codec import Encoding, Signal, decode_request
 from otlp_bridge.store import FamilyInfo, HistogramSeries, Kind, ScalarSeries, Store
-from otlp_bridge.translate import MetricsTranslator, TranslateOptions
+from otlp_bridge.translate.metrics import MetricsTranslator, TranslateOptions
 from tests.conftest import CAPTURES, SCRAPES, require_fixtures, require_tool
 from tests.support import RunningBridge, captured_requests, in_process_bridge
 

@@ -34,12 +34,12 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
-from otlp_bridge.codec import Signal
 from otlp_bridge.config import Config
-from otlp_bridge.exposition import Format, render
-from otlp_bridge.ingest import SignalTranslators
-from otlp_bridge.labels import LABEL_VALUE_PATTERN
+from otlp_bridge.expose.exposition import Format, render
+from otlp_bridge.receive.codec import Signal
 from otlp_bridge.store import HistogramSeries, ScalarSeries, Series, Store
+from otlp_bridge.translate.labels import LABEL_VALUE_PATTERN
+from otlp_bridge.translate.signals import SignalTranslators
 from tests.conftest import require_fixtures
 from tests.otlp import CUMULATIVE, DELTA, encode_varint, histogram_metric, key_values, metrics_request, sum_metric
 from tests.otlp_helpers import JSON, PROTOBUF, Sample, decode_status, parse_exposition

@@ -7,7 +7,7 @@ import asyncio
 
 import aiohttp
 
-from otlp_bridge.selfmetrics import MAX_SOURCES, OVERFLOW_SOURCE, SelfMetrics
+from otlp_bridge.expose.selfmetrics import MAX_SOURCES, OVERFLOW_SOURCE, SelfMetrics
 from otlp_bridge.store import Store
 from tests.otlp_helpers import PROTOBUF, find, scrape, tokens_request
 from tests.support import in_process_bridge

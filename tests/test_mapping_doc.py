@@ -1,5 +1,5 @@
-"""docs/mapping.md and otlp_bridge/mapping.py state the same contract: families, types, sources, labels, fallbacks
-and exactness. A change to one without the other fails here."""
+"""docs/mapping.md and otlp_bridge/translate/mapping.py state the same contract: families, types, sources, labels,
+fallbacks and exactness. A change to one without the other fails here."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections import defaultdict
 
 import pytest
 
-from otlp_bridge.mapping import LOG_SPECS, METRIC_SPECS, SPAN_SPECS, SPANS_COMPLETE_SPECS, FamilySpec, Label
+from otlp_bridge.translate.mapping import LOG_SPECS, METRIC_SPECS, SPAN_SPECS, SPANS_COMPLETE_SPECS, FamilySpec, Label
 from tests.conftest import REPO
 
 DOC = (REPO / "docs" / "mapping.md").read_text()

@@ -14,11 +14,11 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
-from otlp_bridge.exposition import Format, render
-from otlp_bridge.labels import sanitize_label_name
-from otlp_bridge.naming import metric_name, unit_word
+from otlp_bridge.expose.exposition import Format, render
 from otlp_bridge.store import Store
-from otlp_bridge.translate import MetricsTranslator, TranslateOptions
+from otlp_bridge.translate.labels import sanitize_label_name
+from otlp_bridge.translate.metrics import MetricsTranslator, TranslateOptions
+from otlp_bridge.translate.naming import metric_name, unit_word
 from tests.otlp import AttributeValue, histogram_metric, key_values, metrics_request, sum_metric
 
 COUNTER, GAUGE, HISTOGRAM = "counter", "gauge", "histogram"

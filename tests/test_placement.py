@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from prometheus_client.parser import text_string_to_metric_families
 
-from otlp_bridge.exposition import Format, render
-from otlp_bridge.placement import MAX_UNKNOWNS, Extremes, Placement, extension, place
+from otlp_bridge.expose.exposition import Format, render
 from otlp_bridge.store import HistogramSeries, Store
-from otlp_bridge.translate import MetricsTranslator, TranslateOptions
+from otlp_bridge.translate.metrics import MetricsTranslator, TranslateOptions
+from otlp_bridge.translate.placement import MAX_UNKNOWNS, Extremes, Placement, extension, place
 from tests.otlp import CUMULATIVE, DEFAULT_BOUNDS, DELTA, histogram_metric, key_values, metrics_request
 
 DEFAULT = tuple(map(float, DEFAULT_BOUNDS))

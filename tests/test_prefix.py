@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from structlog.testing import capture_logs
 
-from otlp_bridge.codec import Signal
 from otlp_bridge.config import Config, build_parser, load_config
 from otlp_bridge.errors import ConfigError
+from otlp_bridge.receive.codec import Signal
 from otlp_bridge.server import Bridge
 from otlp_bridge.store import Store
-from otlp_bridge.translate import MetricsTranslator, TranslateOptions, sender_prefix
+from otlp_bridge.translate.metrics import MetricsTranslator, TranslateOptions, sender_prefix
 from tests.otlp import histogram_metric, metrics_request, sum_metric
 
 STATE = {"openclaw.state": "idle", "openclaw.reason": "run_completed"}

@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from otlp_bridge.exposition import Format, negotiate
+from otlp_bridge.expose.exposition import Format, negotiate
 from otlp_bridge.store import HistogramSeries, Store
 from tests.conftest import CAPTURES, SCRAPES, require_fixtures, require_tool
 from tests.support import RunningBridge, captured_requests, in_process_bridge, real_prometheus, wait_until_ready

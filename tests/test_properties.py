@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from prometheus_client.parser import text_string_to_metric_families
 
-from otlp_bridge.exposition import Format, render
-from otlp_bridge.labels import LABEL_VALUE_PATTERN
+from otlp_bridge.expose.exposition import Format, render
 from otlp_bridge.store import Store
-from otlp_bridge.translate import MetricsTranslator, TranslateOptions
+from otlp_bridge.translate.labels import LABEL_VALUE_PATTERN
+from otlp_bridge.translate.metrics import MetricsTranslator, TranslateOptions
 from tests.otlp import CUMULATIVE, DELTA, GATEWAY, histogram_metric, metrics_request, sum_metric
 from tests.support import ForgetfulTable
 

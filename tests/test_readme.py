@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from otlp_bridge.config import ENV_NOT_OPTIONS, OPTIONS, REFUSED_SOURCE_LABELS, Config
-from otlp_bridge.mapping import METRIC_SPECS, family_names
+from otlp_bridge.translate.mapping import METRIC_SPECS, family_names
 from tests.conftest import REPO
 
 README = (REPO / "README.md").read_text()

@@ -8,7 +8,7 @@ import struct
 import aiohttp
 import pytest
 
-from otlp_bridge.exposition import SERIES_PER_PART, Format, format_number, render
+from otlp_bridge.expose.exposition import SERIES_PER_PART, Format, format_number, render
 from otlp_bridge.remotewrite import wire
 from otlp_bridge.remotewrite.collect import DEFAULT_JOB, Collector, Identity
 from otlp_bridge.store import FamilyInfo, HistogramSeries, Kind, ScalarSeries, Store

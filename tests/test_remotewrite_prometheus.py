@@ -14,7 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from otlp_bridge.config import QueueConfig, Target
-from otlp_bridge.exposition import format_number
+from otlp_bridge.expose.exposition import format_number
 from otlp_bridge.remotewrite.collect import DEFAULT_JOB
 from tests.conftest import CAPTURES, require_fixtures, require_tool
 from tests.support import (

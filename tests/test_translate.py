@@ -8,12 +8,12 @@ from collections.abc import Mapping
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from otlp_bridge import translate
-from otlp_bridge.codec import Encoding, Signal, decode_request
-from otlp_bridge.exposition import Format, render
-from otlp_bridge.mapping import METRIC_SPECS, Value
+from otlp_bridge.expose.exposition import Format, render
+from otlp_bridge.receive.codec import Encoding, Signal, decode_request
 from otlp_bridge.store import Kind, Store
-from otlp_bridge.translate import MetricsTranslator, TranslateOptions
+from otlp_bridge.translate import metrics as translate
+from otlp_bridge.translate.mapping import METRIC_SPECS, Value
+from otlp_bridge.translate.metrics import MetricsTranslator, TranslateOptions
 from tests.otlp import (
     CUMULATIVE,
     DELTA,
@@ -560,7 +560,7 @@ SELECTING_ATTRIBUTES: dict[str, dict[str, AttributeValue]] = {
 @pytest.mark.parametrize("spec", METRIC_SPECS, ids=lambda spec: f"{spec.source}->{spec.name}")
 def test_every_spec_produces_its_family(spec: object) -> None:
     """Every table entry, fed a point that passes its selector, creates its family with its type and labels."""
-    from otlp_bridge.mapping import FamilySpec  # noqa: PLC0415
+    from otlp_bridge.translate.mapping import FamilySpec  # noqa: PLC0415
 
     assert isinstance(spec, FamilySpec)
     attributes: dict[str, AttributeValue] = {key: "v1" for label in spec.labels for key in label.source[:1]}

@@ -11,7 +11,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
-from otlp_bridge import wire
+from otlp_bridge.translate import wire
 from tests.conftest import CAPTURES, require_fixtures
 from tests.support import captured_requests
 

@@ -17,7 +17,7 @@ from typing import NamedTuple, Protocol
 
 from prometheus_client.metrics_core import Metric
 
-from otlp_bridge.exposition import HISTOGRAMS_PER_PART, SERIES_PER_PART, format_bound
+from otlp_bridge.expose.exposition import HISTOGRAMS_PER_PART, SERIES_PER_PART, format_bound
 from otlp_bridge.remotewrite import wire
 from otlp_bridge.store import Family, HistogramSeries, Kind, Labels, ScalarSeries, Series, Store
 

@@ -11,7 +11,7 @@ OpenClaw sends every interval) takes a fast path: its values are read with one `
 the series through the same per-point rules. Anything the checks cannot vouch for (a reset, a resend, a new stream,
 an invalid value) settles what was kept and goes the general way. An export with new observations above the last
 bound of a histogram whose official buckets go further is settled by itself, right away, so that they are placed
-from that export alone (``otlp_bridge.placement``).
+from that export alone (``otlp_bridge.translate.placement``).
 
 Pure and synchronous; ``now`` is passed in.
 """
@@ -30,13 +30,13 @@ from typing import Any, NamedTuple
 
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 
-from otlp_bridge import placement, wire
-from otlp_bridge.attributes import attribute_dict, is_private_attribute
 from otlp_bridge.errors import ConfigError
-from otlp_bridge.labels import label_pair, normalize_value, sanitize_label_name
-from otlp_bridge.mapping import METRIC_SPECS, SELF_METRIC_FAMILIES, FamilySpec, Value, specs_by_metric
-from otlp_bridge.naming import metric_name, unit_word
 from otlp_bridge.store import DropReason, HistogramSeries, Kind, Labels, ScalarSeries, Series, Store
+from otlp_bridge.translate import placement, wire
+from otlp_bridge.translate.attributes import attribute_dict, is_private_attribute
+from otlp_bridge.translate.labels import label_pair, normalize_value, sanitize_label_name
+from otlp_bridge.translate.mapping import METRIC_SPECS, SELF_METRIC_FAMILIES, FamilySpec, Value, specs_by_metric
+from otlp_bridge.translate.naming import metric_name, unit_word
 
 CUMULATIVE = 2
 DELTA = 1
@@ -95,7 +95,7 @@ class Increment(NamedTuple):
 class Target:
     """One family a stream feeds: its spec, its series (or why it was refused, or None before the first point), the
     stream's bucket bounds in the family's unit and the official bounds placed above them (``extra``, in the stream's
-    unit; see ``otlp_bridge.placement``)."""
+    unit; see ``otlp_bridge.translate.placement``)."""
 
     __slots__ = ("bounds", "extra", "series", "spec")
 

@@ -11,11 +11,11 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from otlp_bridge.attributes import attribute_dict
-from otlp_bridge.labels import label_pair, normalize_value
-from otlp_bridge.mapping import LOG_SPECS, SPAN_SPECS, SPANS_COMPLETE_SPECS, FamilySpec, Value
 from otlp_bridge.store import HistogramSeries, Kind, Labels, ScalarSeries, Series, Store
-from otlp_bridge.translate import IngestResult, MetricsTranslator
+from otlp_bridge.translate.attributes import attribute_dict
+from otlp_bridge.translate.labels import label_pair, normalize_value
+from otlp_bridge.translate.mapping import LOG_SPECS, SPAN_SPECS, SPANS_COMPLETE_SPECS, FamilySpec, Value
+from otlp_bridge.translate.metrics import IngestResult, MetricsTranslator
 
 STATUS_ERROR = 2
 SEEN_SPANS = 65536  # span ids remembered, so a re-sent batch is not counted twice

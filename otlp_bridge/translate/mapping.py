@@ -11,8 +11,8 @@ import enum
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from otlp_bridge.labels import label_pair, normalize_lane, normalize_value
 from otlp_bridge.store import FamilyInfo, Kind
+from otlp_bridge.translate.labels import label_pair, normalize_lane, normalize_value
 
 Attributes = Mapping[str, str]
 
@@ -105,7 +105,7 @@ class FamilySpec:
 C, G, H = Kind.COUNTER, Kind.GAUGE, Kind.HISTOGRAM
 MS = 1000.0
 # The official plugin's buckets for every duration family; senders with fewer bounds get the ones above their last
-# bound filled by placement (``otlp_bridge.placement``) or from spans.
+# bound filled by placement (``otlp_bridge.translate.placement``) or from spans.
 DURATION_BUCKETS_SECONDS = (
     0.005,
     0.01,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from otlp_bridge.codec import Signal
 from otlp_bridge.config import Config
-from otlp_bridge.events import LogTranslator, SpanTranslator
+from otlp_bridge.receive.codec import Signal
 from otlp_bridge.store import Store
-from otlp_bridge.translate import IngestResult, MetricsTranslator, TranslateOptions
+from otlp_bridge.translate.events import LogTranslator, SpanTranslator
+from otlp_bridge.translate.metrics import IngestResult, MetricsTranslator, TranslateOptions
 
 
 class SignalTranslators:

@@ -1,0 +1,1 @@
+"""Expose: the series store as Prometheus text/OpenMetrics, JSON views and the bridge's self-metrics."""

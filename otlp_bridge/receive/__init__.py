@@ -1,0 +1,1 @@
+"""Receive: the OTLP/HTTP wire (content types, gzip, protobuf and JSON decoding, responses)."""
