@@ -10,12 +10,15 @@ import json
 import os
 import signal as signals
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
 import structlog
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.http_parser import RawRequestMessage
+from aiohttp.streams import StreamReader
 
 from otlp_bridge import __version__
 from otlp_bridge.alerts.handler import alertmanager_handler
@@ -421,6 +424,73 @@ class Bridge:
         return removed
 
 
+BRIDGE = web.AppKey("bridge", Bridge)
+
+
+class StalledConnections:
+    """Closes connections that have not sent a complete request head within ``READ_TIMEOUT_SECONDS`` (aiohttp has no
+    header timeout of its own, so a slow-loris client would otherwise hold a socket for ever). Idle keep-alive
+    connections between requests are aiohttp's: ``keepalive_timeout``. Sees connections through the server's public
+    ``connections`` and their first requests through its ``request_factory``."""
+
+    def __init__(self) -> None:
+        self.servers: list[web.Server] = []
+        self.requested: set[web.RequestHandler] = set()  # connections that have sent a request head
+
+    def watch(self, server: web.Server) -> None:
+        """Watch ``server``'s connections; before its site starts (a connection takes the factory it finds)."""
+        make_request = server.request_factory
+
+        def request_factory(
+            message: RawRequestMessage,
+            payload: StreamReader,
+            protocol: web.RequestHandler,
+            writer: AbstractStreamWriter,
+            task: asyncio.Task[None],
+        ) -> web.BaseRequest:
+            self.requested.add(protocol)
+            return make_request(message, payload, protocol, writer, task)
+
+        server.request_factory = request_factory
+        self.servers.append(server)
+
+    def sweep(self, first_seen: dict[web.RequestHandler, float], now: float) -> dict[web.RequestHandler, float]:
+        """Close the stalled connections; returns when each open one was first seen (the next sweep's input)."""
+        alive: dict[web.RequestHandler, float] = {}
+        for server in self.servers:
+            for handler in server.connections:
+                since = alive[handler] = first_seen.get(handler, now)
+                if handler not in self.requested and now - since > READ_TIMEOUT_SECONDS and handler.transport:
+                    handler.transport.close()
+        self.requested.intersection_update(alive)
+        return alive
+
+    async def sweep_forever(self) -> None:
+        first_seen: dict[web.RequestHandler, float] = {}
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(1.0, READ_TIMEOUT_SECONDS / 4))
+            first_seen = self.sweep(first_seen, loop.time())
+
+
+CONNECTIONS = web.AppKey("connections", StalledConnections)
+
+
+def background(
+    work: Callable[[web.Application], Coroutine[Any, Any, None]],
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A ``cleanup_ctx`` entry: ``work(app)`` runs as a task from the application's startup to its cleanup."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(work(app))
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return context
+
+
 async def _after_io() -> None:
     """Resume after the I/O callbacks of the loop's next iteration. A bare yield (``sleep(0)``) resumes before them,
     and a short ``sleep`` waits at least 1 ms in epoll when nothing else is ready; a timer that is already due does
@@ -451,8 +521,42 @@ async def _method_not_allowed(request: web.Request) -> web.Response:
     return web.Response(status=405, text="Method Not Allowed\n", headers={"Allow": "GET, HEAD"})
 
 
-def create_otlp_app(bridge: Bridge) -> web.Application:
+async def _sweep_stalled(app: web.Application) -> None:
+    await app[CONNECTIONS].sweep_forever()
+
+
+async def _expire_forever(app: web.Application) -> None:
+    bridge = app[BRIDGE]
+    interval = max(0.5, min(30.0, bridge.config.series_ttl / 10))
+    while True:
+        await asyncio.sleep(interval)
+        removed = bridge.expire()
+        if removed:
+            bridge.log.info("series_expired", count=removed, live=bridge.store.live_series)
+
+
+def _application(bridge: Bridge) -> web.Application:
+    """An application holding ``bridge`` and sweeping its own stalled connections."""
     app = web.Application()
+    app[BRIDGE] = bridge
+    app[CONNECTIONS] = StalledConnections()
+    app.cleanup_ctx.append(background(_sweep_stalled))
+    return app
+
+
+async def _remote_writing(app: web.Application) -> AsyncIterator[None]:
+    writer = app[BRIDGE].remote_writer
+    if writer is not None:
+        await writer.start()
+    yield
+    if writer is not None:
+        await writer.close()  # on the OTLP listener's cleanup: a last collection after the last request, the flush
+
+
+def create_otlp_app(bridge: Bridge) -> web.Application:
+    app = _application(bridge)
+    app.cleanup_ctx.append(background(_expire_forever))
+    app.cleanup_ctx.append(_remote_writing)
     app.router.add_route("*", "/v1/{signal:metrics|traces|logs}", bridge.handle_otlp)
     return app
 
@@ -490,7 +594,7 @@ def _add_alert_relay(app: web.Application, relay: Relay, webhook_token_file: Pat
 
 
 def create_metrics_app(bridge: Bridge) -> web.Application:
-    app = web.Application()
+    app = _application(bridge)
     if bridge.relay is not None:
         _add_alert_relay(app, bridge.relay, bridge.config.alert_webhook_token_file)
     for path in ("/metrics", "/api/diagnostics/prometheus"):
@@ -504,7 +608,8 @@ def create_metrics_app(bridge: Bridge) -> web.Application:
 
 @contextlib.asynccontextmanager
 async def running(bridge: Bridge) -> AsyncIterator[tuple[int, int]]:
-    """Start both listeners and the expiry task; yields the bound ports; drains on exit."""
+    """Start both listeners (their applications start the background work); yields the bound ports; drains on
+    exit."""
     config = bridge.config
     context = tls_context(config)
     otlp_runner = web.AppRunner(
@@ -519,8 +624,9 @@ async def running(bridge: Bridge) -> AsyncIterator[tuple[int, int]]:
     )
     await otlp_runner.setup()
     await metrics_runner.setup()
-    expiry: asyncio.Task[None] | None = None
-    sweeper: asyncio.Task[None] | None = None
+    for runner in (otlp_runner, metrics_runner):
+        assert runner.server is not None  # set up
+        runner.app[CONNECTIONS].watch(runner.server)
     try:
         otlp_site = web.TCPSite(otlp_runner, config.otlp_listen.host, config.otlp_listen.port, ssl_context=context)
         metrics_site = web.TCPSite(
@@ -529,10 +635,6 @@ async def running(bridge: Bridge) -> AsyncIterator[tuple[int, int]]:
         await otlp_site.start()
         await metrics_site.start()
         ports = (_bound_port(otlp_runner), _bound_port(metrics_runner))
-        expiry = asyncio.create_task(_expire_forever(bridge))
-        sweeper = asyncio.create_task(_close_stalled_connections([otlp_runner, metrics_runner]))
-        if bridge.remote_writer is not None:
-            await bridge.remote_writer.start()
         bridge.ready = True
         scheme = "https" if context else "http"
         bridge.log.info(
@@ -560,13 +662,7 @@ async def running(bridge: Bridge) -> AsyncIterator[tuple[int, int]]:
         yield ports
     finally:
         bridge.ready = False
-        if expiry is not None:
-            expiry.cancel()
-        if sweeper is not None:
-            sweeper.cancel()
         await _drain(bridge, otlp_runner)
-        if bridge.remote_writer is not None:
-            await bridge.remote_writer.close()  # a last collection after the last request, then the flush
         await otlp_runner.cleanup()
         await metrics_runner.cleanup()
 
@@ -594,36 +690,6 @@ def loopback(host: str) -> bool:
 def _bound_port(runner: web.AppRunner) -> int:
     addresses = runner.addresses
     return int(addresses[0][1]) if addresses else 0
-
-
-async def _close_stalled_connections(runners: list[web.AppRunner]) -> None:
-    """Close connections that have not sent a complete request head within ``READ_TIMEOUT_SECONDS`` (aiohttp has no
-    header timeout of its own, so a slow-loris client would otherwise hold a socket for ever). Idle keep-alive
-    connections between requests are aiohttp's: ``keepalive_timeout``."""
-    first_seen: dict[Any, float] = {}
-    loop = asyncio.get_running_loop()
-    while True:
-        await asyncio.sleep(min(1.0, READ_TIMEOUT_SECONDS / 4))
-        now = loop.time()
-        alive: dict[Any, float] = {}
-        for runner in runners:
-            server = runner.server
-            for handler in server.connections if server is not None else ():
-                since = alive[handler] = first_seen.get(handler, now)
-                never_started = getattr(handler, "_request_count", 1) == 0
-                busy = getattr(handler, "_request_in_progress", True)
-                if never_started and not busy and now - since > READ_TIMEOUT_SECONDS and handler.transport:
-                    handler.transport.close()
-        first_seen = alive
-
-
-async def _expire_forever(bridge: Bridge) -> None:
-    interval = max(0.5, min(30.0, bridge.config.series_ttl / 10))
-    while True:
-        await asyncio.sleep(interval)
-        removed = bridge.expire()
-        if removed:
-            bridge.log.info("series_expired", count=removed, live=bridge.store.live_series)
 
 
 async def serve(config: Config, on_ready: Callable[[tuple[int, int]], Awaitable[None]] | None = None) -> None:

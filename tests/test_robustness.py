@@ -277,6 +277,24 @@ async def test_connections_that_never_send_a_complete_request_are_closed(monkeyp
     )
 
 
+@pytest.mark.slow
+async def test_a_keep_alive_connection_that_has_sent_a_request_is_not_closed_as_stalled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only connections without a complete request head are closed at the deadline; one idle between requests is
+    aiohttp's keep-alive (75 s) and serves its next request."""
+    deadline = 1.0
+    monkeypatch.setattr(server, "READ_TIMEOUT_SECONDS", deadline)
+    async with in_process_bridge() as running, raw_clients(running.otlp_url, 1) as (client,):
+        for index in range(2):
+            body = tokens_body("keepalive", float(index + 1))
+            await client.post_head("/v1/metrics", len(body))
+            await client.send(body)
+            assert (await client.answer(timeout=5)).status == 200
+            if not index:
+                assert await client.closed_by_peer(timeout=deadline + 2) is None
+
+
 # -- overload ----------------------------------------------------------------------------------------------------
 
 
