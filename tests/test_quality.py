@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from tests.conftest import REPO
@@ -57,3 +59,14 @@ def test_a_lower_layer_importing_a_higher_one_breaks_the_contract(tmp_path: Path
     result = _lint_imports(tmp_path)
     assert result.returncode != 0, result.stdout + result.stderr
     assert "otlp_bridge.store is not allowed to import otlp_bridge.expose" in result.stdout, result.stdout
+
+
+def test_readme_shows_the_layers_of_the_contract() -> None:
+    """README's Development listing names every layer of the contract, top to bottom, siblings on one line."""
+    contract = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"][0]
+    readme = (REPO / "README.md").read_text()
+    listing = readme.partition("## Development")[2].partition("```\notlp_bridge/\n")[2].partition("```")[0]
+    entries = [re.findall(r"\b([a-z_]+)(?:/|\.py)", line.split("  ", 2)[1]) for line in listing.splitlines()]
+    lines = [sorted(names) for names in entries if names]
+    layers = [sorted(name.strip(" ()") for name in layer.split("|")) for layer in contract["layers"]]
+    assert [names for names in lines if names in layers] == layers, listing
