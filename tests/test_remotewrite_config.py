@@ -57,8 +57,8 @@ def test_command_line_options_make_one_target_per_url(token: Path) -> None:
             "--remote-write-instance", "bridge-0",
         ]
     )  # fmt: skip
-    shared: dict[str, Any] = {"headers": (("X-Scope-OrgID", "openclaw"),), "bearer_token_file": token, "timeout": 7.0}
-    assert config.remote_write_targets == (Target(URL, **shared), Target("http://victoria:8428/api/v1/write", **shared))
+    common: dict[str, Any] = {"headers": (("X-Scope-OrgID", "openclaw"),), "bearer_token_file": token, "timeout": 7.0}
+    assert config.remote_write_targets == (Target(URL, **common), Target("http://victoria:8428/api/v1/write", **common))
     assert config.remote_write_external_label == (("cluster", "eu-1"),)
     assert (config.remote_write_interval, config.remote_write_job, config.remote_write_instance) == (
         5.0,
@@ -77,10 +77,10 @@ def test_environment_lists_are_comma_separated() -> None:
     assert config.remote_write_external_label == (("cluster", "eu-1"), ("region", "west"))
 
 
-def test_yaml_targets_take_the_shared_options_under_their_own(tmp_path: Path, token: Path) -> None:
+def test_yaml_targets_take_the_common_options_under_their_own(tmp_path: Path, token: Path) -> None:
     document = {
         "remote_write_timeout": 9,
-        "remote_write_header": {"X-Scope-OrgID": "shared"},
+        "remote_write_header": {"X-Scope-OrgID": "fleet"},
         "remote_write_external_label": ["cluster=eu-1"],
         "remote_write": [
             {"url": URL, "headers": {"X-Scope-OrgID": "openclaw"}, "bearer_token_file": str(token)},
@@ -93,7 +93,7 @@ def test_yaml_targets_take_the_shared_options_under_their_own(tmp_path: Path, to
         Target(
             "http://victoria:8428/api/v1/write",
             timeout=3.0,
-            headers=(("X-Scope-OrgID", "shared"),),
+            headers=(("X-Scope-OrgID", "fleet"),),
             queue=QueueConfig(capacity=1000),
         ),
     )

@@ -18,6 +18,7 @@ Pure and synchronous; ``now`` is passed in.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import operator
@@ -307,21 +308,17 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-_EXTENSIONS: dict[tuple[tuple[float, ...], tuple[float, ...], float], tuple[float, ...]] = {}
-
-
 def official_extension(spec: FamilySpec, raw_bounds: tuple[float, ...]) -> tuple[float, ...]:
     """The family's official bounds above the stream's last bound, in the stream's unit (see ``placement``); one
     tuple per distinct case, shared by every target that has it."""
     if not spec.bounds or not raw_bounds:
         return ()
-    key = (raw_bounds, spec.bounds, spec.divisor)
-    extra = _EXTENSIONS.get(key)
-    if extra is None:
-        if len(_EXTENSIONS) >= 1024:
-            _EXTENSIONS.clear()
-        extra = _EXTENSIONS[key] = placement.extension(raw_bounds, [bound * spec.divisor for bound in spec.bounds])
-    return extra
+    return _extension(raw_bounds, spec.bounds, spec.divisor)
+
+
+@functools.lru_cache(maxsize=1024)
+def _extension(raw_bounds: tuple[float, ...], official: tuple[float, ...], divisor: float) -> tuple[float, ...]:
+    return placement.extension(raw_bounds, [bound * divisor for bound in official])
 
 
 def scaled_bounds(bounds: tuple[float, ...], divisor: float) -> tuple[float, ...]:
