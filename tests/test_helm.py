@@ -17,6 +17,7 @@ import yaml
 from otlp_bridge.config import OPTIONS
 from tests.conftest import REPO, require_tool
 from tests.support import check_config
+from tests.test_robustness import make_certificate
 
 CHART = REPO / "helm" / "otlp-bridge"
 EXAMPLES = REPO / "examples"
@@ -484,6 +485,9 @@ def test_dashboards_configmap(helm: str) -> None:
         (["config.remote_write_url=http://x/"], "give remote-write targets in remoteWrite"),
         (["remoteWrite[0].url=http://x/", "remoteWrite[0].token=a", "remoteWrite[0].existingSecret=b"], "not both"),
         (["remoteWrite[0].url=http://x/", "remoteWrite[0].basicAuthUser=u"], "needs the password"),
+        (["remoteWrite[0].url=http://x/", "remoteWrite[0].tls.existingSecret=s", "remoteWrite[0].tls.certKey=c"],
+         "certKey and keyKey together"),
+        (["remoteWrite[0].url=http://x/", "remoteWrite[0].tls.existingSecret=s"], "name caKey, certKey/keyKey"),
         (["alertRelay.url=http://gw:18789/hooks"], "alertRelay.url needs OpenClaw's hooks token"),
         (["alertRelay.url=http://gw/hooks", "alertRelay.token=a", "alertRelay.existingSecret=b"], "not both"),
         (["auth.alertWebhook.token=a"], "set alertRelay.url too"),
@@ -610,6 +614,36 @@ def test_remote_write_targets_are_rendered_as_the_bridge_reads_them(helm: str, t
     assert entry["basic_auth_user"] == "bridge"
     name, key = secret_file(pod, container, entry["basic_auth_password_file"])
     assert one(docs, "Secret", name)["data"][key] == "czNjcmV0"  # base64 of s3cret
+
+
+@pytest.mark.parametrize("mode", ["standalone", "sidecar"])
+def test_remote_write_tls_files_come_from_an_existing_secret(helm: str, tmp_path: Path, mode: str) -> None:
+    """A target's CA bundle and client certificate are mounted from the named Secret's keys, reach the config file
+    as tls_* paths, and the bridge's --check-config loads them as real certificates."""
+    sets = [f"mode={mode}", "remoteWrite[0].url=https://mimir:8443/api/v1/push", "remoteWrite[0].tls.existingSecret=mtls",
+            "remoteWrite[0].tls.caKey=ca.crt", "remoteWrite[0].tls.certKey=tls.crt", "remoteWrite[0].tls.keyKey=tls.key",
+            "remoteWrite[1].url=https://vm:8428/api/v1/write", "remoteWrite[1].tls.existingSecret=vm-ca",
+            "remoteWrite[1].tls.caKey=bundle.pem"]  # fmt: skip
+    docs = render(helm, None, *sets)
+    pod, container = sidecar_parts(docs) if mode == "sidecar" else deployment_parts(docs)
+    mutual, ca_only = yaml.safe_load(one(docs, "ConfigMap", "-config")["data"]["bridge.yaml"])["remote_write"]
+    assert secret_file(pod, container, mutual["tls_ca_file"]) == ("mtls", "ca.crt")
+    assert secret_file(pod, container, mutual["tls_cert_file"]) == ("mtls", "tls.crt")
+    assert secret_file(pod, container, mutual["tls_key_file"]) == ("mtls", "tls.key")
+    assert secret_file(pod, container, ca_only["tls_ca_file"]) == ("vm-ca", "bundle.pem")
+    assert "tls_cert_file" not in ca_only and "tls_key_file" not in ca_only
+
+    (tmp_path / "made").mkdir()
+    made = make_certificate(tmp_path / "made")
+    cert, key = made.cert.read_text(), made.key.read_text()
+    files = {
+        arg_value(container["args"], "--config") or "": one(docs, "ConfigMap", "-config")["data"]["bridge.yaml"],
+        mutual["tls_ca_file"]: cert, mutual["tls_cert_file"]: cert, mutual["tls_key_file"]: key,
+        ca_only["tls_ca_file"]: cert,
+    }  # fmt: skip
+    (tmp_path / "root").mkdir()
+    targets = check_config(container["args"], files, tmp_path / "root")["remote_write_targets"]
+    assert [t["url"] for t in targets] == ["https://mimir:8443/api/v1/push", "https://vm:8428/api/v1/write"]
 
 
 def test_pod_disruption_budget(helm: str) -> None:

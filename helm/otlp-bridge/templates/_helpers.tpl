@@ -78,6 +78,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $_ := set $entry "bearer_token_file" $file }}
 {{- end }}
 {{- end }}
+{{- with $target.tls }}
+{{- $dir := printf "/etc/otlp-bridge/remote-write-tls/%d" $index }}
+{{- if .caKey }}{{ $_ := set $entry "tls_ca_file" (printf "%s/ca.crt" $dir) }}{{ end }}
+{{- if .certKey }}
+{{- $_ := set $entry "tls_cert_file" (printf "%s/tls.crt" $dir) }}
+{{- $_ := set $entry "tls_key_file" (printf "%s/tls.key" $dir) }}
+{{- end }}
+{{- end }}
 {{- $targets = append $targets $entry }}
 {{- end }}
 {{- if $targets }}{{ $_ := set $config "remote_write" $targets }}{{ end }}
@@ -132,6 +140,17 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- if and $target.basicAuthUser (not (or $target.token $target.existingSecret)) }}
 {{- fail (printf "remoteWrite[%d]: basicAuthUser needs the password as token or existingSecret" $index) }}
+{{- end }}
+{{- with $target.tls }}
+{{- if not .existingSecret }}
+{{- fail (printf "remoteWrite[%d].tls: existingSecret (the Secret holding the CA and/or client certificate) is required" $index) }}
+{{- end }}
+{{- if ne (empty .certKey) (empty .keyKey) }}
+{{- fail (printf "remoteWrite[%d].tls: give certKey and keyKey together (mutual TLS) or neither" $index) }}
+{{- end }}
+{{- if and (empty .caKey) (empty .certKey) }}
+{{- fail (printf "remoteWrite[%d].tls: name caKey, certKey/keyKey or both" $index) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- if and .Values.auth.ingest.token .Values.auth.ingest.existingSecret }}
@@ -275,6 +294,11 @@ volumeMounts:
     mountPath: {{ printf "/etc/otlp-bridge/remote-write/%d" $index }}
     readOnly: true
   {{- end }}
+  {{- if $target.tls }}
+  - name: {{ printf "otlp-bridge-remote-write-tls-%d" $index }}
+    mountPath: {{ printf "/etc/otlp-bridge/remote-write-tls/%d" $index }}
+    readOnly: true
+  {{- end }}
   {{- end }}
   {{- if include "otlp-bridge.ingestAuth" $root }}
   - name: otlp-bridge-ingest-token
@@ -325,6 +349,23 @@ volumeMounts:
     items:
       - key: {{ ternary ($target.existingSecretKey | default "token") (printf "target-%d" $index) (not (empty $target.existingSecret)) }}
         path: secret
+{{- end }}
+{{- with $target.tls }}
+- name: {{ printf "otlp-bridge-remote-write-tls-%d" $index }}
+  secret:
+    secretName: {{ .existingSecret }}
+    defaultMode: {{ $mode }}
+    items:
+      {{- if .caKey }}
+      - key: {{ .caKey }}
+        path: ca.crt
+      {{- end }}
+      {{- if .certKey }}
+      - key: {{ .certKey }}
+        path: tls.crt
+      - key: {{ .keyKey }}
+        path: tls.key
+      {{- end }}
 {{- end }}
 {{- end }}
 {{- if include "otlp-bridge.ingestAuth" $root }}
