@@ -485,8 +485,10 @@ def test_dashboards_configmap(helm: str) -> None:
         (["config.remote_write_url=http://x/"], "give remote-write targets in remoteWrite"),
         (["remoteWrite[0].url=http://x/", "remoteWrite[0].token=a", "remoteWrite[0].existingSecret=b"], "not both"),
         (["remoteWrite[0].url=http://x/", "remoteWrite[0].basicAuthUser=u"], "needs the password"),
-        (["remoteWrite[0].url=http://x/", "remoteWrite[0].tls.existingSecret=s", "remoteWrite[0].tls.certKey=c"],
-         "certKey and keyKey together"),
+        (
+            ["remoteWrite[0].url=http://x/", "remoteWrite[0].tls.existingSecret=s", "remoteWrite[0].tls.certKey=c"],
+            "certKey and keyKey together",
+        ),
         (["remoteWrite[0].url=http://x/", "remoteWrite[0].tls.existingSecret=s"], "name caKey, certKey/keyKey"),
         (["alertRelay.url=http://gw:18789/hooks"], "alertRelay.url needs OpenClaw's hooks token"),
         (["alertRelay.url=http://gw/hooks", "alertRelay.token=a", "alertRelay.existingSecret=b"], "not both"),
@@ -620,10 +622,10 @@ def test_remote_write_targets_are_rendered_as_the_bridge_reads_them(helm: str, t
 def test_remote_write_tls_files_come_from_an_existing_secret(helm: str, tmp_path: Path, mode: str) -> None:
     """A target's CA bundle and client certificate are mounted from the named Secret's keys, reach the config file
     as tls_* paths, and the bridge's --check-config loads them as real certificates."""
-    sets = [f"mode={mode}", "remoteWrite[0].url=https://mimir:8443/api/v1/push", "remoteWrite[0].tls.existingSecret=mtls",
-            "remoteWrite[0].tls.caKey=ca.crt", "remoteWrite[0].tls.certKey=tls.crt", "remoteWrite[0].tls.keyKey=tls.key",
-            "remoteWrite[1].url=https://vm:8428/api/v1/write", "remoteWrite[1].tls.existingSecret=vm-ca",
-            "remoteWrite[1].tls.caKey=bundle.pem"]  # fmt: skip
+    mtls = ["existingSecret=mtls", "caKey=ca.crt", "certKey=tls.crt", "keyKey=tls.key"]
+    sets = [f"mode={mode}", "remoteWrite[0].url=https://mimir:8443/api/v1/push",
+            *[f"remoteWrite[0].tls.{s}" for s in mtls], "remoteWrite[1].url=https://vm:8428/api/v1/write",
+            "remoteWrite[1].tls.existingSecret=vm-ca", "remoteWrite[1].tls.caKey=bundle.pem"]  # fmt: skip
     docs = render(helm, None, *sets)
     pod, container = sidecar_parts(docs) if mode == "sidecar" else deployment_parts(docs)
     mutual, ca_only = yaml.safe_load(one(docs, "ConfigMap", "-config")["data"]["bridge.yaml"])["remote_write"]
