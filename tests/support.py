@@ -1,4 +1,6 @@
-"""Helpers for tests that talk to a running bridge: in-process (port 0) or as a real child process."""
+"""Test helpers: OTLP requests built like OpenClaw sends them, scrapes and Status bodies parsed, a bridge run
+in-process or as a child process, captured payloads, and the real Prometheus, Alertmanager and remote-write receiver
+the end-to-end tests talk to."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +27,215 @@ import aiohttp
 import pytest
 import yaml
 from aiohttp import web
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
+from google.rpc import error_details_pb2, status_pb2
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.metrics.v1 import metrics_pb2
+from prometheus_client.parser import text_string_to_metric_families
 
 from otlp_bridge.config import Config, ListenAddress
 from otlp_bridge.remotewrite import wire
 from otlp_bridge.server import Bridge, running
 from tests.conftest import missing
+
+# Importing error_details_pb2 registers BadRequest, so a JSON Status whose details hold one can be parsed.
+REGISTERED_DETAILS = (error_details_pb2.BadRequest,)
+
+# --- OTLP requests --------------------------------------------------------------------------------------------
+
+AttributeValue = str | int | float | bool
+CUMULATIVE: int = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
+DELTA: int = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
+DEFAULT_BOUNDS = (0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000)
+GATEWAY: dict[str, AttributeValue] = {"service.name": "openclaw-gateway", "host.name": "vm", "process.pid": 4242}
+
+
+def any_value(value: AttributeValue) -> AnyValue:
+    if isinstance(value, bool):
+        return AnyValue(bool_value=value)
+    if isinstance(value, int):
+        return AnyValue(int_value=value)
+    if isinstance(value, float):
+        return AnyValue(double_value=value)
+    return AnyValue(string_value=value)
+
+
+def key_values(attributes: Mapping[str, AttributeValue]) -> list[KeyValue]:
+    return [KeyValue(key=key, value=any_value(value)) for key, value in attributes.items()]
+
+
+def sum_metric(
+    name: str,
+    points: Sequence[tuple[Mapping[str, AttributeValue], float]],
+    *,
+    start: int = 1_000,
+    time: int = 2_000,
+    temporality: int = CUMULATIVE,
+    monotonic: bool = True,
+    unit: str = "1",
+    description: str = "",
+) -> metrics_pb2.Metric:
+    metric = metrics_pb2.Metric(name=name, unit=unit, description=description)
+    metric.sum.aggregation_temporality = temporality  # type: ignore[assignment]
+    metric.sum.is_monotonic = monotonic
+    for attributes, value in points:
+        point = metric.sum.data_points.add(start_time_unix_nano=start, time_unix_nano=time, as_double=value)
+        point.attributes.extend(key_values(attributes))
+    return metric
+
+
+def histogram_metric(
+    name: str,
+    points: Sequence[tuple[Mapping[str, AttributeValue], Sequence[float]]],
+    *,
+    bounds: Sequence[float] = DEFAULT_BOUNDS,
+    start: int = 1_000,
+    time: int = 2_000,
+    temporality: int = CUMULATIVE,
+    unit: str = "ms",
+) -> metrics_pb2.Metric:
+    """Each point is its list of observed values; bucket counts, sum and count are computed from them."""
+    metric = metrics_pb2.Metric(name=name, unit=unit)
+    metric.histogram.aggregation_temporality = temporality  # type: ignore[assignment]
+    for attributes, values in points:
+        counts = [0] * (len(bounds) + 1)
+        for value in values:
+            index = next((i for i, bound in enumerate(bounds) if value <= bound), len(bounds))
+            counts[index] += 1
+        point = metric.histogram.data_points.add(
+            start_time_unix_nano=start,
+            time_unix_nano=time,
+            count=len(values),
+            sum=float(sum(values)),
+            bucket_counts=counts,
+            explicit_bounds=list(bounds),
+        )
+        point.attributes.extend(key_values(attributes))
+    return metric
+
+
+def metrics_request(
+    *metrics: metrics_pb2.Metric,
+    resource: Mapping[str, AttributeValue] = GATEWAY,
+    scope: str = "openclaw",
+) -> ExportMetricsServiceRequest:
+    request = ExportMetricsServiceRequest()
+    resource_metrics = request.resource_metrics.add()
+    resource_metrics.resource.attributes.extend(key_values(resource))
+    scope_metrics = resource_metrics.scope_metrics.add()
+    scope_metrics.scope.name = scope
+    scope_metrics.metrics.extend(metrics)
+    return request
+
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+
+# The attributes OpenClaw puts on openclaw.tokens (SUMMARY.md §5), without openclaw.token.
+USAGE_ATTRIBUTES = {
+    "openclaw.channel": "webchat",
+    "openclaw.agent": "main",
+    "openclaw.provider": "fakeai",
+    "openclaw.model": "fake-model",
+}
+USAGE_LABELS = {"channel": "webchat", "agent": "main", "provider": "fakeai", "model": "fake-model"}
+
+
+def tokens_request(
+    tokens: Mapping[str, float],
+    *,
+    start_ns: int = 1_700_000_000_000_000_000,
+    time_ns: int | None = None,
+    temporality: int = CUMULATIVE,
+    service_name: str = "openclaw-gateway",
+) -> ExportMetricsServiceRequest:
+    """One ``openclaw.tokens`` Sum (as OpenClaw sends it: monotonic, asDouble) with one point per token type."""
+    metric = sum_metric(
+        "openclaw.tokens",
+        [({**USAGE_ATTRIBUTES, "openclaw.token": token_type}, value) for token_type, value in tokens.items()],
+        start=start_ns,
+        time=time_ns if time_ns is not None else time.time_ns(),
+        temporality=temporality,
+        description="Token usage by type",
+    )
+    return metrics_request(metric, resource={"service.name": service_name, "host.name": "vm"})
+
+
+def gauge_request(name: str, count: int, *, label: str = "i") -> ExportMetricsServiceRequest:
+    """A generic (non-OpenClaw) gauge with ``count`` points, each its own series."""
+    metric = metrics_pb2.Metric(name=name, unit="1", gauge=metrics_pb2.Gauge())
+    now_ns = time.time_ns()
+    for index in range(count):
+        metric.gauge.data_points.add(
+            attributes=key_values({label: f"value-{index:07d}"}), time_unix_nano=now_ns, as_double=float(index)
+        )
+    return metrics_request(metric, resource={"service.name": "load-generator", "host.name": "vm"}, scope="load")
+
+
+def encode_varint(value: int) -> bytes:
+    """A protobuf base-128 varint, for tests that build wire bytes by hand."""
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+# --- scrapes and Status bodies -------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    name: str
+    labels: dict[str, str]
+    value: float
+
+
+def parse_exposition(text: str) -> list[Sample]:
+    """Every sample of a Prometheus text exposition (parsed by prometheus_client, so it must be valid)."""
+    return [
+        Sample(sample.name, dict(sample.labels), float(sample.value))
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    ]
+
+
+def find(samples: list[Sample], name: str, **labels: str) -> float | None:
+    """The value of the one sample called ``name`` whose labels include ``labels``; None when there is none."""
+    matches = [s for s in samples if s.name == name and labels.items() <= s.labels.items()]
+    assert len(matches) <= 1, f"{name}{labels} matches several samples: {matches}"
+    return matches[0].value if matches else None
+
+
+async def scrape(session: aiohttp.ClientSession, metrics_url: str, token: str | None = None) -> list[Sample]:
+    """GET /metrics and parse it."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with session.get(f"{metrics_url}/metrics", headers=headers) as response:
+        assert response.status == 200, await response.text()
+        return parse_exposition(await response.text())
+
+
+def decode_status(body: bytes, content_type: str) -> status_pb2.Status:
+    """A ``google.rpc.Status`` body in the encoding its Content-Type names (strictly: unknown JSON keys fail)."""
+    status = status_pb2.Status()
+    if content_type.startswith(JSON):
+        json_format.Parse(body, status)
+    else:
+        assert content_type.startswith(PROTOBUF), content_type
+        status.ParseFromString(body)
+    return status
+
+
+def json_body(document: object) -> bytes:
+    return json.dumps(document).encode()
+
+
+# --- a bridge, in-process or a child process -----------------------------------------------------------------
 
 LOOPBACK_ANY_PORT = ListenAddress("127.0.0.1", 0)
 

@@ -21,9 +21,17 @@ from otlp_bridge.expose.selfmetrics import SelfMetrics
 from otlp_bridge.receive.codec import Signal
 from otlp_bridge.store import Store
 from otlp_bridge.translate.signals import SignalTranslators
-from tests.otlp import GATEWAY, histogram_metric, key_values, metrics_request, sum_metric
-from tests.otlp_helpers import PROTOBUF, find, scrape
-from tests.support import in_process_bridge
+from tests.support import (
+    GATEWAY,
+    PROTOBUF,
+    find,
+    histogram_metric,
+    in_process_bridge,
+    key_values,
+    metrics_request,
+    scrape,
+    sum_metric,
+)
 
 MODELS = ["m1", "m2", "m3", "m4"]
 LANES = ["main", "cron", "session:agent:main:x:1"]

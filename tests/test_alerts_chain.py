@@ -16,9 +16,7 @@ import yaml
 from tests.alerts_support import HOOKS_TOKEN, WEBHOOK_TOKEN
 from tests.conftest import REPO, require_tool
 from tests.openclaw_hook import fake_openclaw
-from tests.otlp import metrics_request, sum_metric
-from tests.otlp_helpers import PROTOBUF
-from tests.support import in_process_bridge, real_alertmanager, real_prometheus
+from tests.support import PROTOBUF, in_process_bridge, metrics_request, real_alertmanager, real_prometheus, sum_metric
 
 pytestmark = pytest.mark.slow
 

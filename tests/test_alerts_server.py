@@ -11,8 +11,7 @@ import pytest
 
 from tests.alerts_support import HOOKS_TOKEN, WEBHOOK_TOKEN, body
 from tests.openclaw_hook import FakeOpenClaw, fake_openclaw
-from tests.otlp_helpers import find, scrape
-from tests.support import bridge_process, in_process_bridge
+from tests.support import bridge_process, find, in_process_bridge, scrape
 
 
 @pytest.fixture(name="hook")

@@ -7,9 +7,7 @@ import aiohttp
 import pytest
 
 from otlp_bridge.config import build_parser, load_config
-from tests.otlp import metrics_request, sum_metric
-from tests.otlp_helpers import PROTOBUF, parse_exposition
-from tests.support import in_process_bridge
+from tests.support import PROTOBUF, in_process_bridge, metrics_request, parse_exposition, sum_metric
 
 SENT = 3000  # distinct label sets of one family, in one request
 REASONS = ("series_cap", "family_cap", "stream_cap")

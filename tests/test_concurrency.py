@@ -15,8 +15,7 @@ import otlp_bridge.server
 from otlp_bridge.expose.exposition import Format, Part, cached_parts
 from otlp_bridge.server import Bridge
 from otlp_bridge.store import FamilyInfo, Kind, Series, Store
-from tests.otlp import DELTA, metrics_request, sum_metric
-from tests.support import in_process_bridge
+from tests.support import DELTA, in_process_bridge, metrics_request, sum_metric
 
 SERIES = 60_000
 

@@ -18,8 +18,15 @@ from otlp_bridge.translate.events import severity_word
 from otlp_bridge.translate.labels import LABEL_VALUE_PATTERN
 from otlp_bridge.translate.signals import SignalTranslators
 from tests.conftest import SCRAPES, require_fixtures
-from tests.otlp import AttributeValue, histogram_metric, key_values, metrics_request
-from tests.support import SCRAPES_03A, captured_requests, scrape_time
+from tests.support import (
+    SCRAPES_03A,
+    AttributeValue,
+    captured_requests,
+    histogram_metric,
+    key_values,
+    metrics_request,
+    scrape_time,
+)
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

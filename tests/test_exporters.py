@@ -31,8 +31,16 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 
 from tests.conftest import NODE_PACKAGES, REPO, missing, require_tool
-from tests.otlp_helpers import USAGE_ATTRIBUTES, USAGE_LABELS, Sample, find, scrape
-from tests.support import RunningBridge, bridge_process, in_process_bridge
+from tests.support import (
+    USAGE_ATTRIBUTES,
+    USAGE_LABELS,
+    RunningBridge,
+    Sample,
+    bridge_process,
+    find,
+    in_process_bridge,
+    scrape,
+)
 
 JS_DIR = REPO / "tests" / "js"
 TOKEN = "collector-token-0123456789"

@@ -41,9 +41,23 @@ from otlp_bridge.store import HistogramSeries, ScalarSeries, Series, Store
 from otlp_bridge.translate.labels import LABEL_VALUE_PATTERN
 from otlp_bridge.translate.signals import SignalTranslators
 from tests.conftest import require_fixtures
-from tests.otlp import CUMULATIVE, DELTA, encode_varint, histogram_metric, key_values, metrics_request, sum_metric
-from tests.otlp_helpers import JSON, PROTOBUF, Sample, decode_status, parse_exposition
-from tests.support import RunningBridge, captured_requests, in_process_bridge
+from tests.support import (
+    CUMULATIVE,
+    DELTA,
+    JSON,
+    PROTOBUF,
+    RunningBridge,
+    Sample,
+    captured_requests,
+    decode_status,
+    encode_varint,
+    histogram_metric,
+    in_process_bridge,
+    key_values,
+    metrics_request,
+    parse_exposition,
+    sum_metric,
+)
 
 # Bodies sent to the HTTP endpoint and requests applied in process, by kind; the tests print and assert on them.
 FUZZED: Counter[str] = Counter()

@@ -9,8 +9,7 @@ import aiohttp
 
 from otlp_bridge.expose.selfmetrics import MAX_SOURCES, OVERFLOW_SOURCE, SelfMetrics
 from otlp_bridge.store import Store
-from tests.otlp_helpers import PROTOBUF, find, scrape, tokens_request
-from tests.support import in_process_bridge
+from tests.support import PROTOBUF, find, in_process_bridge, scrape, tokens_request
 
 LAST_RECEIVE = "otlp_bridge_last_receive_timestamp_seconds"
 

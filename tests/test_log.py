@@ -13,9 +13,7 @@ from structlog.testing import capture_logs
 
 from otlp_bridge import __version__
 from otlp_bridge.log import Throttle
-from tests.otlp import metrics_request, sum_metric
-from tests.otlp_helpers import find, scrape, tokens_request
-from tests.support import bridge_process, in_process_bridge
+from tests.support import bridge_process, find, in_process_bridge, metrics_request, scrape, sum_metric, tokens_request
 
 SECRET = "s3cr3t-ingest-token-value"
 CONTENT = "please summarise my private diary"

@@ -19,7 +19,7 @@ from otlp_bridge.store import Store
 from otlp_bridge.translate.labels import sanitize_label_name
 from otlp_bridge.translate.metrics import MetricsTranslator, TranslateOptions
 from otlp_bridge.translate.naming import metric_name, unit_word
-from tests.otlp import AttributeValue, histogram_metric, key_values, metrics_request, sum_metric
+from tests.support import AttributeValue, histogram_metric, key_values, metrics_request, sum_metric
 
 COUNTER, GAUGE, HISTOGRAM = "counter", "gauge", "histogram"
 

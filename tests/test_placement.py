@@ -16,7 +16,7 @@ from otlp_bridge.expose.exposition import Format, render
 from otlp_bridge.store import HistogramSeries, Store
 from otlp_bridge.translate.metrics import MetricsTranslator, TranslateOptions
 from otlp_bridge.translate.placement import MAX_UNKNOWNS, Extremes, Placement, extension, place
-from tests.otlp import CUMULATIVE, DEFAULT_BOUNDS, DELTA, histogram_metric, key_values, metrics_request
+from tests.support import CUMULATIVE, DEFAULT_BOUNDS, DELTA, histogram_metric, key_values, metrics_request
 
 DEFAULT = tuple(map(float, DEFAULT_BOUNDS))
 EXTRA = (30_000.0, 60_000.0, 120_000.0, 300_000.0, 600_000.0)  # the official bounds above 10 s, in ms

@@ -12,7 +12,7 @@ from otlp_bridge.receive.codec import Signal
 from otlp_bridge.server import Bridge
 from otlp_bridge.store import Store
 from otlp_bridge.translate.metrics import MetricsTranslator, TranslateOptions, sender_prefix
-from tests.otlp import histogram_metric, metrics_request, sum_metric
+from tests.support import histogram_metric, metrics_request, sum_metric
 
 STATE = {"openclaw.state": "idle", "openclaw.reason": "run_completed"}
 RUN = {"openclaw.outcome": "completed", "openclaw.provider": "p", "openclaw.model": "m", "openclaw.channel": "c"}

@@ -24,8 +24,16 @@ import pytest
 
 from otlp_bridge.config import OPTIONS
 from tests.conftest import missing
-from tests.otlp_helpers import PROTOBUF, find, gauge_request, parse_exposition, scrape, tokens_request
-from tests.support import BridgeProcess, bridge_process
+from tests.support import (
+    PROTOBUF,
+    BridgeProcess,
+    bridge_process,
+    find,
+    gauge_request,
+    parse_exposition,
+    scrape,
+    tokens_request,
+)
 from tests.test_robustness import make_certificate
 
 pytestmark = pytest.mark.slow

@@ -15,8 +15,7 @@ from otlp_bridge.expose.exposition import Format, render
 from otlp_bridge.store import Store
 from otlp_bridge.translate.labels import LABEL_VALUE_PATTERN
 from otlp_bridge.translate.metrics import MetricsTranslator, TranslateOptions
-from tests.otlp import CUMULATIVE, DELTA, GATEWAY, histogram_metric, metrics_request, sum_metric
-from tests.support import ForgetfulTable
+from tests.support import CUMULATIVE, DELTA, GATEWAY, ForgetfulTable, histogram_metric, metrics_request, sum_metric
 
 LANES = ["session:agent:main:openai:1", "session:agent:main:hook:2", "main", "cron:nightly"]
 

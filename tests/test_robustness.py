@@ -26,10 +26,20 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 
 from otlp_bridge import server
 from tests.conftest import missing, require_tool
-from tests.otlp import metrics_request, sum_metric
-from tests.otlp_helpers import PROTOBUF, Sample, decode_status, find, parse_exposition, scrape
 from tests.soak import soak
-from tests.support import BridgeProcess, bridge_process, in_process_bridge
+from tests.support import (
+    PROTOBUF,
+    BridgeProcess,
+    Sample,
+    bridge_process,
+    decode_status,
+    find,
+    in_process_bridge,
+    metrics_request,
+    parse_exposition,
+    scrape,
+    sum_metric,
+)
 
 try:  # not a test dependency: the TLS test falls back to the openssl command
     from cryptography import x509

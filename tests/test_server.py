@@ -22,19 +22,21 @@ from opentelemetry.proto.common.v1 import common_pb2
 
 from otlp_bridge import server
 from tests.conftest import CAPTURES, require_fixtures
-from tests.otlp import encode_varint
-from tests.otlp_helpers import (
+from tests.support import (
     DELTA,
     JSON,
     PROTOBUF,
     USAGE_LABELS,
+    RunningBridge,
+    captured_requests,
     decode_status,
+    encode_varint,
     find,
+    in_process_bridge,
     json_body,
     scrape,
     tokens_request,
 )
-from tests.support import RunningBridge, captured_requests, in_process_bridge
 
 SIGNALS = ("metrics", "traces", "logs")
 RESPONSES: dict[str, type[Message]] = {

@@ -14,17 +14,19 @@ from otlp_bridge.store import Kind, Store
 from otlp_bridge.translate import metrics as translate
 from otlp_bridge.translate.mapping import METRIC_SPECS, Value
 from otlp_bridge.translate.metrics import MetricsTranslator, TranslateOptions
-from tests.otlp import (
+from tests.support import (
     CUMULATIVE,
     DELTA,
     GATEWAY,
+    SCRAPES_03A,
     AttributeValue,
+    ForgetfulTable,
     encode_varint,
     histogram_metric,
     metrics_request,
+    scrape_time,
     sum_metric,
 )
-from tests.support import SCRAPES_03A, ForgetfulTable, scrape_time
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

@@ -35,8 +35,7 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 
-from tests.otlp_helpers import Sample, parse_exposition
-from tests.support import bridge_process
+from tests.support import Sample, bridge_process, parse_exposition
 
 CUMULATIVE = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
 DELTA = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
