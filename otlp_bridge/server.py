@@ -37,7 +37,7 @@ from otlp_bridge.errors import (
     RequestTimeout,
     Unauthorized,
 )
-from otlp_bridge.expose import jsonapi
+from otlp_bridge.expose import jsonapi, statuspage
 from otlp_bridge.expose.exposition import (
     Format,
     GzipMember,
@@ -48,6 +48,7 @@ from otlp_bridge.expose.exposition import (
     render_parts,
 )
 from otlp_bridge.expose.selfmetrics import SelfMetrics
+from otlp_bridge.expose.status import StatusBook
 from otlp_bridge.log import Throttle, get_logger
 from otlp_bridge.receive import codec
 from otlp_bridge.receive.codec import Encoding, Signal
@@ -128,6 +129,8 @@ class Bridge:
         self.log = get_logger()
         self.throttle = Throttle(WARNING_INTERVAL_SECONDS)
         self.relay = _alert_relay(config, self.metrics, self.log)
+        self.status = StatusBook()  # for the status page: senders' exports, refusals by cause
+        self.listeners = statuspage.Listeners("", "")  # the bound URLs, once listening
 
     # -- OTLP -----------------------------------------------------------------------------------------------
     def check_ingest_auth(self, request: web.Request) -> None:
@@ -221,7 +224,9 @@ class Bridge:
                 msg = f"request body not received within {READ_TIMEOUT_SECONDS:g} s"
                 raise RequestTimeout(msg) from None
             message = codec.decode_request(signal, encoding, body)
-            result = self.ingest(signal, message, self.clock(), body if encoding is Encoding.PROTOBUF else None)
+            now = self.clock()
+            result = self.ingest(signal, message, now, body if encoding is Encoding.PROTOBUF else None)
+            self.status.exported(signal.value, message, result, statuspage.encoding(encoding.name, gzipped), now)
             outcome = "partial" if result.rejected else "ok"
             response = web.Response(
                 body=codec.encode_response(signal, encoding, result.rejected, result.message),
@@ -287,6 +292,8 @@ class Bridge:
         if outcome == "ok":
             self.log.debug("otlp_request", **fields)
             return
+        if status >= 400:
+            self.status.refused("otlp", outcome, status, request.remote, signal.value, detail, self.clock())
         reasons = dict(sorted(result.reasons.items())) if result else {}
         suppressed = self.throttle.allow(("otlp", signal.value, outcome, *reasons), time.monotonic())
         if suppressed is not None:
@@ -301,6 +308,7 @@ class Bridge:
                 self.scrape_token.check(bearer(request.headers.get("Authorization")))
         except BridgeError as error:
             self.metrics.scrapes.labels(error.outcome).inc()
+            self.status.refused("scrape", error.outcome, error.status, request.remote, request.path, "", self.clock())
             suppressed = self.throttle.allow(("scrape", error.outcome), time.monotonic())
             if suppressed is not None:
                 self.log.warning(
@@ -405,6 +413,32 @@ class Bridge:
         else:
             document = jsonapi.detailed(self.store, request.query.get("family", ""), now)
         return web.json_response(document, dumps=_dumps, headers={"Cache-Control": "no-store"})
+
+    async def handle_status(self, request: web.Request) -> web.StreamResponse:
+        """The status page: settled in slices like a scrape, then rendered (bounded: a row per family and sender)."""
+        refused = self.check_scrape_auth(request)
+        if refused is not None:
+            return refused
+        response = web.StreamResponse(headers=statuspage.HEADERS)
+        await response.prepare(request)
+        await self._stream(response, self._status_page(request.url.host))
+        return response
+
+    def _status_page(self, browser_host: str | None) -> Iterator[bytes]:
+        for _ in self.store.settle_steps():
+            yield b""
+        page = statuspage.render(
+            self.config,
+            self.store,
+            self.status,
+            listeners=self.listeners,
+            started=self.started,
+            now=self.clock(),
+            ready=self.ready,
+            streams=len(self.translators.metrics.streams),
+            browser_host=browser_host,
+        )
+        yield page.encode()
 
     async def handle_healthz(self, request: web.Request) -> web.Response:
         return web.Response(text="ok\n")
@@ -601,6 +635,7 @@ def create_metrics_app(bridge: Bridge) -> web.Application:
         app.router.add_get(path, bridge.handle_scrape)
         app.router.add_route("*", path, _method_not_allowed)
     app.router.add_get("/metrics/{view:health|per-object|detailed}", bridge.handle_json)
+    app.router.add_get("/", bridge.handle_status)
     app.router.add_get("/healthz", bridge.handle_healthz)
     app.router.add_get("/readyz", bridge.handle_readyz)
     return app
@@ -637,11 +672,14 @@ async def running(bridge: Bridge) -> AsyncIterator[tuple[int, int]]:
         ports = (_bound_port(otlp_runner), _bound_port(metrics_runner))
         bridge.ready = True
         scheme = "https" if context else "http"
+        bridge.listeners = statuspage.Listeners(
+            f"{scheme}://{config.otlp_listen.host}:{ports[0]}", f"{scheme}://{config.metrics_listen.host}:{ports[1]}"
+        )
         bridge.log.info(
             "listening",
             version=__version__,
-            otlp=f"{scheme}://{config.otlp_listen.host}:{ports[0]}",
-            metrics=f"{scheme}://{config.metrics_listen.host}:{ports[1]}/metrics",
+            otlp=bridge.listeners.otlp,
+            metrics=f"{bridge.listeners.metrics}/metrics",
             ingest_auth=config.ingest_token_file is not None,
             scrape_auth=config.scrape_token_file is not None,
             tls=context is not None,

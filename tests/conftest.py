@@ -23,6 +23,7 @@ INSTALL = {
     "prometheus": "apt-get install prometheus",
     "promtool": "apt-get install prometheus",
     "amtool": "apt-get install prometheus-alertmanager",
+    "chromium": "apt-get install chromium",
     "helm": "bash .ci/install-helm.sh",
     "node": "apt-get install nodejs npm",
     "openssl": "apt-get install openssl",

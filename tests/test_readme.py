@@ -122,6 +122,7 @@ def test_every_endpoint_is_documented() -> None:
         "/metrics/detailed",
         "/healthz",
         "/readyz",
+        "/",
     ):
         assert re.search(rf"[` ]{re.escape(path)}[`? ,]", README), path
 

@@ -1,0 +1,152 @@
+"""The status page's own bookkeeping: what each sender exported and which requests were refused, by cause.
+
+Bounded: at most ``MAX_SOURCES`` senders (later ones are counted as ``other``, like the self-metrics' sources) and
+one entry per refusal cause and listener; every value that came from a sender is cut to ``MAX_VALUE_CHARS``.
+Pure and synchronous; ``now`` is passed in.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from otlp_bridge.expose.selfmetrics import MAX_SOURCES, OVERFLOW_SOURCE
+from otlp_bridge.translate.metrics import IngestResult
+
+MAX_VALUE_CHARS = 200
+GAPS = 5  # export gaps kept per sender to estimate its flush interval
+_RESOURCES = {"metrics": "resource_metrics", "traces": "resource_spans", "logs": "resource_logs"}
+_TEMPORALITY = {1: "delta", 2: "cumulative"}
+_AGGREGATED = ("sum", "histogram", "exponential_histogram")
+
+
+class SenderKey(NamedTuple):
+    """A sender as its resource names it; ``""`` where the attribute is absent."""
+
+    service: str
+    host: str
+    instance: str
+
+
+OVERFLOW = SenderKey(OVERFLOW_SOURCE, "", "")
+
+
+@dataclass(slots=True)
+class Sender:
+    key: SenderKey
+    last: dict[str, float] = field(default_factory=dict)  # signal → when its last export arrived
+    gaps: deque[float] = field(default_factory=lambda: deque(maxlen=GAPS))  # between its last metric exports
+    exports: int = 0
+    accepted: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)  # reason → points
+    temporality: set[str] = field(default_factory=set)
+    encodings: set[str] = field(default_factory=set)  # "protobuf, gzip", "json, identity", ...
+
+    @property
+    def last_seen(self) -> float:
+        return max(self.last.values())
+
+    @property
+    def interval(self) -> float | None:
+        """The gateway's flush interval as its metric exports show it (the median of the last gaps)."""
+        return statistics.median(self.gaps) if self.gaps else None
+
+
+@dataclass(slots=True)
+class Refusal:
+    """The requests of one listener refused for one cause (an outcome of the self-metrics)."""
+
+    listener: str  # "otlp" or "scrape"
+    cause: str
+    status: int
+    count: int = 0
+    at: float = 0.0
+    peer: str = ""
+    signal: str = ""  # of the last one (OTLP) or its path (scrape)
+    message: str = ""
+
+
+class StatusBook:
+    """Per-sender exports and per-cause refusals since the bridge started (senders leave after ``--series-ttl``)."""
+
+    def __init__(self) -> None:
+        self.senders: dict[SenderKey, Sender] = {}
+        self.refusals: dict[tuple[str, str], Refusal] = {}
+        self.exports = 0
+
+    def exported(self, signal: str, message: Any, result: IngestResult, encoding: str, now: float) -> None:
+        """Note an accepted request; its points count for every sender it carries (OpenClaw sends one)."""
+        self.exports += 1
+        for resource, temporality in _resources(signal, message):
+            sender = self._sender(identify(resource))
+            previous = sender.last.get(signal)
+            if signal == "metrics" and previous is not None and now > previous:
+                sender.gaps.append(now - previous)
+            sender.last[signal] = now
+            sender.exports += 1
+            sender.accepted += result.accepted
+            sender.rejected.update(result.reasons)
+            sender.encodings.add(encoding)
+            if temporality:
+                sender.temporality.add(temporality)
+
+    def refused(
+        self, listener: str, cause: str, status: int, peer: str | None, where: str, message: str, now: float
+    ) -> None:
+        refusal = self.refusals.get((listener, cause))
+        if refusal is None:
+            refusal = self.refusals[listener, cause] = Refusal(listener, cause, status)
+        refusal.status = status
+        refusal.count += 1
+        refusal.at = now
+        refusal.peer = (peer or "unknown")[:MAX_VALUE_CHARS]
+        refusal.signal = where[:MAX_VALUE_CHARS]
+        refusal.message = message[:MAX_VALUE_CHARS]
+
+    def expire(self, cutoff: float) -> None:
+        """Forget senders not heard from since ``cutoff``."""
+        for key in [key for key, sender in self.senders.items() if sender.last_seen < cutoff]:
+            del self.senders[key]
+
+    def _sender(self, key: SenderKey) -> Sender:
+        found = self.senders.get(key)
+        if found is not None:
+            return found
+        if not key.host and not key.instance:  # OpenClaw's log records name only the service
+            same = [sender for sender in self.senders.values() if sender.key.service == key.service]
+            if len(same) == 1:
+                return same[0]
+        if len(self.senders) >= MAX_SOURCES:
+            key = OVERFLOW
+            found = self.senders.get(key)
+            if found is not None:
+                return found
+        sender = self.senders[key] = Sender(key)
+        return sender
+
+
+def identify(resource: Any) -> SenderKey:
+    """``service.name``, ``host.name`` and ``service.instance.id`` of an OTLP resource."""
+    wanted = {"service.name": "", "host.name": "", "service.instance.id": ""}
+    for attribute in resource.attributes:
+        if attribute.key in wanted:
+            wanted[attribute.key] = attribute.value.string_value[:MAX_VALUE_CHARS]
+    return SenderKey(wanted["service.name"] or "unknown", wanted["host.name"], wanted["service.instance.id"])
+
+
+def _resources(signal: str, message: Any) -> Iterator[tuple[Any, str]]:
+    """Each resource of a request with the temporality of its first sum or histogram (``""`` if none)."""
+    for block in getattr(message, _RESOURCES[signal]):
+        yield block.resource, _temporality(block.scope_metrics) if signal == "metrics" else ""
+
+
+def _temporality(scopes: Iterable[Any]) -> str:
+    for scope in scopes:
+        for metric in scope.metrics:
+            kind = metric.WhichOneof("data")
+            if kind in _AGGREGATED:
+                return _TEMPORALITY.get(getattr(metric, kind).aggregation_temporality, "unspecified")
+    return ""

@@ -1,0 +1,257 @@
+"""The status page (``GET /`` on the scrape listener): one HTML page, no JavaScript, nothing from other hosts, that
+says whether OpenClaw reaches the bridge and what the bridge made of it. Every value is escaped by the template
+engine (autoescape), so a sender's service name or a Host header cannot become markup."""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import json
+from importlib import resources
+from typing import Any, NamedTuple
+
+import jinja2
+
+from otlp_bridge import __version__
+from otlp_bridge.config import Config
+from otlp_bridge.expose.status import Refusal, Sender, StatusBook
+from otlp_bridge.store import DropReason, Kind, Store
+from otlp_bridge.translate.mapping import LOG_SPECS, METRIC_SPECS, SPAN_SPECS, SPANS_COMPLETE_SPECS
+
+STALE_INTERVALS = 3  # a sender is late after this many flush intervals without an export
+DEFAULT_INTERVAL_SECONDS = 60.0  # until two metric exports show the sender's own interval
+MAX_FAMILY_ROWS = 500
+WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})
+HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Cache-Control": "no-store",
+    # No scripts, no resources, no frames: were markup ever to slip through, it could do nothing.
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+_TYPES = {Kind.COUNTER: "counter", Kind.GAUGE: "gauge", Kind.HISTOGRAM: "histogram"}
+# What to check for each refusal cause (the outcome label of the self-metrics).
+HINTS = {
+    ("otlp", "unauthorized"): "no token sent: set diagnostics.otel.headers in openclaw.json",
+    ("otlp", "forbidden"): "wrong token: the header's value differs from the bridge's --ingest-token-file",
+    ("otlp", "unsupported_media_type"): "only OTLP/HTTP protobuf or JSON, identity or gzip: protocol http/protobuf",
+    ("otlp", "too_large"): "body over --max-body-bytes: raise it or lower flushIntervalMs",
+    ("otlp", "bad_request"): "not an OTLP body of this signal (decode error, bad gzip)",
+    ("otlp", "timeout"): "the body did not arrive within 30 s",
+    ("otlp", "method_not_allowed"): "OTLP/HTTP uses POST",
+    ("otlp", "overloaded"): "more than --max-inflight requests at once; the sender retries",
+    ("otlp", "error"): "the bridge failed on the request: see its log (otlp_request_failed)",
+    ("scrape", "unauthorized"): "a scrape without Authorization: Bearer (the --scrape-token-file token)",
+    ("scrape", "forbidden"): "a scrape with a token that differs from --scrape-token-file",
+}
+
+
+class Listeners(NamedTuple):
+    """The bound listener URLs (the ports are known once the sites have started)."""
+
+    otlp: str
+    metrics: str
+
+
+def ago(seconds: float) -> str:
+    """``12 s ago``, ``3 min ago``, ``2 h ago``, ``4 d ago``."""
+    seconds = max(0.0, seconds)
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return f"{int(seconds)} s ago"
+
+
+def duration(seconds: float) -> str:
+    return ago(seconds).removesuffix(" ago")
+
+
+def encoding(name: str, gzipped: bool) -> str:
+    """How a request was encoded, as the page shows it: ``protobuf, gzip``."""
+    return f"{name.lower()}, {'gzip' if gzipped else 'identity'}"
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@functools.cache
+def exactness(spans_complete: bool) -> dict[str, str]:
+    """Family name → how exact it is with this ``--spans-complete`` setting (the README's mapping table)."""
+    found: dict[str, list[str]] = {}
+    specs = (*METRIC_SPECS, *SPAN_SPECS, *LOG_SPECS, *(SPANS_COMPLETE_SPECS if spans_complete else ()))
+    for spec in specs:
+        if spans_complete and spec.span_fed:
+            continue
+        values = found.setdefault(spec.name, [])
+        if spec.exactness not in values:
+            values.append(spec.exactness)
+    return {name: " / ".join(values) for name, values in found.items()}
+
+
+def otlp_endpoint(config: Config, otlp_url: str, browser_host: str | None) -> str:
+    """The ``diagnostics.otel.endpoint`` a gateway should use: the OTLP listener's URL, with the host name the
+    browser reached this page by when the listener takes every interface."""
+    scheme, _, address = otlp_url.partition("://")
+    port = address.rpartition(":")[2]
+    host = config.otlp_listen.host
+    if host in WILDCARD_HOSTS:
+        host = browser_host or "<this machine's address>"
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
+
+def openclaw_fragment(config: Config, endpoint: str) -> str:
+    """The ``openclaw.json`` fragment that points a gateway at this bridge (a placeholder for the token)."""
+    otel: dict[str, Any] = {
+        "enabled": True,
+        "endpoint": endpoint,
+        "protocol": "http/protobuf",
+        "metrics": True,
+        "traces": True,
+        "logs": True,
+        "flushIntervalMs": 15000,
+    }
+    if config.ingest_token_file is not None:
+        header = config.ingest_token_header
+        value = "the token in " + str(config.ingest_token_file)
+        otel["headers"] = {header: f"Bearer <{value}>" if header.lower() == "authorization" else f"<{value}>"}
+    if config.metric_name_prefix != "openclaw.":
+        otel["metricNamePrefix"] = config.metric_name_prefix
+    document = {
+        "diagnostics": {"enabled": True, "otel": otel},
+        "plugins": {"allow": ["diagnostics-otel"], "entries": {"diagnostics-otel": {"enabled": True}}},
+    }
+    return json.dumps(document, indent=2)
+
+
+def _sender_row(sender: Sender, now: float) -> dict[str, Any]:
+    interval = sender.interval or DEFAULT_INTERVAL_SECONDS
+    age = now - sender.last_seen
+    return {
+        "service": sender.key.service,
+        "host": sender.key.host,
+        "instance": sender.key.instance,
+        "signals": [(signal, ago(now - at)) for signal, at in sorted(sender.last.items())],
+        "last": ago(age),
+        "late": age > STALE_INTERVALS * interval,
+        "interval": f"{sender.interval:.3g} s" if sender.interval else "",
+        "exports": sender.exports,
+        "accepted": sender.accepted,
+        "rejected": sum(sender.rejected.values()),
+        "reasons": sorted(sender.rejected.items()),
+        "temporality": ", ".join(sorted(sender.temporality)),
+        "encodings": ", ".join(sorted(sender.encodings)),
+    }
+
+
+def _refusal_row(refusal: Refusal, now: float) -> dict[str, Any]:
+    return {
+        "listener": refusal.listener,
+        "cause": refusal.cause,
+        "status": refusal.status,
+        "count": refusal.count,
+        "ago": ago(now - refusal.at),
+        "peer": refusal.peer,
+        "where": refusal.signal,
+        "message": refusal.message,
+        "hint": HINTS.get((refusal.listener, refusal.cause), ""),
+    }
+
+
+def _family_rows(store: Store, spans_complete: bool) -> list[dict[str, Any]]:
+    table = exactness(spans_complete)
+    cap = store.max_series_per_family
+    return [
+        {
+            "name": family.info.name,
+            "type": _TYPES[family.info.kind],
+            "series": len(family.series),
+            "full": len(family.series) >= cap,
+            "exactness": table.get(family.info.name, "GENERIC"),
+            "unplaced": store.unplaced.get(family.info.name, 0),
+        }
+        for family in store.ordered_families()
+    ]
+
+
+def _bridge_rows(
+    config: Config, listeners: Listeners, started: float, now: float, ready: bool
+) -> list[tuple[str, str]]:
+    ingest = config.ingest_token_header if config.ingest_token_file else "none: open to anyone who reaches it"
+    return [
+        ("version", __version__),
+        ("started", f"{_iso(started)} (up {duration(now - started)})"),
+        ("ready", "yes" if ready else "no (starting or draining)"),
+        ("OTLP listener", listeners.otlp),
+        ("scrape listener", listeners.metrics),
+        ("ingest token", ingest),
+        ("scrape token", "required" if config.scrape_token_file else "none"),
+        ("--metric-name-prefix", repr(config.metric_name_prefix)),
+        ("--spans-complete", "on: runs and processed messages from spans" if config.spans_complete else "off"),
+        ("--source-label", config.source_label or "none (gateways are summed)"),
+        ("--source-attributes", ", ".join(config.source_attributes)),
+        ("--max-series", str(config.max_series)),
+        ("--max-series-per-family", str(config.max_series_per_family)),
+        ("--max-streams", str(config.max_streams)),
+        ("--series-ttl", f"{config.series_ttl:g} s"),
+        ("--max-body-bytes", str(config.max_body_bytes)),
+        ("--max-inflight", str(config.max_inflight)),
+        ("remote write", f"{len(config.remote_write_targets)} target(s)" if config.remote_write_targets else "off"),
+        ("alert relay", "on (POST /alertmanager)" if config.alert_relay_url else "off"),
+    ]
+
+
+def render(
+    config: Config,
+    store: Store,
+    book: StatusBook,
+    *,
+    listeners: Listeners,
+    started: float,
+    now: float,
+    ready: bool,
+    streams: int,
+    browser_host: str | None = None,
+) -> str:
+    """The page; reads the store (settled by the caller) and the book, forgetting senders silent for the TTL."""
+    book.expire(now - config.series_ttl)
+    senders = [_sender_row(sender, now) for sender in sorted(book.senders.values(), key=lambda s: s.key)]
+    refusals = sorted(book.refusals.values(), key=lambda r: -r.at)
+    families = _family_rows(store, config.spans_complete)
+    endpoint = otlp_endpoint(config, listeners.otlp, browser_host)
+    return _template().render(
+        now=_iso(now),
+        bridge=_bridge_rows(config, listeners, started, now, ready),
+        senders=senders,
+        receiving=any(not sender["late"] for sender in senders),
+        exports=book.exports,
+        refusals=[_refusal_row(refusal, now) for refusal in refusals],
+        families=families[:MAX_FAMILY_ROWS],
+        families_left=max(0, len(families) - MAX_FAMILY_ROWS),
+        live=store.live_series,
+        max_series=store.max_series,
+        per_family=store.max_series_per_family,
+        streams=streams,
+        max_streams=config.max_streams,
+        drops=[(reason.value, store.dropped_by_reason.get(reason, 0)) for reason in DropReason],
+        dropped=store.dropped_observations,
+        endpoint=endpoint,
+        fragment=openclaw_fragment(config, endpoint),
+        loopback_only=config.otlp_listen.host in {"127.0.0.1", "::1", "localhost"},
+        token_flags=_token_flags(config),
+    )
+
+
+def _token_flags(config: Config) -> str:
+    if config.ingest_token_file is None:
+        return ""
+    return f"--ingest-token-file {config.ingest_token_file} --ingest-token-header {config.ingest_token_header}"
+
+
+@functools.cache
+def _template() -> jinja2.Template:
+    environment = jinja2.Environment(
+        autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined
+    )
+    source = resources.files(__package__).joinpath("templates/status.html.j2").read_text("utf-8")
+    return environment.from_string(source)

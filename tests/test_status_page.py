@@ -1,0 +1,494 @@
+"""The status page (``GET /`` on the scrape listener): the idle setup hint, what a real OpenClaw capture and refused
+requests look like there, escaping of everything a sender supplies, and the page as a real browser renders it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import statistics
+import struct
+import zlib
+from collections.abc import AsyncIterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.common.v1 import common_pb2
+from opentelemetry.proto.metrics.v1 import metrics_pb2
+
+from otlp_bridge.config import Config
+from otlp_bridge.expose import statuspage
+from otlp_bridge.expose.selfmetrics import MAX_SOURCES
+from otlp_bridge.expose.status import OVERFLOW, SenderKey, StatusBook
+from otlp_bridge.server import Bridge, running
+from otlp_bridge.store import Store
+from otlp_bridge.translate.mapping import METRIC_SPECS, family_names
+from otlp_bridge.translate.metrics import IngestResult
+from tests.conftest import CAPTURES, REPO, require_fixtures, require_tool
+from tests.support import LOOPBACK_ANY_PORT, CapturedRequest, RunningBridge, captured_requests
+
+FOLDER = CAPTURES / "03a-main-part1-cumulative"
+PROTOBUF = {"Content-Type": "application/x-protobuf"}
+TOKEN = {"x-collector-token": "right"}
+SCREENSHOT = REPO / "docs" / "status-page.png"
+WINDOW = (1200, 1500)
+
+
+class Clock:
+    """The bridge's clock, moved by the test (the captures' own times, so intervals and ages are the real ones)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@contextlib.asynccontextmanager
+async def bridge_on(clock: Clock, **options: Any) -> AsyncIterator[RunningBridge]:
+    options.setdefault("otlp_listen", LOOPBACK_ANY_PORT)
+    options.setdefault("metrics_listen", LOOPBACK_ANY_PORT)
+    bridge = Bridge(Config(**options), clock=clock)
+    async with running(bridge) as (otlp_port, metrics_port):
+        yield RunningBridge(bridge, f"http://127.0.0.1:{otlp_port}", f"http://127.0.0.1:{metrics_port}")
+
+
+class Page(HTMLParser):
+    """The page as a reader sees it: each section's table rows (cell texts), its ``<pre>`` blocks, all its text."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.section = ""
+        self.rows: dict[str, list[list[str]]] = {}
+        self.pre: list[str] = []
+        self.text: list[str] = []
+        self.classes: dict[str, list[str]] = {}  # cell text → its classes
+        self._cell: list[str] | None = None
+        self._cell_class = ""
+        self._in_pre = False
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "h2":
+            self.section = dict(attrs).get("id") or ""
+        elif tag == "tr":
+            self.rows.setdefault(self.section, []).append([])
+        elif tag in {"td", "th"}:
+            self._cell, self._cell_class = [], dict(attrs).get("class") or ""
+        elif tag == "pre":
+            self._in_pre = True
+            self.pre.append("")
+        elif tag == "br" and self._cell is not None:
+            self._cell.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in {"td", "th"} and self._cell is not None:
+            text = " ".join("".join(self._cell).split())
+            self.rows[self.section][-1].append(text)
+            self.classes.setdefault(text, []).append(self._cell_class)
+            self._cell = None
+        elif tag == "pre":
+            self._in_pre = False
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+        if self._in_pre:
+            self.pre[-1] += data
+
+    def table(self, section: str) -> list[dict[str, str]]:
+        header, *rows = self.rows.get(section, [[]])
+        return [dict(zip(header, row, strict=True)) for row in rows]
+
+    @property
+    def all_text(self) -> str:
+        return " ".join("".join(self.text).split())
+
+
+async def get_page(client: aiohttp.ClientSession, bridge: RunningBridge, **headers: str) -> tuple[str, Page]:
+    async with client.get(f"{bridge.metrics_url}/", headers=headers) as response:
+        assert response.status == 200
+        assert response.content_type == "text/html"
+        assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+        html = await response.text()
+    return html, Page(html)
+
+
+async def replay(
+    client: aiohttp.ClientSession, bridge: RunningBridge, clock: Clock, requests: list[CapturedRequest]
+) -> None:
+    for request in requests:
+        clock.now = request.time
+        headers = {k: v for k, v in request.headers.items() if k in {"Content-Type", "Content-Encoding"}}
+        async with client.post(f"{bridge.otlp_url}/v1/{request.signal}", data=request.body, headers=headers) as answer:
+            assert answer.status == 200, request.path
+
+
+async def post_from(peer: str, url: str, body: bytes, headers: dict[str, str]) -> int:
+    """POST from a given loopback address (127.0.0.0/8 is all loopback on Linux), so the page can name the peer."""
+    connector = aiohttp.TCPConnector(local_addr=(peer, 0))
+    async with aiohttp.ClientSession(connector=connector) as client, client.post(url, data=body, headers=headers) as r:
+        return r.status
+
+
+# -- the idle page ----------------------------------------------------------------------------------------------
+async def test_idle_page_says_what_to_put_in_openclaw_json(tmp_path: Path) -> None:
+    token_file = tmp_path / "ingest-token"
+    token_file.write_text("idle-page-secret\n")
+    clock = Clock(1_800_000_000.0)
+    options = {"ingest_token_file": token_file, "ingest_token_header": "x-collector-token"}
+    async with bridge_on(clock, **options) as bridge, aiohttp.ClientSession() as client:
+        html, page = await get_page(client, bridge)
+    assert "Nothing received yet" in page.all_text
+    (fragment,) = page.pre
+    otel = json.loads(fragment)["diagnostics"]["otel"]
+    assert otel["endpoint"] == bridge.otlp_url  # the actual listen address, the ephemeral port included
+    assert otel["protocol"] == "http/protobuf"
+    assert otel["headers"] == {"x-collector-token": f"<the token in {token_file}>"}
+    assert "idle-page-secret" not in html  # a placeholder names the file, never its content
+    assert "Empty until the first event" in page.all_text
+    assert page.table("senders") == [] and page.table("refused") == []
+
+
+@pytest.mark.parametrize(
+    ("listen", "browser_host", "endpoint"),
+    [
+        ("127.0.0.1", "bridge.example", "http://127.0.0.1:4318"),
+        ("10.0.0.7", None, "http://10.0.0.7:4318"),
+        ("0.0.0.0", "bridge.example", "http://bridge.example:4318"),  # every interface: the name the browser used
+        ("", "10.1.2.3", "http://10.1.2.3:4318"),
+        ("::", "fd00::5", "http://[fd00::5]:4318"),
+        ("0.0.0.0", None, "http://<this machine's address>:4318"),
+    ],
+)
+def test_setup_endpoint(listen: str, browser_host: str | None, endpoint: str) -> None:
+    config = Config()
+    config = Config(otlp_listen=config.otlp_listen._replace(host=listen))
+    assert statuspage.otlp_endpoint(config, f"http://{listen}:4318", browser_host) == endpoint
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [("Authorization", "Bearer <the token in /run/t>"), ("x-collector-token", "<the token in /run/t>")],
+)
+def test_setup_fragment_headers(header: str, value: str) -> None:
+    config = Config(ingest_token_file=Path("/run/t"), ingest_token_header=header, metric_name_prefix="acme.")
+    otel = json.loads(statuspage.openclaw_fragment(config, "http://x:4318"))["diagnostics"]["otel"]
+    assert otel["headers"] == {header: value}
+    assert otel["metricNamePrefix"] == "acme."
+
+
+# -- the page after a real capture and two refusals --------------------------------------------------------------
+async def fed_page(clock: Clock, client: aiohttp.ClientSession, bridge: RunningBridge) -> tuple[str, Page]:
+    """The captured OpenClaw session, a request with a wrong token from 127.0.0.2 and one with the right token but a
+    wrong content type from 127.0.0.3; the page 2.5 s after the capture's last request (OpenClaw exported every
+    second). ``bridge`` wants ``TOKEN``."""
+    requests = captured_requests(require_fixtures() / FOLDER.name)
+    await replay(client, bridge, clock, requests)
+    body = requests[0].body
+    url = f"{bridge.otlp_url}/v1/metrics"
+    clock.now += 0.5
+    assert await post_from("127.0.0.2", url, body, {**PROTOBUF, "x-collector-token": "wrong"}) == 403
+    clock.now += 1
+    assert await post_from("127.0.0.3", url, body, {"Content-Type": "text/plain", **TOKEN}) == 415
+    clock.now += 1
+    return await get_page(client, bridge)
+
+
+async def test_page_names_the_sender_its_families_and_the_refusals(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("right")
+    clock = Clock(captured_requests(FOLDER)[0].time - 30)
+    async with (
+        bridge_on(clock, ingest_token_file=token_file, ingest_token_header="x-collector-token") as bridge,
+        aiohttp.ClientSession(headers=TOKEN) as client,
+    ):
+        _, page = await fed_page(clock, client, bridge)
+    assert "Nothing received yet" not in page.all_text and page.pre == []  # the setup hint is for an idle bridge
+    (sender,) = page.table("senders")  # log records (service.name only) count for the same gateway
+    assert (sender["service.name"], sender["host.name"]) == ("openclaw-gateway", "vm")
+    assert [part.split()[0] for part in sender["signals (last export)"].split(" ago")[:-1]] == [
+        "logs",
+        "metrics",
+        "traces",
+    ]
+    assert sender["last export"] == "2 s ago"  # not late: within three of its 1 s intervals
+    assert sender["temporality"] == "cumulative" and sender["encoding"] == "protobuf, identity"
+    assert int(sender["exports"]) == len(captured_requests(FOLDER))
+    assert int(sender["points accepted"]) > 0 and sender["points rejected"] == "0"
+    families = {row["family"]: row for row in page.table("families")}
+    assert families["openclaw_run_completed_total"]["exactness"] == "PARTIAL"
+    assert families["openclaw_model_call_total"]["exactness"] == "EXACT"
+    assert families["openclaw_model_provider_failures_total"]["exactness"] == "LOG"
+    assert families["openclaw_run_duration_seconds"]["type"] == "histogram"
+    assert int(families["openclaw_telemetry_exporter_total"]["series"]) >= 1
+    refusals = {row["cause"]: row for row in page.table("refused")}
+    assert set(refusals) == {"forbidden", "unsupported_media_type"}
+    forbidden, media = refusals["forbidden"], refusals["unsupported_media_type"]
+    assert (forbidden["status"], forbidden["from"], forbidden["last"]) == ("403", "127.0.0.2", "2 s ago")
+    assert (media["status"], media["from"], media["last"]) == ("415", "127.0.0.3", "1 s ago")
+    assert "--ingest-token-file" in forbidden["what to check"]
+    assert "415 from 127.0.0.3, 1 s ago" in page.all_text  # the newest refusal, in the banner
+
+
+async def test_a_silent_sender_turns_red_after_three_intervals() -> None:
+    requests = captured_requests(FOLDER, "metrics")[:6]
+    clock = Clock(requests[0].time)
+    async with bridge_on(clock) as bridge, aiohttp.ClientSession() as client:
+        await replay(client, bridge, clock, requests)
+        interval = statistics.median(b.time - a.time for a, b in itertools.pairwise(requests[-6:]))
+        clock.now += 2.9 * interval
+        _, fresh = await get_page(client, bridge)
+        clock.now += 0.2 * interval
+        _, late = await get_page(client, bridge)
+    (row,) = fresh.table("senders")
+    assert "late" not in row["last export"] and "Receiving" in fresh.all_text
+    (row,) = late.table("senders")
+    assert row["last export"].endswith("(late)") and "red" in late.classes[row["last export"]][0]
+    assert "No sender has exported" in late.all_text
+
+
+async def test_scrape_token_guards_the_page_and_its_refusals_show(tmp_path: Path) -> None:
+    token = tmp_path / "scrape-token"
+    token.write_text("scrape-token-1")
+    clock = Clock(1_800_000_000.0)
+    async with bridge_on(clock, scrape_token_file=token) as bridge, aiohttp.ClientSession() as client:
+        async with client.get(f"{bridge.metrics_url}/") as response:
+            assert response.status == 401
+            assert "openclaw" not in await response.text()
+        async with client.get(f"{bridge.metrics_url}/", headers={"Authorization": "Bearer nope"}) as response:
+            assert response.status == 403
+        _, page = await get_page(client, bridge, Authorization="Bearer scrape-token-1")
+    refusals = {row["cause"]: row for row in page.table("refused")}
+    assert {(row["listener"], row["status"], row["signal / path"]) for row in refusals.values()} == {
+        ("scrape", "401", "/"),
+        ("scrape", "403", "/"),
+    }
+
+
+# -- escaping -----------------------------------------------------------------------------------------------------
+HOSTILE = ("<script>alert(1)</script>", '"><img src=x onerror=alert(2)>', "a&b<i>c</i>")
+
+
+def hostile_metrics() -> bytes:
+    request = metrics_service_pb2.ExportMetricsServiceRequest()
+    resource = request.resource_metrics.add()
+    for key, value in zip(("service.name", "host.name", "service.instance.id"), HOSTILE, strict=True):
+        resource.resource.attributes.add(key=key, value=common_pb2.AnyValue(string_value=value))
+    metric = resource.scope_metrics.add().metrics.add(name="hostile.<b>counter</b>")
+    point = metric.sum.data_points.add(as_int=1, time_unix_nano=1)
+    point.attributes.add(key="k", value=common_pb2.AnyValue(string_value="<script>x</script>"))
+    metric.sum.is_monotonic = True
+    metric.sum.aggregation_temporality = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
+    return request.SerializeToString()
+
+
+async def test_sender_values_show_as_text_never_as_markup() -> None:
+    clock = Clock(1_800_000_000.0)
+    async with bridge_on(clock) as bridge, aiohttp.ClientSession() as client:
+        async with client.post(f"{bridge.otlp_url}/v1/metrics", data=hostile_metrics(), headers=PROTOBUF) as answer:
+            assert answer.status == 200
+        html, page = await get_page(client, bridge)
+    (sender,) = page.table("senders")
+    assert (sender["service.name"], sender["host.name"], sender["service.instance.id"]) == HOSTILE
+    for raw in ("<script", "<img", "<i>", "<b>"):
+        assert raw not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_render_escapes_the_browser_host_and_refusal_fields() -> None:
+    """Host header, peer and message reach the page only through the template's autoescape."""
+    config = Config(otlp_listen=Config().otlp_listen._replace(host="0.0.0.0"))
+    book = StatusBook()
+    book.refused("otlp", "forbidden", 403, "<b>peer</b>", "<i>metrics</i>", "<script>m</script>", 10.0)
+    html = statuspage.render(
+        config,
+        Store(10, 10, 600),
+        book,
+        listeners=statuspage.Listeners("http://0.0.0.0:4318", "http://0.0.0.0:9464"),
+        started=0.0,
+        now=12.0,
+        ready=True,
+        streams=0,
+        browser_host='"><script>h</script>',
+    )
+    assert "<script" not in html and "<b>" not in html and "<i>" not in html
+    page = Page(html)
+    assert json.loads(page.pre[0])["diagnostics"]["otel"]["endpoint"] == 'http://"><script>h</script>:4318'
+    (row,) = page.table("refused")
+    assert (row["from"], row["signal / path"], row["last"]) == ("<b>peer</b>", "<i>metrics</i>", "2 s ago")
+
+
+# -- the bookkeeping ----------------------------------------------------------------------------------------------
+def _logs_from(service: str) -> logs_service_pb2.ExportLogsServiceRequest:
+    request = logs_service_pb2.ExportLogsServiceRequest()
+    resource = request.resource_logs.add().resource
+    resource.attributes.add(key="service.name", value=common_pb2.AnyValue(string_value=service))
+    return request
+
+
+def _metrics_from(service: str, host: str) -> metrics_service_pb2.ExportMetricsServiceRequest:
+    request = metrics_service_pb2.ExportMetricsServiceRequest()
+    resource = request.resource_metrics.add()
+    for key, value in (("service.name", service), ("host.name", host)):
+        resource.resource.attributes.add(key=key, value=common_pb2.AnyValue(string_value=value))
+    metric = resource.scope_metrics.add().metrics.add(name="m")
+    metric.histogram.aggregation_temporality = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
+    return request
+
+
+def test_senders_are_capped_and_expire() -> None:
+    book = StatusBook()
+    result = IngestResult(accepted=3)
+    for number in range(MAX_SOURCES + 5):
+        book.exported("metrics", _metrics_from(f"gw-{number}", "h"), result, "protobuf, gzip", float(number))
+    assert len(book.senders) == MAX_SOURCES + 1
+    assert book.senders[OVERFLOW].exports == 5 and book.senders[OVERFLOW].temporality == {"delta"}
+    book.expire(cutoff=100.0)
+    assert len(book.senders) == MAX_SOURCES + 1 - 100
+
+
+@pytest.mark.parametrize(
+    ("senders", "logs_land_on"),
+    [
+        ([("gw", "a")], SenderKey("gw", "a", "")),  # one gateway of that name: its logs count for it
+        ([("gw", "a"), ("gw", "b")], SenderKey("gw", "", "")),  # two: the logs cannot be told apart
+        ([("other", "a")], SenderKey("gw", "", "")),
+    ],
+)
+def test_log_records_join_the_one_sender_of_their_service(
+    senders: list[tuple[str, str]], logs_land_on: SenderKey
+) -> None:
+    book = StatusBook()
+    for service, host in senders:
+        book.exported("metrics", _metrics_from(service, host), IngestResult(), "protobuf, identity", 1.0)
+    book.exported("logs", _logs_from("gw"), IngestResult(accepted=2), "json, identity", 2.0)
+    assert book.senders[logs_land_on].last["logs"] == 2.0
+    assert "json, identity" in book.senders[logs_land_on].encodings
+
+
+def test_refusals_keep_count_and_the_last_peer_per_cause() -> None:
+    book = StatusBook()
+    book.refused("otlp", "forbidden", 403, "10.1.2.3", "metrics", "invalid credentials", 1.0)
+    book.refused("otlp", "forbidden", 403, "10.1.2.4", "logs", "invalid credentials", 5.0)
+    book.refused("otlp", "too_large", 413, None, "traces", "x" * 1000, 6.0)
+    forbidden = book.refusals["otlp", "forbidden"]
+    assert (forbidden.count, forbidden.peer, forbidden.signal, forbidden.at) == (2, "10.1.2.4", "logs", 5.0)
+    too_large = book.refusals["otlp", "too_large"]
+    assert too_large.peer == "unknown" and len(too_large.message) == 200
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(0, "0 s ago"), (12.7, "12 s ago"), (60, "1 min ago"), (7300, "2 h ago"), (-1, "0 s ago")]
+)
+def test_ago(seconds: float, text: str) -> None:
+    assert statuspage.ago(seconds) == text
+
+
+def test_every_mapped_family_has_its_exactness() -> None:
+    for spans_complete in (False, True):
+        table = statuspage.exactness(spans_complete)
+        assert {spec.name for spec in METRIC_SPECS} <= table.keys() <= family_names()
+    assert statuspage.exactness(False)["openclaw_run_completed_total"] == "PARTIAL"
+    assert statuspage.exactness(True)["openclaw_run_completed_total"] == "SPAN"
+
+
+# -- a real browser -----------------------------------------------------------------------------------------------
+def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
+    """Width, height and RGB rows of an 8-bit RGB PNG (what headless Chromium writes), with zlib and the five PNG
+    filters."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    position, idat = 8, b""
+    width = height = 0
+    while position < len(data):
+        length, kind = struct.unpack(">I4s", data[position : position + 8])
+        chunk = data[position + 8 : position + 8 + length]
+        position += 12 + length
+        if kind == b"IHDR":
+            width, height, depth, color = struct.unpack(">IIBB", chunk[:10])
+            assert (depth, color) in {(8, 2), (8, 6)}, (depth, color)
+            pixel = 3 if color == 2 else 4
+        elif kind == b"IDAT":
+            idat += chunk
+    raw = zlib.decompress(idat)
+    stride = width * pixel
+    rows: list[bytes] = []
+    prior = bytes(stride)
+    for y in range(height):
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        if kind == 1:
+            for i in range(pixel, stride):
+                line[i] = (line[i] + line[i - pixel]) & 255
+        elif kind == 2:
+            line = bytearray((a + b) & 255 for a, b in zip(line, prior, strict=True))
+        elif kind == 3:
+            for i in range(stride):
+                line[i] = (line[i] + ((line[i - pixel] if i >= pixel else 0) + prior[i]) // 2) & 255
+        elif kind == 4:
+            for i in range(stride):
+                a = line[i - pixel] if i >= pixel else 0
+                b, c = prior[i], prior[i - pixel] if i >= pixel else 0
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        prior = bytes(line)
+        rows.append(prior if pixel == 3 else bytes(v for i, v in enumerate(prior) if i % 4 != 3))
+    return width, height, rows
+
+
+def colours(rows: list[bytes]) -> dict[tuple[int, int, int], int]:
+    counts: dict[tuple[int, int, int], int] = {}
+    for row in rows:
+        for i in range(0, len(row), 3):
+            rgb = (row[i], row[i + 1], row[i + 2])
+            counts[rgb] = counts.get(rgb, 0) + 1
+    return counts
+
+
+@pytest.mark.slow
+async def test_a_real_browser_renders_the_page(tmp_path: Path) -> None:
+    """Headless Chromium fetches the page from the running bridge (with its real headers) and takes a screenshot:
+    it has text on it, and the receiving (green) and refused (red) banners are painted. The screenshot is the
+    README's ``docs/status-page.png``."""
+    chromium = require_tool("chromium")
+    token_file = tmp_path / "token"
+    token_file.write_text("right")
+    clock = Clock(captured_requests(FOLDER)[0].time - 30)
+    shot = tmp_path / "status.png"
+    async with (
+        bridge_on(clock, ingest_token_file=token_file, ingest_token_header="x-collector-token") as bridge,
+        aiohttp.ClientSession(headers=TOKEN) as client,
+    ):
+        await fed_page(clock, client, bridge)
+        process = await asyncio.create_subprocess_exec(
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            f"--window-size={WINDOW[0]},{WINDOW[1]}",
+            f"--screenshot={shot}",
+            f"{bridge.metrics_url}/",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, errors = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, errors.decode(errors="replace")[-2000:]
+    width, height, rows = png_pixels(shot.read_bytes())
+    assert (width, height) == WINDOW
+    counts = colours(rows)
+    white = counts.get((255, 255, 255), 0)
+    assert white < 0.97 * width * height, "the screenshot is (nearly) blank"
+    assert counts.get((0xE3, 0xF4, 0xE8), 0) > 2000, "no green 'Receiving' banner"
+    assert counts.get((0xFD, 0xE4, 0xE4), 0) > 2000, "no red 'refused' banner"
+    if os.environ.get("OTLP_BRIDGE_WRITE_SCREENSHOT") == "1":  # how docs/status-page.png is made
+        SCREENSHOT.write_bytes(shot.read_bytes())
