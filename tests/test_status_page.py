@@ -18,6 +18,8 @@ from typing import Any
 
 import aiohttp
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.common.v1 import common_pb2
@@ -236,7 +238,7 @@ async def test_page_names_the_sender_its_families_and_the_refusals(tmp_path: Pat
     forbidden, media = refusals["forbidden"], refusals["unsupported_media_type"]
     assert (forbidden["status"], forbidden["from"], forbidden["last"]) == ("403", "127.0.0.2", "2 s ago")
     assert (media["status"], media["from"], media["last"]) == ("415", "127.0.0.3", "1 s ago")
-    assert "--ingest-token-file" in forbidden["what to check"]
+    assert forbidden["what to check"].startswith("wrong token: the value of x-collector-token differs")
     assert "415 from 127.0.0.3, 1 s ago" in page.all_text  # the newest refusal, in the banner
 
 
@@ -305,13 +307,9 @@ async def test_sender_values_show_as_text_never_as_markup() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-def test_render_escapes_the_browser_host_and_refusal_fields() -> None:
-    """Host header, peer and message reach the page only through the template's autoescape."""
-    config = Config(otlp_listen=Config().otlp_listen._replace(host="0.0.0.0"))
-    book = StatusBook()
-    book.refused("otlp", "forbidden", 403, "<b>peer</b>", "<i>metrics</i>", "<script>m</script>", 10.0)
-    html = statuspage.render(
-        config,
+def _render(book: StatusBook, config: Config | None = None, browser_host: str | None = None) -> str:
+    return statuspage.render(
+        config or Config(),
         Store(10, 10, 600),
         book,
         listeners=statuspage.Listeners("http://0.0.0.0:4318", "http://0.0.0.0:9464"),
@@ -319,8 +317,39 @@ def test_render_escapes_the_browser_host_and_refusal_fields() -> None:
         now=12.0,
         ready=True,
         streams=0,
-        browser_host='"><script>h</script>',
+        browser_host=browser_host,
     )
+
+
+class Tags(HTMLParser):
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(st.characters(exclude_categories=["Cs"]), max_size=200))
+def test_any_service_name_is_text_on_the_page(name: str) -> None:
+    """Whatever a sender puts in ``service.name``, the page shows it as that text and gains no element."""
+    book, plain = StatusBook(), StatusBook()
+    book.exported("metrics", _metrics_from(name, "h"), IngestResult(), "protobuf, identity", 10.0)
+    plain.exported("metrics", _metrics_from("x", "h"), IngestResult(), "protobuf, identity", 10.0)
+    html = _render(book)
+    (sender,) = Page(html).table("senders")
+    assert sender["service.name"] == " ".join((name or "unknown").split())
+    assert Tags(html).tags == Tags(_render(plain)).tags
+
+
+def test_render_escapes_the_browser_host_and_refusal_fields() -> None:
+    """Host header, peer and message reach the page only through the template's autoescape."""
+    config = Config(otlp_listen=Config().otlp_listen._replace(host="0.0.0.0"))
+    book = StatusBook()
+    book.refused("otlp", "forbidden", 403, "<b>peer</b>", "<i>metrics</i>", "<script>m</script>", 10.0)
+    html = _render(book, config, browser_host='"><script>h</script>')
     assert "<script" not in html and "<b>" not in html and "<i>" not in html
     page = Page(html)
     assert json.loads(page.pre[0])["diagnostics"]["otel"]["endpoint"] == 'http://"><script>h</script>:4318'

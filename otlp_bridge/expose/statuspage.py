@@ -32,8 +32,8 @@ HEADERS = {
 _TYPES = {Kind.COUNTER: "counter", Kind.GAUGE: "gauge", Kind.HISTOGRAM: "histogram"}
 # What to check for each refusal cause (the outcome label of the self-metrics).
 HINTS = {
-    ("otlp", "unauthorized"): "no token sent: set diagnostics.otel.headers in openclaw.json",
-    ("otlp", "forbidden"): "wrong token: the header's value differs from the bridge's --ingest-token-file",
+    ("otlp", "unauthorized"): "no token in {header}: set diagnostics.otel.headers in openclaw.json",
+    ("otlp", "forbidden"): "wrong token: the value of {header} differs from the bridge's --ingest-token-file",
     ("otlp", "unsupported_media_type"): "only OTLP/HTTP protobuf or JSON, identity or gzip: protocol http/protobuf",
     ("otlp", "too_large"): "body over --max-body-bytes: raise it or lower flushIntervalMs",
     ("otlp", "bad_request"): "not an OTLP body of this signal (decode error, bad gzip)",
@@ -144,7 +144,7 @@ def _sender_row(sender: Sender, now: float) -> dict[str, Any]:
     }
 
 
-def _refusal_row(refusal: Refusal, now: float) -> dict[str, Any]:
+def _refusal_row(refusal: Refusal, now: float, header: str) -> dict[str, Any]:
     return {
         "listener": refusal.listener,
         "cause": refusal.cause,
@@ -154,7 +154,7 @@ def _refusal_row(refusal: Refusal, now: float) -> dict[str, Any]:
         "peer": refusal.peer,
         "where": refusal.signal,
         "message": refusal.message,
-        "hint": HINTS.get((refusal.listener, refusal.cause), ""),
+        "hint": HINTS.get((refusal.listener, refusal.cause), "").format(header=header),
     }
 
 
@@ -225,7 +225,7 @@ def render(
         senders=senders,
         receiving=any(not sender["late"] for sender in senders),
         exports=book.exports,
-        refusals=[_refusal_row(refusal, now) for refusal in refusals],
+        refusals=[_refusal_row(refusal, now, config.ingest_token_header) for refusal in refusals],
         families=families[:MAX_FAMILY_ROWS],
         families_left=max(0, len(families) - MAX_FAMILY_ROWS),
         live=store.live_series,
