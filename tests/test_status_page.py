@@ -242,6 +242,26 @@ async def test_page_names_the_sender_its_families_and_the_refusals(tmp_path: Pat
     assert "415 from 127.0.0.3, 1 s ago" in page.all_text  # the newest refusal, in the banner
 
 
+async def test_caps_rejections_gzip_and_delta_show() -> None:
+    """The delta, gzip capture under small caps: the sender's rejected points by reason, its temporality and
+    compression, the families at their cap or refused entirely, and the drops by cap."""
+    requests = captured_requests(require_fixtures() / "04-variant-delta-gzip")
+    clock = Clock(requests[0].time)
+    async with bridge_on(clock, max_series=20, max_series_per_family=3) as bridge, aiohttp.ClientSession() as client:
+        await replay(client, bridge, clock, requests)
+        _, page = await get_page(client, bridge)
+        store = bridge.bridge.store
+    (sender,) = page.table("senders")
+    assert (sender["temporality"], sender["encoding"]) == ("delta", "protobuf, gzip")
+    rejected, *reasons = sender["points rejected"].split(" ")
+    assert int(rejected) > 0 and {reason.rstrip(":") for reason in reasons[::2]} == {"family_cap", "series_cap"}
+    families = page.table("families")
+    assert sum(int(row["series"].split()[0]) for row in families) == store.live_series == 20
+    assert {row["series"] for row in families} >= {"3 (at the cap)", "0 (not exposed: refused at a cap)"}
+    drops = f"series_cap {store.dropped_by_reason['series_cap']} family_cap {store.dropped_by_reason['family_cap']}"
+    assert f"{store.dropped_observations} observation(s) dropped at the caps: {drops}." in page.all_text
+
+
 async def test_a_silent_sender_turns_red_after_three_intervals() -> None:
     requests = captured_requests(FOLDER, "metrics")[:6]
     clock = Clock(requests[0].time)
