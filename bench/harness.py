@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import procs
+from bench.fleet import FleetSpec
 from bench.procs import Cores, Server
 from bench.workload import WorkloadSpec
 
@@ -42,6 +43,7 @@ class Settings:
     scrape_rate: float
     render_sizes: tuple[int, ...] | None  # None: bench_render's own
     profile_seconds: float
+    fleet_gateways: int
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Settings:
@@ -64,6 +66,7 @@ class Settings:
                 scrape_rate=20.0,
                 render_sizes=(10_000,),
                 profile_seconds=4.0,
+                fleet_gateways=args.fleet_gateways,
             )
         return cls(
             False,
@@ -82,6 +85,7 @@ class Settings:
             scrape_rate=20.0,
             render_sizes=None,
             profile_seconds=8.0,
+            fleet_gateways=args.fleet_gateways,
         )
 
 
@@ -149,7 +153,7 @@ class CpuSampler:
 def loadgen(
     ctx: Context,
     server: Server,
-    spec: WorkloadSpec,
+    spec: WorkloadSpec | FleetSpec,
     *,
     seconds: float,
     requests: int,

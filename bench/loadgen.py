@@ -27,13 +27,14 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 
+from bench.fleet import Fleet, FleetSpec, is_fleet_spec
 from bench.procs import emit
-from bench.workload import Gateway, Workload, WorkloadSpec
+from bench.workload import Workload, WorkloadSpec
 
 HEADERS = {"Content-Type": "application/x-protobuf", "User-Agent": "otlp-bridge-bench/1"}
 
@@ -88,10 +89,22 @@ def check_response(status: int, body: bytes, tally: Tally) -> None:
             tally.rejected_points += partial.rejected_data_points
 
 
-class Source:
-    """The bodies of one gateway: generated on the fly, or cycled from a few pre-made ones."""
+class Exporter(Protocol):
+    """What sends one request after another: a workload gateway, or a fleet's sender (one or more gateways)."""
 
-    def __init__(self, gateway: Gateway, pregenerate: int) -> None:
+    points: int
+
+    def next_body(self) -> bytes: ...
+
+    def skip(self, intervals: int) -> None: ...
+
+    def counter_total(self) -> float: ...
+
+
+class Source:
+    """The bodies of one exporter: generated on the fly, or cycled from a few pre-made ones."""
+
+    def __init__(self, gateway: Exporter, pregenerate: int) -> None:
         self.gateway = gateway
         self.points = gateway.points
         self._cycle: Callable[[], bytes] | None = None
@@ -170,11 +183,18 @@ async def _paced(
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    spec = WorkloadSpec.from_json(args.spec)
-    workload = Workload(spec)
-    for gateway in workload.gateways:
+    spec: WorkloadSpec | FleetSpec
+    workload: Workload | Fleet
+    if is_fleet_spec(args.spec):
+        spec = FleetSpec.from_json(args.spec)
+        workload = Fleet(spec)
+    else:
+        spec = WorkloadSpec.from_json(args.spec)
+        workload = Workload(spec)
+    exporters: Sequence[Exporter] = workload.gateways
+    for gateway in exporters:
         gateway.skip(args.skip_intervals)
-    sources = [Source(gateway, args.pregenerate) for gateway in workload.gateways]
+    sources = [Source(gateway, args.pregenerate) for gateway in exporters]
     concurrency = max(1, min(args.concurrency, len(sources)))
     connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
     timeout = aiohttp.ClientTimeout(total=args.request_timeout)
@@ -236,7 +256,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "errors": dict(tally.errors),
         # What the receiver's counters fed by Sum streams must total (every body generated was posted);
         # None when bodies are cycled.
-        "counter_total": None if args.pregenerate else math.fsum(g.counter_total() for g in workload.gateways),
+        "counter_total": None if args.pregenerate else math.fsum(g.counter_total() for g in exporters),
         "wall_started": wall_started,
         "wall_ended": wall_ended,
         "client_cpu_seconds": cpu_ended - cpu_measured,
@@ -248,7 +268,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.loadgen", description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", required=True, help="http://127.0.0.1:PORT/v1/metrics (loopback only)")
-    parser.add_argument("--spec", required=True, help="WorkloadSpec as JSON")
+    parser.add_argument("--spec", required=True, help="WorkloadSpec or FleetSpec as JSON")
     parser.add_argument("--warmup-intervals", type=int, default=1)
     parser.add_argument("--warmup-timeout", type=float, default=120.0)
     parser.add_argument("--skip-intervals", type=int, default=0, help="advance every gateway this many exports")

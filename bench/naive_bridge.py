@@ -5,7 +5,9 @@ gateway restart, i.e. a new start time or a decrease, starts from zero), and fee
 ``prometheus_client`` ``Counter``/``Histogram`` children found with ``.labels(...)``. ``/metrics`` serves
 ``generate_latest`` (gzip when asked, as ``prometheus_client``'s own HTTP handlers do), synchronously, on the same
 event loop. No mapping to the official ``openclaw_*`` families: names and labels are the sanitised OTLP names and
-attribute keys, plus a ``gateway`` label (``service.name:host.name``), like ``--source-label gateway``.
+attribute keys, plus a ``gateway`` label (``service.name:host.name``), like ``--source-label gateway``
+(``--no-gateway-label``: without it, so that like gateways share series, like the bridge without ``--source-label``;
+each gateway's cumulative streams are still differenced apart).
 
 Run: ``python -m bench.naive_bridge --otlp-listen 127.0.0.1:4318 --metrics-listen 127.0.0.1:9464``.
 """
@@ -37,7 +39,8 @@ def sanitize(name: str) -> str:
 class NaiveBridge:
     """All state: the prometheus_client registry and the last cumulative value of every stream."""
 
-    def __init__(self) -> None:
+    def __init__(self, gateway_label: bool = True) -> None:
+        self.gateway_label = gateway_label
         disable_created_metrics()  # type: ignore[no-untyped-call]  # the bridge prints no _created lines in text 0.0.4
         self.registry = CollectorRegistry(auto_describe=False)
         self.counters: dict[str, tuple[Counter, tuple[str, ...]]] = {}
@@ -46,10 +49,9 @@ class NaiveBridge:
         self.last_histogram: dict[tuple[Any, ...], tuple[int, int, float, list[int]]] = {}
         self.points = 0
 
-    @staticmethod
-    def _label_names(points: Any) -> tuple[str, ...]:
-        keys = {sanitize(pair.key) for point in points for pair in point.attributes}
-        return (*sorted(keys - {GATEWAY_LABEL}), GATEWAY_LABEL)
+    def _label_names(self, points: Any) -> tuple[str, ...]:
+        keys = {sanitize(pair.key) for point in points for pair in point.attributes} - {GATEWAY_LABEL}
+        return (*sorted(keys), GATEWAY_LABEL) if self.gateway_label else tuple(sorted(keys))
 
     def _counter(self, metric: Any, points: Any) -> tuple[Counter, tuple[str, ...]]:
         found = self.counters.get(metric.name)
@@ -105,7 +107,7 @@ class NaiveBridge:
                 if previous is not None and previous[0] == start and value >= previous[1]:
                     increment = value - previous[1]
                 self.last_sum[key] = (start, value)
-            child = counter.labels(*labels)
+            child = counter.labels(*labels) if names else counter
             if increment > 0:
                 child.inc(increment)
         return len(data.data_points)
@@ -135,7 +137,7 @@ class NaiveBridge:
                     deltas = [now - old for now, old in zip(counts, previous[3], strict=True)]
                     delta_sum = total - previous[2]
                 self.last_histogram[key] = (start, count, total, counts)
-            child: Any = histogram.labels(*labels)
+            child: Any = histogram.labels(*labels) if names else histogram
             buckets = child._buckets  # prometheus_client keeps per-bucket (non-cumulative) counts
             for index, amount in enumerate(deltas[: len(buckets)]):
                 if amount > 0:
@@ -172,8 +174,8 @@ def _address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-async def serve(otlp: tuple[str, int], metrics: tuple[str, int]) -> None:
-    bridge = NaiveBridge()
+async def serve(otlp: tuple[str, int], metrics: tuple[str, int], gateway_label: bool = True) -> None:
+    bridge = NaiveBridge(gateway_label)
     otlp_app = web.Application(client_max_size=64 * 1024 * 1024)
     otlp_app["bridge"] = bridge
     otlp_app.router.add_post("/v1/metrics", handle_otlp)
@@ -200,8 +202,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.naive_bridge", description=__doc__.split("\n\n")[0])
     parser.add_argument("--otlp-listen", default="127.0.0.1:4318", metavar="HOST:PORT")
     parser.add_argument("--metrics-listen", default="127.0.0.1:9464", metavar="HOST:PORT")
+    parser.add_argument("--no-gateway-label", action="store_true", help="no gateway label: like gateways share series")
     args = parser.parse_args(argv)
-    asyncio.run(serve(_address(args.otlp_listen), _address(args.metrics_listen)))
+    asyncio.run(serve(_address(args.otlp_listen), _address(args.metrics_listen), not args.no_gateway_label))
     return 0
 
 

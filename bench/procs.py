@@ -232,7 +232,7 @@ def bridge(cores: Cores, workdir: Path, extra: Sequence[str] = ()) -> Iterator[S
 
 
 @contextlib.contextmanager
-def naive(cores: Cores, workdir: Path) -> Iterator[Server]:
+def naive(cores: Cores, workdir: Path, extra: Sequence[str] = ()) -> Iterator[Server]:
     otlp, metrics = free_port(), free_port()
     command = cores.server_command(
         [
@@ -243,6 +243,7 @@ def naive(cores: Cores, workdir: Path) -> Iterator[Server]:
             f"{LOOPBACK}:{otlp}",
             "--metrics-listen",
             f"{LOOPBACK}:{metrics}",
+            *extra,
         ]
     )
     metrics_url = f"http://{LOOPBACK}:{metrics}"

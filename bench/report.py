@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.harness import TEMPORALITIES, contention, get_path
+from bench.parts.fleet import FLEET_PROFILES, FLEET_SCRAPE_VARIANTS
 from bench.parts.ingest import INGEST_SCRAPE_INTERVAL, SUM_FAMILIES
 from bench.parts.profile import PROFILE_SCENARIOS
 from bench.parts.render import RENDER_PAGES
@@ -22,6 +23,11 @@ GOAL_RENDER_US = 0.3  # µs per series
 GOAL_BYTES = 400.0  # per retained series
 GOAL_ACK_P99_MS = 5.0  # under back-to-back 100k-series scrapes
 GOAL_IDLE = 0.01  # share of one core
+# The goals of issue 17 (the fleet part).
+GOAL_FLEET_VS_NAIVE = {"10 %": 8.0, "every point": 4.0}
+GOAL_FLEET_KIB = 8.0  # RSS per gateway, shared series
+GOAL_FLEET_ACK_P99_MS = 25.0  # at saturation
+GOAL_FLEET_SCRAPE_ADDS_MS = 5.0  # to the ack p99 of every-point-changed exports, back-to-back scrapes
 
 
 @dataclass
@@ -69,7 +75,7 @@ def build_table(results: dict[str, Any]) -> tuple[list[Row], list[dict[str, Any]
     rows: list[Row] = []
     for temporality in TEMPORALITIES:
         rows += _throughput_rows(results, temporality, goal)
-    for part_rows in (_idle_rows, _memory_rows, _scrape_rows, _render_rows):
+    for part_rows in (_idle_rows, _memory_rows, _scrape_rows, _render_rows, _fleet_rows):
         rows += part_rows(results, goal)
     return rows, goal.entries
 
@@ -426,6 +432,167 @@ def _render_rows(results: dict[str, Any], goal: Goals) -> list[Row]:
                     number=client["us_per_series"],
                 )
             )
+    return rows
+
+
+def _fleet_rows(results: dict[str, Any], goal: Goals) -> list[Row]:
+    fleet = results.get("fleet")
+    if not isinstance(fleet, dict):
+        return []
+    rows: list[Row] = []
+    gateways = fleet["gateways"]
+    for profile in FLEET_PROFILES:
+        data = fleet.get(profile)
+        if isinstance(data, dict):
+            rows += _fleet_profile_rows(data, profile, gateways, goal)
+    rss = fleet.get("per_gateway_rss")
+    if isinstance(rss, dict):
+        rows.append(
+            Row(
+                "fleet",
+                f"RSS per gateway, per-gateway series (--source-label), {gateways:,} gateways",
+                f"{rss['bytes_per_gateway'] / 1024:.1f} KiB",
+                f"after {rss['rounds']} exports each; RSS {rss['rss_after_bytes'] / 2**20:.0f} MiB",
+                number=rss["bytes_per_gateway"],
+            )
+        )
+    scrape = fleet.get("scrape")
+    if isinstance(scrape, dict):
+        rows += _fleet_scrape_rows(scrape, goal)
+    return rows
+
+
+def _fleet_profile_rows(data: dict[str, Any], profile: str, gateways: int, goal: Goals) -> list[Row]:
+    bridge, naive = data["bridge"], data["naive"]
+    ratio = _ratio(bridge["points_per_second"], naive["points_per_second"])
+    target = GOAL_FLEET_VS_NAIVE[profile]
+    rows = [
+        Row(
+            "fleet",
+            f"bridge e2e, {gateways:,} gateways, {profile} changed",
+            f"{bridge['points_per_second']:,.0f} pts/s",
+            f"{bridge['requests_per_second']:,.0f} exports/s; server CPU "
+            f"{(bridge.get('server_cpu_share') or math.nan) * 100:.0f} %, client CPU "
+            f"{bridge['client_cpu_share'] * 100:.0f} %" + (f"; {contention(bridge)}" if contention(bridge) else ""),
+            number=bridge["points_per_second"],
+        ),
+        Row(
+            "fleet",
+            f"naive bridge e2e, {profile} changed (shared series)",
+            f"{naive['points_per_second']:,.0f} pts/s",
+            f"{naive['requests_per_second']:,.0f} exports/s; ack p50 {naive['latency']['p50_ms']:.1f} / p99 "
+            f"{naive['latency']['p99_ms']:.1f} ms; server CPU {(naive.get('server_cpu_share') or math.nan) * 100:.0f} %"
+            + (f"; {contention(naive)}" if contention(naive) else ""),
+            number=naive["points_per_second"],
+        ),
+        Row(
+            "fleet",
+            f"bridge / naive, {profile} changed",
+            f"{ratio:.2f}×" if ratio is not None else "",
+            goal=f"≥ {target:g}×",
+            status=goal(f"fleet ≥ {target:g}× naive ({profile})", ratio, f"≥ {target:g}", lambda v: v >= target),
+            number=ratio,
+        ),
+    ]
+    latency = bridge["latency"]
+    rows.append(
+        Row(
+            "fleet",
+            f"bridge ack at saturation, {profile} changed ({bridge['concurrency']} connections)",
+            f"p50 {latency['p50_ms']:.1f} / p99 {latency['p99_ms']:.1f} ms",
+            f"max {latency['max_ms']:.1f} ms; scraped every {INGEST_SCRAPE_INTERVAL:g} s",
+            f"p99 ≤ {GOAL_FLEET_ACK_P99_MS:g} ms",
+            goal(
+                f"fleet ack p99 ≤ 25 ms at saturation ({profile})",
+                latency["p99_ms"],
+                "≤ 25",
+                lambda v: v <= GOAL_FLEET_ACK_P99_MS,
+            ),
+            number=latency["p99_ms"],
+        )
+    )
+    counters = bridge.get("counters")
+    if isinstance(counters, dict):
+        rows.append(
+            Row(
+                "fleet",
+                f"counters add up, {profile} changed",
+                f"{counters['exposed']:,.0f} of {counters['expected'] or math.nan:,.0f}",
+                f"{counters['series']:,} exposed counter series vs what the client sent",
+                "equal",
+                goal(f"fleet counters add up ({profile})", float(counters["match"]), "equal", lambda v: v == 1),
+            )
+        )
+    rss, naive_rss = data["bridge_rss"], data["naive_rss"]
+    kib = rss["bytes_per_gateway"] / 1024
+    rows.append(
+        Row(
+            "fleet",
+            f"RSS per gateway, shared series ({data['bridge_series']:,} lines), {profile} changed",
+            f"{kib:.1f} KiB",
+            f"after {rss['rounds']} exports each; naive {naive_rss['bytes_per_gateway'] / 1024:.1f} KiB; "
+            f"RSS {rss['rss_after_bytes'] / 2**20:.0f} MiB",
+            f"≤ {GOAL_FLEET_KIB:g} KiB",
+            goal(f"fleet RSS ≤ 8 KiB per gateway ({profile})", kib, "≤ 8", lambda v: v <= GOAL_FLEET_KIB),
+            number=kib,
+        )
+    )
+    rejected = bridge["rejected_points"] + rss["rejected_points"]
+    bad = bridge["non_200"] + bridge["partial_responses"] + sum(bridge["errors"].values()) + rss["bad_answers"]
+    rows.append(
+        Row(
+            "fleet",
+            f"rejections, {profile} changed",
+            f"{rejected} points, {bad} bad answers",
+            f"{bridge['requests'] + rss['gateways'] * rss['rounds']} requests",
+            "= 0",
+            goal(f"fleet: no rejections ({profile})", float(rejected + bad), "= 0", lambda v: v == 0),
+        )
+    )
+    return rows
+
+
+def _fleet_scrape_rows(scrape: dict[str, Any], goal: Goals) -> list[Row]:
+    rows: list[Row] = []
+    unscraped = get_path(scrape, "none", "acks", "latency", "p99_ms")
+    for variant in FLEET_SCRAPE_VARIANTS:
+        data = scrape.get(variant)
+        if not isinstance(data, dict):
+            continue
+        acks, scrapes = data["acks"], data["scrapes"]
+        latency = acks["latency"]
+        p99 = latency["p99_ms"]
+        added = p99 - unscraped if variant != "none" and unscraped is not None else None
+        points = acks["points"] // max(1, acks["requests"])
+        rows.append(
+            Row(
+                "fleet",
+                f"ack p99, {points}-pt exports ({scrape['per_request']} gateways, every point changed) at "
+                f"{scrape['rate']:g}/s, {scrape['lines']:,} series, scrapes: {variant}",
+                f"{p99:.1f} ms",
+                "; ".join(
+                    part
+                    for part in (
+                        f"p50 {latency['p50_ms']:.1f}, max {latency['max_ms']:.1f} ms, {latency['samples']} acks",
+                        f"{scrapes['scrapes']} scrapes, mean {get_path(scrapes, 'duration', 'mean_ms'):.0f} ms"
+                        if scrapes.get("scrapes")
+                        else "",
+                        f"+{added:.1f} ms over unscraped" if added is not None else "",
+                    )
+                    if part
+                ),
+                f"adds ≤ {GOAL_FLEET_SCRAPE_ADDS_MS:g} ms" if added is not None else "",
+                goal(
+                    f"fleet: scrapes add ≤ 5 ms to the ack p99 ({variant})",
+                    added,
+                    "≤ 5",
+                    lambda v: v <= GOAL_FLEET_SCRAPE_ADDS_MS,
+                )
+                if added is not None
+                else "",
+                number=p99,
+            )
+        )
     return rows
 
 

@@ -13,7 +13,10 @@ Parts (``--parts``, default all; ``--quick`` leaves out ``profile`` unless ``--p
   the bridge and the naive bridge;
 * ``render``: render cost per series at 10k and 100k, next to ``prometheus_client.generate_latest``
   (``bench/bench_render.py``);
-* ``profile``: py-spy on the bridge under cumulative and delta load; the hottest functions.
+* ``profile``: py-spy on the bridge under cumulative and delta load; the hottest functions;
+* ``fleet``: thousands of real-sized exports (the captured gateway cloned, one per request), 10 % and every point
+  changed: throughput and ack latency next to the naive bridge, RSS per gateway, what back-to-back scrapes add to
+  the acks (``bench/fleet.py``, ``--fleet-gateways``).
 
 Prints one table and writes ``bench/results/bench.json``.
 """
@@ -36,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import procs
+from bench.fleet import Fleet, FleetSpec
 from bench.harness import RESULTS, Context, CpuSampler, Settings, log
 from bench.parts import IN_PROCESS, PARTS, QUICK_PARTS, RUNNERS
 from bench.procs import REPO, Cores
@@ -128,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=default.change_fraction,
         help="share of cumulative streams that grow each interval (default 0.10)",
     )
+    parser.add_argument(
+        "--fleet-gateways", type=int, default=2000, help="distinct gateways in the fleet part (default 2000)"
+    )
     parser.add_argument("--concurrency", type=int, default=4, help="client connections when saturating (default 4)")
     parser.add_argument("--output", type=Path, default=RESULTS / "bench.json", help="JSON results file")
     return parser
@@ -142,11 +149,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if cores.server is None:
         log("warning: fewer than 2 usable cores or no taskset: processes are not pinned")
     workload = Workload(settings.spec).describe()
-    log(
-        f"workload: {settings.spec.gateways} gateways × {workload['points_per_request']} points/request "
-        f"({workload['histogram_points_per_request']} histograms), {workload['body_bytes']:,} bytes/body, "
-        f"{settings.spec.change_fraction:.0%} of cumulative streams grow per interval; parts: {', '.join(parts)}"
-    )
+    if set(parts) - {"fleet"}:
+        log(
+            f"workload: {settings.spec.gateways} gateways × {workload['points_per_request']} points/request "
+            f"({workload['histogram_points_per_request']} histograms), {workload['body_bytes']:,} bytes/body, "
+            f"{settings.spec.change_fraction:.0%} of cumulative streams grow per interval"
+        )
+    if "fleet" in parts:
+        fleet = Fleet(FleetSpec(gateways=1)).describe()
+        log(
+            f"fleet: {settings.fleet_gateways:,} gateways × {fleet['points_per_gateway']} points in "
+            f"{fleet['metrics_per_gateway']} metrics, {fleet['body_bytes_per_gateway']:,} bytes/body "
+            f"({fleet['source']})"
+        )
+    log(f"parts: {', '.join(parts)}")
     load = procs.busy_shares(1.0)
     busy = {core: share for core, share in load.items() if share > 0.05}
     if busy:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.harness import Context
+from bench.parts.fleet import part_fleet
 from bench.parts.floors import part_parse, part_translate
 from bench.parts.ingest import part_idle, part_ingest, part_naive, part_rotel
 from bench.parts.memory import part_memory
@@ -24,6 +25,7 @@ RUNNERS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "scrape": part_scrape,
     "render": part_render,
     "profile": part_profile,
+    "fleet": part_fleet,
 }
 PARTS = tuple(RUNNERS)
 QUICK_PARTS = tuple(part for part in PARTS if part != "profile")

@@ -1,0 +1,172 @@
+"""``fleet``: thousands of small real-sized exports, one gateway each (``bench/fleet.py``): throughput and ack latency
+at saturation next to the naive bridge, RSS per gateway, and what back-to-back scrapes add to the acks."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import subprocess
+import time
+from typing import Any
+
+from bench import procs
+from bench.fleet import Fleet, FleetSpec
+from bench.harness import SOURCE_LABEL_ARGS, Context, get_path, loadgen, log, summary
+from bench.parts.ingest import INGEST_SCRAPE_INTERVAL, check_counters
+from bench.parts.scrape import SCRAPER_PRIORITY
+from bench.procs import Server
+
+# The two change profiles: the share of a gateway's points that changed since its previous export.
+FLEET_PROFILES = {"10 %": 0.10, "every point": 1.0}
+FLEET_ROUNDS = 3  # exports per gateway before RSS is read
+NAIVE_SHARED = ("--no-gateway-label",)  # the naive bridge with series shared across gateways, like the bridge
+# The scrape shape of issue 17: 16 gateways per request (~1k points, every point changed) at 50/s while a scraper
+# reads a ~90k-series store (per-gateway series) back to back.
+SCRAPE_PER_REQUEST = 16
+SCRAPE_RATE = 50.0
+SCRAPE_SERIES = 90_000
+FLEET_SCRAPE_VARIANTS = ("none", "gzip", "plain")
+
+
+def _rss_per_gateway(ctx: Context, server: Server, spec: FleetSpec) -> dict[str, Any]:
+    """RSS growth per gateway over ``FLEET_ROUNDS`` exports of each: a tenth of the gateways first (imports, buffers,
+    the shared series: what does not grow with the fleet), then the others, whose growth is divided among them."""
+    warm = max(1, spec.gateways // 10)
+    first = loadgen(ctx, server, spec.with_(gateways=warm), seconds=1.0, requests=0, warmup=FLEET_ROUNDS)
+    before = procs.rss_bytes(server.pid)
+    rest = loadgen(ctx, server, spec.with_(first=warm), seconds=1.0, requests=0, warmup=FLEET_ROUNDS)
+    after = procs.rss_bytes(server.pid)
+    measured = spec.gateways - warm
+    return {
+        "gateways": spec.gateways,
+        "rounds": FLEET_ROUNDS,
+        "rss_before_bytes": before,
+        "rss_after_bytes": after,
+        "bytes_per_gateway": (after - before) / measured if measured else math.nan,
+        "rejected_points": first["warmup"]["rejected_points"] + rest["warmup"]["rejected_points"],
+        "bad_answers": sum(
+            sum(count for code, count in run["warmup"]["statuses"].items() if str(code) != "200")
+            + run["warmup"]["partial_responses"]
+            + sum(run["warmup"]["errors"].values())
+            for run in (first, rest)
+        ),
+    }
+
+
+def _saturate(ctx: Context, server: Server, spec: FleetSpec, scraped: bool) -> dict[str, Any]:
+    """Saturating load after the RSS rounds (the gateways continue where they were), scraped every few seconds
+    like the ``ingest`` part's bridge when ``scraped``."""
+    seconds = ctx.settings.ingest_seconds
+    requests = ctx.settings.ingest_requests * 10
+    with contextlib.ExitStack() as stack:
+        scrape_out = ctx.workdir / f"fleet-scrapes-{server.name}.json"
+        if scraped:
+            assert server.metrics_url is not None
+            scraper_args = ["--url", server.metrics_url, "--interval", str(INGEST_SCRAPE_INTERVAL)]
+            scraper_args += ["--duration", str(seconds + 300), "--out", str(scrape_out)]
+            command = procs.python_module(ctx.cores, "bench.scraper", scraper_args)
+            stack.enter_context(procs.background(command, ctx.workdir / "fleet-scraper.log"))
+        result = loadgen(ctx, server, spec, seconds=seconds, requests=requests, warmup=0, skip=FLEET_ROUNDS)
+    result["scrapes"] = json.loads(scrape_out.read_text()) if scraped and scrape_out.exists() else None
+    return result
+
+
+def _profile(ctx: Context, spec: FleetSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"change_fraction": spec.change_fraction}
+    with procs.bridge(ctx.cores, ctx.workdir) as server:
+        out["bridge_rss"] = _rss_per_gateway(ctx, server, spec)
+        assert server.metrics_url is not None
+        out["bridge_series"] = procs.sample_lines(procs.http_get(server.metrics_url))
+        out["bridge"] = bridge = _saturate(ctx, server, spec, scraped=True)
+        bridge["counters"] = check_counters(server, bridge.get("counter_total"))
+    with procs.naive(ctx.cores, ctx.workdir, NAIVE_SHARED) as server:
+        out["naive_rss"] = _rss_per_gateway(ctx, server, spec)
+        out["naive"] = naive = _saturate(ctx, server, spec, scraped=False)
+    ratio = bridge["points_per_second"] / naive["points_per_second"] if naive["points_per_second"] else math.nan
+    log(
+        f"  bridge: {summary(bridge)}; {bridge['requests_per_second']:,.0f} exports/s; counters "
+        f"{'add up' if bridge['counters']['match'] else 'DO NOT add up'}"
+    )
+    log(f"  naive:  {summary(naive)}; {naive['requests_per_second']:,.0f} exports/s; bridge / naive {ratio:.2f}×")
+    log(
+        f"  RSS per gateway after {FLEET_ROUNDS} exports each, shared series ({out['bridge_series']:,} lines): "
+        f"bridge {out['bridge_rss']['bytes_per_gateway'] / 1024:.1f} KiB, "
+        f"naive {out['naive_rss']['bytes_per_gateway'] / 1024:.1f} KiB"
+    )
+    return out
+
+
+def _scrape_session(ctx: Context) -> dict[str, Any]:
+    """Per-gateway series filled to ~90k lines; paced 16-gateway exports, every point changed, with and without a
+    scraper fetching the whole page back to back."""
+    settings = ctx.settings
+    per_gateway = _lines_per_gateway()
+    senders = math.ceil(SCRAPE_SERIES / per_gateway / SCRAPE_PER_REQUEST)
+    spec = FleetSpec(gateways=senders * SCRAPE_PER_REQUEST, change_fraction=1.0, per_request=SCRAPE_PER_REQUEST)
+    out: dict[str, Any] = {"gateways": spec.gateways, "per_request": SCRAPE_PER_REQUEST, "rate": SCRAPE_RATE}
+    with procs.bridge(ctx.cores, ctx.workdir, SOURCE_LABEL_ARGS) as server:
+        fill = loadgen(ctx, server, spec, seconds=1.0, requests=0, warmup=1)
+        assert server.metrics_url is not None
+        out["lines"] = procs.sample_lines(procs.http_get(server.metrics_url))
+        out["fill_rejected"] = fill["warmup"]["rejected_points"]
+        skip = 1
+        for variant in FLEET_SCRAPE_VARIANTS:
+            scrape_out = ctx.workdir / f"fleet-scrape-{variant}.json"
+            scraper_args = ["--url", server.metrics_url, "--duration", str(settings.scrape_seconds + 1.5)]
+            scraper_args += ["--out", str(scrape_out)] + (["--no-gzip"] if variant == "plain" else [])
+            command = [*SCRAPER_PRIORITY, *procs.python_module(ctx.cores, "bench.scraper", scraper_args)]
+            with contextlib.ExitStack() as stack:
+                scraper = None
+                if variant != "none":
+                    scraper = stack.enter_context(procs.background(command, ctx.workdir / "fleet-scraper.log"))
+                    time.sleep(1.0)  # the first scrape is under way
+                acks = loadgen(
+                    ctx,
+                    server,
+                    spec,
+                    seconds=settings.scrape_seconds,
+                    requests=100_000,
+                    warmup=0,
+                    skip=skip,
+                    rate=SCRAPE_RATE,
+                    concurrency=1,
+                )
+                if scraper is not None:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        scraper.wait(timeout=settings.scrape_seconds + 120)
+            skip += math.ceil(acks["requests"] / senders) + 1
+            scrapes = json.loads(scrape_out.read_text()) if scrape_out.exists() else {"scrapes": 0}
+            out[variant] = {"acks": acks, "scrapes": scrapes}
+            latency = acks["latency"]
+            log(
+                f"  scrapes {variant}: {out['lines']:,} series, {scrapes['scrapes']} scrapes (mean "
+                f"{get_path(scrapes, 'duration', 'mean_ms') or math.nan:.0f} ms); acks p50 {latency['p50_ms']:.1f} "
+                f"p99 {latency['p99_ms']:.1f} max {latency['max_ms']:.1f} ms"
+            )
+    return out
+
+
+def _lines_per_gateway() -> int:
+    """Sample lines one cloned gateway adds with per-gateway series (its first export, translated in-process)."""
+    from bench.inproc import translator  # noqa: PLC0415
+    from bench.memory import store_lines  # noqa: PLC0415
+    from otlp_bridge.receive.codec import Encoding, Signal, decode_request  # noqa: PLC0415
+
+    bridge = translator()
+    body = Fleet(FleetSpec(gateways=1)).gateways[0].next_body()
+    bridge.apply(decode_request(Signal.METRICS, Encoding.PROTOBUF, body), 1_000_000.0)
+    return store_lines(bridge.store)
+
+
+def part_fleet(ctx: Context) -> dict[str, Any]:
+    gateways = ctx.settings.fleet_gateways
+    out: dict[str, Any] = {"gateways": gateways, "describe": Fleet(FleetSpec(gateways=1)).describe()}
+    for name, fraction in FLEET_PROFILES.items():
+        log(f"  {gateways:,} gateways, {name} changed per export:")
+        out[name] = _profile(ctx, FleetSpec(gateways=gateways, change_fraction=fraction))
+    with procs.bridge(ctx.cores, ctx.workdir, SOURCE_LABEL_ARGS) as server:
+        out["per_gateway_rss"] = rss = _rss_per_gateway(ctx, server, FleetSpec(gateways=gateways))
+    log(f"  RSS per gateway with per-gateway series (--source-label): {rss['bytes_per_gateway'] / 1024:.1f} KiB")
+    out["scrape"] = _scrape_session(ctx)
+    return out

@@ -1,0 +1,92 @@
+"""The fleet workload of ``python -m bench --parts fleet`` (``bench/fleet.py``): cloned gateways carry the captured
+export unchanged but for their resource, grow as their change profile says, and feed the naive baseline's shared
+series. Nothing here is timed."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench.fleet import Fleet, FleetSpec
+from bench.naive_bridge import NaiveBridge
+from bench.workload import BASE_CAPTURE, CAPTURES, _capture_bodies
+
+
+def _points(request: ExportMetricsServiceRequest, resource: int = 0) -> list[tuple[str, Any]]:
+    out = []
+    for scope_metrics in request.resource_metrics[resource].scope_metrics:
+        for metric in scope_metrics.metrics:
+            kind = str(metric.WhichOneof("data"))
+            out += [(kind, point) for point in getattr(metric, kind).data_points]
+    return out
+
+
+def _resource(request: ExportMetricsServiceRequest, resource: int = 0) -> dict[str, Any]:
+    attributes = request.resource_metrics[resource].resource.attributes
+    return {pair.key: getattr(pair.value, str(pair.value.WhichOneof("value"))) for pair in attributes}
+
+
+def test_first_export_is_the_captured_one_under_each_gateways_own_resource() -> None:
+    captured = ExportMetricsServiceRequest.FromString(_capture_bodies(CAPTURES / BASE_CAPTURE)[-1])
+    fleet = Fleet(FleetSpec(gateways=3))
+    seen = set()
+    for sender in fleet.gateways:
+        request = ExportMetricsServiceRequest.FromString(sender.next_body())
+        resource = _resource(request)
+        seen.add((resource["host.name"], resource["host.id"], resource["process.pid"]))
+        assert resource["service.name"] == _resource(captured)["service.name"]
+        for (kind, point), (captured_kind, captured_point) in zip(_points(request), _points(captured), strict=True):
+            assert kind == captured_kind
+            point.time_unix_nano = captured_point.time_unix_nano
+            assert point == captured_point
+    assert len(seen) == 3
+
+
+@pytest.mark.parametrize(("fraction", "changed"), [(0.10, 6), (1.0, 62), (0.0, 1)])
+def test_each_export_grows_the_profiles_share_of_points(fraction: float, changed: int) -> None:
+    (sender,) = Fleet(FleetSpec(gateways=1, change_fraction=fraction)).gateways
+    before = ExportMetricsServiceRequest.FromString(sender.next_body())
+    after = ExportMetricsServiceRequest.FromString(sender.next_body())
+    grew = 0
+    for (kind, old), (_, new) in zip(_points(before), _points(after), strict=True):
+        assert new.time_unix_nano - old.time_unix_nano == 1_000_000_000
+        assert new.start_time_unix_nano == old.start_time_unix_nano
+        if kind == "histogram":
+            assert sum(new.bucket_counts) == new.count >= old.count
+            assert all(b >= a for a, b in zip(old.bucket_counts, new.bucket_counts, strict=True))
+            assert new.sum >= old.sum
+            grew += new.count > old.count
+        else:
+            assert new.as_double >= old.as_double
+            grew += new.as_double > old.as_double
+    assert grew == changed
+
+
+def test_several_gateways_per_request_and_counter_totals() -> None:
+    (sender,) = Fleet(FleetSpec(gateways=4, per_request=4, change_fraction=1.0)).gateways
+    sender.next_body()
+    request = ExportMetricsServiceRequest.FromString(sender.next_body())
+    assert [_resource(request, i)["host.name"] for i in range(4)] == [f"gw-00000{i}" for i in range(4)]
+    assert sender.points == 4 * len(_points(request, 0))
+    counters = [point.as_double for i in range(4) for kind, point in _points(request, i) if kind == "sum"]
+    assert math.isclose(sender.counter_total(), math.fsum(counters))
+
+
+def test_the_naive_baseline_shares_series_across_cloned_gateways() -> None:
+    fleet = Fleet(FleetSpec(gateways=3, change_fraction=1.0))
+    naive = NaiveBridge(gateway_label=False)
+    for _ in range(3):
+        for sender in fleet.gateways:
+            naive.ingest(ExportMetricsServiceRequest.FromString(sender.next_body()))
+    counters = 0.0
+    for family in text_string_to_metric_families(generate_latest(naive.registry).decode()):
+        for sample in family.samples:
+            assert "gateway" not in sample.labels
+            if family.type == "counter" and sample.name.endswith("_total"):
+                counters += sample.value
+    assert math.isclose(counters, math.fsum(sender.counter_total() for sender in fleet.gateways))
