@@ -16,7 +16,15 @@ from otlp_bridge.expose.exposition import Format, render
 from otlp_bridge.store import HistogramSeries, Store
 from otlp_bridge.translate.metrics import MetricsTranslator, TranslateOptions
 from otlp_bridge.translate.placement import MAX_UNKNOWNS, Extremes, Placement, extension, place
-from tests.support import CUMULATIVE, DEFAULT_BOUNDS, DELTA, histogram_metric, key_values, metrics_request
+from tests.support import (
+    CUMULATIVE,
+    DEFAULT_BOUNDS,
+    DELTA,
+    ForgetfulTable,
+    histogram_metric,
+    key_values,
+    metrics_request,
+)
 
 DEFAULT = tuple(map(float, DEFAULT_BOUNDS))
 EXTRA = (30_000.0, 60_000.0, 120_000.0, 300_000.0, 600_000.0)  # the official bounds above 10 s, in ms
@@ -212,3 +220,52 @@ def test_placed_observations_are_in_their_true_bucket(
         for lower, upper in itertools.pairwise(OFFICIAL_EDGES):
             truly = sum(1 for v in seen if lower * 1000 < v <= upper * 1000)
             assert buckets[upper] - buckets[lower] <= truly, (lower, upper)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    intervals=st.lists(
+        st.tuples(st.lists(observation, max_size=3), st.lists(observation, max_size=3), st.booleans()),
+        min_size=1,
+        max_size=12,
+    ),
+    temporality=st.sampled_from([CUMULATIVE, DELTA]),
+    with_extremes=st.booleans(),
+)
+def test_placing_exports_as_they_are_taken_gives_what_the_general_path_gives(
+    intervals: list[tuple[list[float], list[float], bool]], temporality: int, with_extremes: bool
+) -> None:
+    """Two lanes whose exports the fast path keeps until a read (``True`` in an interval: a read after it) are
+    placed export by export, so that they expose what a translator that applies each export at once exposes, with
+    the same count of unplaced observations."""
+    fast_store, slow_store = Store(100, 100, ttl=10**9), Store(100, 100, ttl=10**9)
+    fast, slow = MetricsTranslator(fast_store, TranslateOptions()), MetricsTranslator(slow_store, TranslateOptions())
+    slow.known = ForgetfulTable()
+    lanes = ("main", "cron:nightly")
+    seen: list[list[float]] = [[], []]
+    for number, (*values, read) in enumerate(intervals):
+        metric = metrics_pb2.Metric(name="openclaw.queue.wait_ms", unit="ms")
+        metric.histogram.aggregation_temporality = temporality  # type: ignore[assignment]
+        for lane, lane_values, lane_seen in zip(lanes, values, seen, strict=True):
+            lane_seen.extend(lane_values)
+            since = lane_values if temporality == DELTA else lane_seen
+            counts, total = interval(since)
+            point = metric.histogram.data_points.add(
+                start_time_unix_nano=1_000 + number * 1_000 if temporality == DELTA else 1_000,
+                time_unix_nano=2_000 + number * 1_000,
+                count=int(sum(counts)),
+                sum=total,
+                bucket_counts=[int(c) for c in counts],
+                explicit_bounds=DEFAULT,
+            )
+            point.attributes.extend(key_values({"openclaw.lane": lane}))
+            if with_extremes and since:
+                point.min, point.max = min(since), max(since)
+        request = metrics_request(metric)
+        fast.apply(request, float(number), request.SerializeToString())
+        slow.apply(request, float(number))
+        if read:
+            assert render(fast_store, Format.TEXT) == render(slow_store, Format.TEXT)
+            assert fast_store.unplaced == slow_store.unplaced
+    assert render(fast_store, Format.TEXT) == render(slow_store, Format.TEXT)
+    assert fast_store.unplaced == slow_store.unplaced

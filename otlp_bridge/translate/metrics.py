@@ -9,9 +9,9 @@ A metric whose every byte but its values matches its previous export (the same s
 OpenClaw sends every interval) takes a fast path: its values are read with one ``struct`` call, checked, and kept
 (cumulative: the latest export; delta: the running sum) until the store is read, when ``settle`` applies them to
 the series through the same per-point rules. Anything the checks cannot vouch for (a reset, a resend, a new stream,
-an invalid value) settles what was kept and goes the general way. An export with new observations above the last
-bound of a histogram whose official buckets go further is settled by itself, right away, so that they are placed
-from that export alone (``otlp_bridge.translate.placement``).
+an invalid value) settles what was kept and goes the general way. New observations above the last bound of a
+histogram whose official buckets go further are placed from their own export as it is taken
+(``otlp_bridge.translate.placement``), and the placed counts are kept with the values until the settle.
 
 Pure and synchronous; ``now`` is passed in.
 """
@@ -96,15 +96,17 @@ class Increment(NamedTuple):
 class Target:
     """One family a stream feeds: its spec, its series (or why it was refused, or None before the first point), the
     stream's bucket bounds in the family's unit and the official bounds placed above them (``extra``, in the stream's
-    unit; see ``otlp_bridge.translate.placement``)."""
+    unit; see ``otlp_bridge.translate.placement``). ``placed``: what the fast path placed in the ``extra`` buckets of
+    the exports it kept, then the count it could not place, until they are settled."""
 
-    __slots__ = ("bounds", "extra", "series", "spec")
+    __slots__ = ("bounds", "extra", "placed", "series", "spec")
 
     def __init__(self, spec: FamilySpec, series: Series | DropReason | None) -> None:
         self.spec = spec
         self.series = series
         self.bounds: tuple[float, ...] | None = None
         self.extra: tuple[float, ...] = ()
+        self.placed: list[float] | None = None
 
 
 class Stream:
@@ -167,7 +169,7 @@ class KnownMetric:
         batch: _Batch,
         cumulative: bool,
         histogram: bool,
-        watched: tuple[int, ...] = (),
+        placed: tuple[Placed, ...] = (),
     ) -> None:
         self.layout = layout
         self.skeleton = hash(layout.skeleton.unpack(raw))
@@ -187,9 +189,10 @@ class KnownMetric:
         self.starts = array("Q", values[wire.START :: layout.stride])  # 8 bytes a point, not an int object
         counts = values[wire.COUNT :: layout.stride]
         self.counts = array("d" if isinstance(counts[0], float) else "Q", counts)
-        # The +Inf columns of the points whose observations above the last bound are placed (``placed``: their
-        # indices): an export that changes them (cumulative) or has any (delta) is settled on its own (``take``).
-        self.placed = frozenset(column // layout.stride for column in watched)
+        # The points whose observations above the last bound are placed, and their +Inf columns: an export that
+        # changes them (cumulative) or has any (delta) places them as it is taken.
+        self.placed = placed
+        watched = [entry.point * layout.stride + layout.stride - 1 for entry in placed]
         self.watched = operator.itemgetter(*watched, watched[0]) if watched else None  # always a tuple
         self.overflow = self.watched(values if cumulative else [0] * len(values)) if self.watched else None
 
@@ -198,57 +201,124 @@ class KnownMetric:
         """Whether exports were taken that the series do not reflect yet."""
         return self.latest is not self.settled or self.pending is not None
 
-    def take(self, raw: bytes, now: float, alone: bool = False) -> bool | None:
-        """Keep the values of ``raw`` if its skeleton is the known one and every check passes; False otherwise. None
-        (nothing kept) when it has observations above a placed point's last bound: their placement needs this export
-        apart from the others, so the caller settles what was kept, takes it ``alone`` and settles it."""
+    def take(self, raw: bytes, now: float) -> bool:
+        """Keep the values of ``raw`` if its skeleton is the known one and every check passes; False otherwise."""
         layout = self.layout
         if len(raw) != layout.skeleton.size or hash(layout.skeleton.unpack(raw)) != self.skeleton:
             return False
         values = layout.values.unpack(raw)
-        if self.watched is not None and self.watched(values) != self.overflow:
-            if not alone:
-                return None
-            if self.cumulative:
-                self.overflow = self.watched(values)
-        stride = layout.stride
-        counts = values[wire.COUNT :: stride]  # a sum's value or a histogram's count (VALUE and COUNT: one column)
-        if self.histogram:
-            buckets = sum(sum(values[column::stride]) for column in range(wire.BUCKETS, stride))
-            if not math.isfinite(sum(values[wire.SUM :: stride])) or buckets != sum(counts):
-                return False  # a sum that is not finite, or buckets that do not add up to the counts
-        elif not math.isfinite(sum(counts)) or min(counts) < 0:
+        if not self._valid(values):
             return False
+        overflow = self.watched(values) if self.watched is not None else None
+        placements = self._placements(raw, values) if overflow != self.overflow else []
+        if placements is None:
+            return False
+        if not (self._keep_cumulative(values) if self.cumulative else self._keep_delta(raw, values)):
+            return False
+        for target, placed in placements:
+            target.placed = placed if target.placed is None else list(map(operator.add, target.placed, placed))
         if self.cumulative:
-            typed = array(self.counts.typecode, counts)
-            restarted = array("Q", values[wire.START :: stride]) != self.starts
-            if restarted or not all(map(operator.ge, typed, self.counts)):
-                return False  # a restart or a reset, for the general path to tell
-            self.woken = [point for point in self.waiting if typed[point] != self.counts[point]]
-            self.counts = typed
-        else:
-            times = values[wire.TIME :: stride]
-            if min(times) <= self.last_time:
-                return False  # a resend
-            self.woken = [point for point in self.waiting if counts[point]]
-            pending = self.pending
-            if self.histogram:
-                if max(counts) >= LANE_LIMIT or self.exports >= MAX_PENDING_EXPORTS:
-                    return False  # a lane could overflow into its neighbour
-                assert layout.lanes is not None
-                lanes = int.from_bytes(b"".join(layout.lanes.unpack(raw)), "little")
-                sums: Sequence[float] = values[wire.SUM :: stride]
-                if pending is not None:
-                    lanes += pending[0]
-                    sums = list(map(operator.add, pending[1], sums))
-                self.pending = (lanes, sums)
-            else:
-                self.pending = values if pending is None else list(map(operator.add, pending, values))
-            self.last_time = max(times)
+            self.overflow = overflow
         self.exports += 1
         self.latest = raw
         self.last_seen = now
         return True
+
+    def _valid(self, values: tuple[Any, ...]) -> bool:
+        """Finite values, counts that are not negative, buckets that add up to their counts."""
+        stride = self.layout.stride
+        counts = values[wire.COUNT :: stride]  # a sum's value or a histogram's count (VALUE and COUNT: one column)
+        if self.histogram:
+            buckets = sum(sum(values[column::stride]) for column in range(wire.BUCKETS, stride))
+            return math.isfinite(sum(values[wire.SUM :: stride])) and buckets == sum(counts)
+        return math.isfinite(sum(counts)) and min(counts) >= 0
+
+    def _keep_cumulative(self, values: tuple[Any, ...]) -> bool:
+        stride = self.layout.stride
+        typed = array(self.counts.typecode, values[wire.COUNT :: stride])
+        restarted = array("Q", values[wire.START :: stride]) != self.starts
+        if restarted or not all(map(operator.ge, typed, self.counts)):
+            return False  # a restart or a reset, for the general path to tell
+        self.woken = [point for point in self.waiting if typed[point] != self.counts[point]]
+        self.counts = typed
+        return True
+
+    def _keep_delta(self, raw: bytes, values: tuple[Any, ...]) -> bool:
+        layout = self.layout
+        stride = layout.stride
+        times = values[wire.TIME :: stride]
+        if min(times) <= self.last_time:
+            return False  # a resend
+        counts = values[wire.COUNT :: stride]
+        pending = self.pending
+        if self.histogram:
+            if max(counts) >= LANE_LIMIT or self.exports >= MAX_PENDING_EXPORTS:
+                return False  # a lane could overflow into its neighbour
+            assert layout.lanes is not None
+            lanes = int.from_bytes(b"".join(layout.lanes.unpack(raw)), "little")
+            sums: Sequence[float] = values[wire.SUM :: stride]
+            if pending is not None:
+                lanes += pending[0]
+                sums = list(map(operator.add, pending[1], sums))
+            self.pending = (lanes, sums)
+        else:
+            self.pending = values if pending is None else list(map(operator.add, pending, values))
+        self.woken = [point for point in self.waiting if counts[point]]
+        self.last_time = max(times)
+        return True
+
+    def _placements(self, raw: bytes, values: tuple[Any, ...]) -> list[tuple[Target, list[float]]] | None:
+        """What this export adds to the ``extra`` buckets of its placed points' targets (placed as the general path
+        places them, export by export), then the count not placed; None when a bucket went down (the general path
+        tells why)."""
+        layout = self.layout
+        stride = layout.stride
+        previous = layout.values.unpack(self.latest) if self.cumulative else None
+        placements = []
+        for point, groups in self.placed:
+            stream = self.streams[point]
+            at = point * stride
+            row = values[at : at + stride]
+            extremes = None
+            if previous is None:
+                if not row[-1]:
+                    continue
+                low, high = wire.point_extremes(raw, layout, point)
+                if low is not None or high is not None:
+                    extremes = placement.Extremes(_finite(low), _finite(high))
+                magnitude = abs(stream.state.total)
+            else:
+                if row[-1] == previous[at + stride - 1]:
+                    continue
+                row = tuple(map(operator.sub, row, previous[at : at + stride]))
+                if min(row[wire.BUCKETS :]) < 0:
+                    return None
+                magnitude = abs(values[at + wire.SUM])
+            total = row[wire.SUM]
+            error = placement.sum_error(row[wire.COUNT], max(magnitude, abs(total)))
+            counts = row[wire.BUCKETS :]
+            for extra, targets in groups:
+                placed = placement.place(stream.raw_bounds, extra, counts, total, error, extremes)
+                kept = [*placed.counts[len(counts) - 1 : -1], placed.unplaced]
+                placements += [(target, kept) for target in targets]
+        return placements
+
+
+class Placed(NamedTuple):
+    """A point of a known histogram whose observations above the last bound are placed: its index and its
+    histogram targets, grouped by the official bounds placed above the stream's (``Target.extra``)."""
+
+    point: int
+    groups: tuple[tuple[tuple[float, ...], tuple[Target, ...]], ...]
+
+    @classmethod
+    def of(cls, point: int, stream: Stream) -> Placed | None:
+        groups: dict[tuple[float, ...], list[Target]] = {}
+        for target in stream.targets:
+            extra = official_extension(target.spec, stream.raw_bounds)
+            if extra and isinstance(target.series, HistogramSeries):
+                groups.setdefault(extra, []).append(target)
+        return cls(point, tuple((extra, tuple(targets)) for extra, targets in groups.items())) if groups else None
 
 
 # A delta histogram's counts and bucket counts are summed as 64-bit lanes of one integer (one addition per export,
@@ -451,17 +521,12 @@ class MetricsTranslator:
         key = (resource_key, scope, metric.name)
         known = self.known.pop(key, None)
         if known is not None:
-            taken = known.take(raw, now)
-            alone = taken is None
-            if alone:  # observations to place: this export is applied by itself
-                self._settle(known)
-                taken = known.take(raw, now, alone=True)
-            if taken:
+            if known.take(raw, now):
                 self.known[key] = known
                 result.accepted += known.layout.points
                 if known.woken:
                     self._wake(known, now, result)
-                if known.eager or alone:
+                if known.eager:
                     self._settle(known)
                 return
             self._settle(known)  # what it kept comes before this export
@@ -572,13 +637,10 @@ class MetricsTranslator:
         if layout is None:
             return None
         batch.points = _ParsedPoints(raw)  # the request's parsed message is not kept
-        stride = layout.stride
-        watched = tuple(
-            index * stride + stride - 1
-            for index, stream in enumerate(point_streams)
-            if histogram and any(official_extension(target.spec, stream.raw_bounds) for target in stream.targets)
+        placed = [Placed.of(index, stream) for index, stream in enumerate(point_streams)] if histogram else []
+        known = KnownMetric(
+            layout, raw, point_streams, batch, temporality == CUMULATIVE, histogram, tuple(filter(None, placed))
         )
-        known = KnownMetric(layout, raw, point_streams, batch, temporality == CUMULATIVE, histogram, watched)
         known.eager = any(spec.kind is Kind.GAUGE for spec in specs)
         known.waiting = tuple(waiting)
         return known
@@ -623,11 +685,6 @@ class MetricsTranslator:
                     continue  # (VALUE and COUNT are the same column)
                 time = row[wire.TIME]
             if known.histogram:
-                low = high = None
-                if before is None and row[-1] and known.exports == 1 and index in known.placed:
-                    parsed = batch.points[index]  # observations to place, of one delta point: its min and max help
-                    low = parsed.min if parsed.HasField("min") else None
-                    high = parsed.max if parsed.HasField("max") else None
                 point = wire.HistogramPoint(
                     stream.start,
                     time,
@@ -637,8 +694,6 @@ class MetricsTranslator:
                     stream.raw_bounds,
                     b"",
                     0,
-                    low,
-                    high,
                 )
                 self._histogram_point(stream, point, temporality, batch, index)
             else:
@@ -834,7 +889,13 @@ class MetricsTranslator:
                 scaled = scaled_bounds(raw_bounds + target.extra, spec.divisor)
                 bounds = target.bounds = shared_bounds(scaled) or scaled
             counts = increment.counts
-            if target.extra and not counts[-1]:
+            if target.placed is not None:  # placed export by export by the fast path
+                *extra, unplaced = target.placed
+                target.placed = None
+                counts = (*counts[:-1], *extra, counts[-1] - sum(extra))
+                if unplaced:
+                    self.store.unplaced[spec.name] += int(unplaced)
+            elif target.extra and not counts[-1]:
                 counts = (*counts[:-1], *(0,) * len(target.extra), 0)  # nothing above the last bound
             elif target.extra:
                 total = increment.total

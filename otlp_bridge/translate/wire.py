@@ -314,6 +314,7 @@ class Layout(NamedTuple):
     stride: int
     points: int
     lanes: struct.Struct | None = None  # histograms: the raw bytes of every count and bucket count (see LANE_BYTES)
+    extremes: tuple[int, ...] = ()  # histograms: the offsets of every point's min and max (-1: not sent)
 
 
 LANE_BYTES = 8  # a histogram's count and bucket counts are fixed64: side by side they add as lanes of one big int
@@ -359,13 +360,30 @@ def metric_layout(metric_bytes: bytes, histogram: bool) -> Layout | None:
     skeleton = _struct("".join(skeleton_format))
     stride = sum(int(code[:-1] or 1) for code in codes if code != "x")
     lanes = _struct("".join(lanes_format)) if histogram else None
-    return Layout(values, skeleton, stride, points, lanes)
+    extremes: tuple[int, ...] = ()
+    if histogram:
+        width = len(codes)
+        extremes = tuple(
+            offset if size else -1
+            for index, (offset, size, _) in enumerate(segments)
+            if index % width in (_MIN_FIELD, _MAX_FIELD)
+        )
+    return Layout(values, skeleton, stride, points, lanes, extremes)
+
+
+def point_extremes(metric_bytes: bytes, layout: Layout, point: int) -> tuple[float | None, float | None]:
+    """The min and max of a histogram's point ``point`` in bytes of ``layout`` (None where not sent)."""
+    low, high = layout.extremes[2 * point : 2 * point + 2]
+    return (
+        _DOUBLE.unpack_from(metric_bytes, low)[0] if low >= 0 else None,
+        _DOUBLE.unpack_from(metric_bytes, high)[0] if high >= 0 else None,
+    )
 
 
 # Columns of a point in ``Layout.values``.
 START, TIME, VALUE = 0, 1, 2  # sums
 COUNT, SUM, BUCKETS = 2, 3, 4  # histograms
-_COUNT_FIELD, _BUCKETS_FIELD = 2, 4  # their places in _histogram_fields
+_COUNT_FIELD, _BUCKETS_FIELD, _MIN_FIELD, _MAX_FIELD = 2, 4, 5, 6  # their places in _histogram_fields
 
 _STRUCTS: dict[str, struct.Struct] = {}
 
