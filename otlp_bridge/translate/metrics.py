@@ -276,13 +276,13 @@ class KnownMetric:
         previous = layout.values.unpack(self.latest) if self.cumulative else None
         placements = []
         for point, groups in self.placed:
-            stream = self.streams[point]
             at = point * stride
+            if previous is None and not values[at + stride - 1]:
+                continue
+            stream = self.streams[point]
             row = values[at : at + stride]
             extremes = None
             if previous is None:
-                if not row[-1]:
-                    continue
                 low, high = wire.point_extremes(raw, layout, point)
                 if low is not None or high is not None:
                     extremes = placement.Extremes(_finite(low), _finite(high))
@@ -298,8 +298,8 @@ class KnownMetric:
             error = placement.sum_error(row[wire.COUNT], max(magnitude, abs(total)))
             counts = row[wire.BUCKETS :]
             for extra, targets in groups:
-                placed = placement.place(stream.raw_bounds, extra, counts, total, error, extremes)
-                kept = [*placed.counts[len(counts) - 1 : -1], placed.unplaced]
+                kept, unplaced = placement.above(stream.raw_bounds, extra, counts, total, error, extremes)
+                kept[-1] = unplaced  # in place of the +Inf count: the count of the extra buckets is enough
                 placements += [(target, kept) for target in targets]
         return placements
 

@@ -64,22 +64,41 @@ def place(
     overflow = counts[-1]
     if not overflow or not extra:
         return Placement((*counts[:-1], *(0.0,) * len(extra), overflow), 0.0)
-    lows, highs = _edges(tuple(bounds), floor)
-    others_low = sum(map(operator.mul, counts, lows))  # (map stops at the finite buckets)
-    others_high = sum(map(operator.mul, counts, highs))
+    placed, unplaced = above(bounds, extra, counts, total, error, extremes, floor)
+    return Placement((*counts[:-1], *placed), unplaced)
+
+
+def above(
+    bounds: Sequence[float],
+    extra: Sequence[float],
+    counts: Sequence[float],
+    total: float,
+    error: float,
+    extremes: Extremes | None = None,
+    floor: float = 0.0,
+) -> tuple[list[float], float]:
+    """``place`` of an interval with observations above the last bound: the counts of the ``extra`` buckets and
+    ``+Inf``, and how many are unplaced."""
     edges = (bounds[-1], *extra)  # bucket j is (edges[j], edges[j + 1]], the last one (edges[-1], +Inf)
+    overflow = counts[-1]
     placed = [0.0] * len(edges)
     unplaced = overflow
     k = int(overflow)
     if k == overflow and k <= MAX_UNKNOWNS:
+        # What the other observations add, each within its bucket (often none: the sums would be zero).
+        others_low = others_high = 0.0
+        if any(counts[:-1]):
+            lows, highs = _edges(tuple(bounds), floor)
+            others_low = sum(map(operator.mul, counts, lows))  # (map stops at the finite buckets)
+            others_high = sum(map(operator.mul, counts, highs))
         low_total, high_total = total - others_high - error, total - others_low + error
-        for low, high in _ranges(bounds[-1], low_total, high_total, k, extremes, sum(counts)):
+        for low, high in _ranges(bounds[-1], low_total, high_total, k, extremes, counts):
             j = bisect.bisect_left(edges, high) - 1  # the bucket of ``high``
             if j == 0 or (j > 0 and low > edges[j]):  # (every value is above edges[0])
                 placed[j] += 1
                 unplaced -= 1
     placed[-1] += unplaced
-    return Placement((*counts[:-1], *placed), unplaced)
+    return placed, unplaced
 
 
 class Extremes(NamedTuple):
@@ -91,7 +110,7 @@ class Extremes(NamedTuple):
 
 
 def _ranges(
-    last: float, low_total: float, high_total: float, k: int, extremes: Extremes | None, observations: float
+    last: float, low_total: float, high_total: float, k: int, extremes: Extremes | None, counts: Sequence[float]
 ) -> list[tuple[float, float]]:
     """The possible range of each of the ``k`` observations above ``last`` whose total is within ``[low_total,
     high_total]``; none when the numbers disagree."""
@@ -101,7 +120,7 @@ def _ranges(
         low, high = extremes
         floor = max(last, low) if low is not None else last
         ceiling = high if high is not None else math.inf
-        seen = (high,) if observations < 2 else (high, low)  # the min is another observation only then
+        seen = (high,) if sum(counts) < 2 else (high, low)  # the min is another observation only then
         for value in (v for v in seen if v is not None and v > last and len(known) < k):
             known.append((value, value))
             low_total = low_total - value - math.ulp(low_total)
