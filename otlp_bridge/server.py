@@ -1,13 +1,11 @@
-"""The aiohttp side: the OTLP listener, the scrape listener, auth, limits, background expiry, shutdown."""
+"""The aiohttp side: the OTLP listener, the scrape listener, their background work, start and shutdown."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import ipaddress
 import json
-import os
 import signal as signals
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
@@ -30,12 +28,10 @@ from otlp_bridge.config import Config, tls_context
 from otlp_bridge.errors import (
     BadRequest,
     BridgeError,
-    Forbidden,
     MethodNotAllowed,
     Overloaded,
     PayloadTooLarge,
     RequestTimeout,
-    Unauthorized,
 )
 from otlp_bridge.expose import jsonapi, statuspage
 from otlp_bridge.expose.exposition import (
@@ -50,7 +46,9 @@ from otlp_bridge.expose.exposition import (
 from otlp_bridge.expose.selfmetrics import SelfMetrics
 from otlp_bridge.expose.status import StatusBook
 from otlp_bridge.log import Throttle, get_logger
-from otlp_bridge.receive import codec
+from otlp_bridge.receive import auth, codec
+from otlp_bridge.receive.auth import TokenFile
+from otlp_bridge.receive.body import BodyBudget, BodyReader, parse_content_encoding
 from otlp_bridge.receive.codec import Encoding, Signal
 from otlp_bridge.remotewrite import sender as remotewrite
 from otlp_bridge.store import Store
@@ -70,45 +68,9 @@ BUFFER_BUDGET_BODIES = 4  # bodies of the maximum size that may be held in memor
 WARNING_INTERVAL_SECONDS = 10.0  # at most one warning line per cause this often; the others are counted
 
 
-class TokenFile:
-    """A secret read from a file, re-read when the file changes (rotation without restart)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._stamp: tuple[int, int] | None = None
-        self._token = b""
-
-    def token(self) -> bytes:
-        try:
-            stat = os.stat(self.path)
-            stamp = (stat.st_mtime_ns, stat.st_size)
-            if stamp != self._stamp:
-                self._token = self.path.read_bytes().strip()
-                self._stamp = stamp
-        except OSError:
-            pass  # keep the last good token while the file is being replaced
-        return self._token
-
-    def check(self, presented: str | None) -> None:
-        """Raise 401 when no credential is presented, 403 when it is wrong (compared in constant time)."""
-        if not presented:
-            msg = "missing credentials"
-            raise Unauthorized(msg)
-        expected = self.token()
-        if not expected or not hmac.compare_digest(presented.encode(), expected):
-            msg = "invalid credentials"
-            raise Forbidden(msg)
-
-
-def bearer(header: str | None) -> str | None:
-    if not header:
-        return None
-    scheme, _, credentials = header.strip().partition(" ")
-    return credentials.strip() or None if scheme.lower() == "bearer" else None
-
-
 class Bridge:
-    """Everything one running bridge holds. The event loop thread owns it."""
+    """Everything one running bridge holds: its services, and the handlers of its two listeners. The event loop
+    thread owns it."""
 
     def __init__(self, config: Config, clock: Callable[[], float] = time.time) -> None:
         self.config = config
@@ -118,79 +80,88 @@ class Bridge:
         self.translators = SignalTranslators(self.store, config)
         self.metrics = SelfMetrics(self.store, self.translators.metrics.streams)
         self.remote_writer = remotewrite.from_config(config, self.store, self.metrics.registry, clock)
-        self.ingest_token = TokenFile(config.ingest_token_file) if config.ingest_token_file else None
-        self.scrape_token = TokenFile(config.scrape_token_file) if config.scrape_token_file else None
-        self.inflight = 0
-        self.ingest_idle = asyncio.Event()  # set while no OTLP request is in flight
-        self.ingest_idle.set()
-        self.buffered = 0  # body bytes (decompressed) held by requests being read
-        self.buffer_budget = BUFFER_BUDGET_BODIES * config.max_body_bytes
         self.ready = False
         self.log = get_logger()
         self.throttle = Throttle(WARNING_INTERVAL_SECONDS)
         self.relay = _alert_relay(config, self.metrics, self.log)
         self.status = StatusBook()  # for the status page: senders' exports, refusals by cause
         self.listeners = statuspage.Listeners("", "")  # the bound URLs, once listening
+        self.receiver = OtlpReceiver(self)
+        self.pages = MetricsPages(self, self.receiver.idle)
 
-    # -- OTLP -----------------------------------------------------------------------------------------------
+    def expire(self) -> int:
+        """Remove series, stream state and sources not heard from for ``--series-ttl``."""
+        now = self.clock()
+        removed = self.translators.expire(now)
+        gone = self.metrics.expire_sources(now - self.config.series_ttl)
+        if gone:
+            self.log.info("sources_expired", sources=gone, ttl=self.config.series_ttl)
+        return removed
+
+
+class OtlpReceiver:
+    """The OTLP listener's handler: auth, the body under its limits, ingest, the answer, and the request's record."""
+
+    def __init__(self, bridge: Bridge) -> None:
+        config = bridge.config
+        self.bridge = bridge
+        self.token = TokenFile(config.ingest_token_file) if config.ingest_token_file else None
+        self.bodies = BodyBudget(config.max_body_bytes, BUFFER_BUDGET_BODIES)
+        self.inflight = 0
+        self.idle = asyncio.Event()  # set while no OTLP request is in flight
+        self.idle.set()
+
     def check_ingest_auth(self, request: web.Request) -> None:
-        if self.ingest_token is None:
-            return
-        header_name = self.config.ingest_token_header
-        raw = request.headers.get(header_name)
-        presented = bearer(raw) if header_name.lower() == "authorization" else (raw.strip() if raw else None)
-        self.ingest_token.check(presented)
+        if self.token is not None:
+            header_name = self.bridge.config.ingest_token_header
+            self.token.check(auth.presented(header_name, request.headers.get(header_name)))
 
-    async def read_body(self, request: web.Request, gzipped: bool) -> bytes:
-        """Read the body chunk by chunk under the size limit, and under a budget for all bodies in flight together,
-        so that many slow senders cannot hold ``max_inflight`` × the limit in memory."""
-        limit = self.config.max_body_bytes
-        declared = request.content_length
-        if declared is not None and declared > limit:
-            raise PayloadTooLarge(limit)
-        reader = codec.GzipReader(limit) if gzipped else None
-        parts: list[bytes] = []
-        received = held = 0
+    @contextlib.contextmanager
+    def admitted(self) -> Iterator[None]:
+        """Count a request in flight for as long as it is handled; 503 when ``--max-inflight`` are already."""
+        limit = self.bridge.config.max_inflight
+        if self.inflight >= limit:
+            msg = f"too many concurrent requests ({limit}); retry later"
+            raise Overloaded(msg)
+        self.inflight += 1
+        self.idle.clear()
+        try:
+            yield
+        finally:
+            self.inflight -= 1
+            if not self.inflight:
+                self.idle.set()
+
+    async def read_body(self, request: web.Request, reader: BodyReader) -> bytes:
+        """Feed ``reader`` the body as it arrives, within ``READ_TIMEOUT_SECONDS``; its bytes are given back to the
+        budget once read."""
         try:
             async with asyncio.timeout(READ_TIMEOUT_SECONDS):
-                while True:
-                    chunk = await request.content.readany()
-                    if not chunk:
-                        break
-                    received += len(chunk)
-                    if received > limit:
-                        raise PayloadTooLarge(limit)
-                    if reader is not None:
-                        reader.feed(chunk)
-                        size = reader.produced
-                    else:
-                        parts.append(chunk)
-                        size = received
-                    self.buffered += size - held
-                    held = size
-                    if self.buffered > self.buffer_budget:
-                        msg = "too much request data in flight; retry later"
-                        raise Overloaded(msg)
+                while chunk := await request.content.readany():
+                    reader.feed(chunk)
+        except TimeoutError:
+            msg = f"request body not received within {READ_TIMEOUT_SECONDS:g} s"
+            raise RequestTimeout(msg) from None
         finally:
-            self.buffered -= held
-            request["wire_bytes"] = received
-        return reader.finish() if reader is not None else b"".join(parts)
+            reader.release()
+        return reader.finish()
 
     def ingest(self, signal: Signal, message: Any, now: float, body: bytes | None = None) -> IngestResult:
-        result = self.translators.apply(signal, message, now, body)
+        bridge = self.bridge
+        result = bridge.translators.apply(signal, message, now, body)
         for source in result.sources:
-            self.metrics.received(signal.value, source, now)
+            bridge.metrics.received(signal.value, source, now)
         if result.unprefixed:
             self.warn_unprefixed(result.unprefixed)
         return result
 
     def warn_unprefixed(self, name: str) -> None:
         """OpenClaw metrics arrive, none named with ``--metric-name-prefix``: the two settings disagree."""
-        suppressed = self.throttle.allow("metric_name_prefix", time.monotonic())
+        suppressed = self.bridge.throttle.allow("metric_name_prefix", time.monotonic())
         if suppressed is not None:
-            self.log.warning(
+            self.bridge.log.warning(
                 "metric_name_prefix_mismatch",
-                metric_name_prefix=self.config.metric_name_prefix,
+                metric_name_prefix=self.bridge.config.metric_name_prefix,
                 example_metric=name,
                 sender_prefix=sender_prefix(name),
                 hint="set --metric-name-prefix to the gateways' diagnostics.otel.metricNamePrefix",
@@ -202,31 +173,25 @@ class Bridge:
         started = time.perf_counter()
         content_type = request.headers.get("Content-Type")
         encoding = codec.response_encoding(content_type)
+        reader: BodyReader | None = None
         result: IngestResult | None = None
         detail = ""
-        counted = False
         try:
             if request.method != "POST":
                 msg = f"method {request.method} not allowed; OTLP/HTTP uses POST"
                 raise MethodNotAllowed(msg)
             self.check_ingest_auth(request)
             encoding = codec.parse_content_type(content_type)
-            gzipped = codec.parse_content_encoding(request.headers.get("Content-Encoding"))
-            if self.inflight >= self.config.max_inflight:
-                msg = f"too many concurrent requests ({self.config.max_inflight}); retry later"
-                raise Overloaded(msg)
-            self.inflight += 1
-            self.ingest_idle.clear()
-            counted = True
-            try:
-                body = await self.read_body(request, gzipped)
-            except TimeoutError:
-                msg = f"request body not received within {READ_TIMEOUT_SECONDS:g} s"
-                raise RequestTimeout(msg) from None
-            message = codec.decode_request(signal, encoding, body)
-            now = self.clock()
-            result = self.ingest(signal, message, now, body if encoding is Encoding.PROTOBUF else None)
-            self.status.exported(signal.value, message, result, statuspage.encoding(encoding.name, gzipped), now)
+            gzipped = parse_content_encoding(request.headers.get("Content-Encoding"))
+            with self.admitted():
+                reader = self.bodies.reader(request.content_length, gzipped)
+                body = await self.read_body(request, reader)
+                message = codec.decode_request(signal, encoding, body)
+                now = self.bridge.clock()
+                result = self.ingest(signal, message, now, body if encoding is Encoding.PROTOBUF else None)
+                self.bridge.status.exported(
+                    signal.value, message, result, statuspage.encoding(encoding.name, gzipped), now
+                )
             outcome = "partial" if result.rejected else "ok"
             response = web.Response(
                 body=codec.encode_response(signal, encoding, result.rejected, result.message),
@@ -235,31 +200,13 @@ class Bridge:
         except BridgeError as error:
             outcome = error.outcome
             detail = "" if isinstance(error, BadRequest) else error.message  # a decoder's words may quote the body
-            response = self.error_response(error, encoding)
+            response = error_response(error, encoding)
         except Exception:  # a bug must still answer with a Status, be counted, and leave the process running
-            self.log.exception("otlp_request_failed", signal=signal.value)
+            self.bridge.log.exception("otlp_request_failed", signal=signal.value)
             outcome = "error"
-            response = self.error_response(BridgeError("internal error while handling the request"), encoding)
-        finally:
-            if counted:
-                self.inflight -= 1
-                if not self.inflight:
-                    self.ingest_idle.set()
-        self.record(request, signal, outcome, response.status, result, started, detail)
-        return response
-
-    def error_response(self, error: BridgeError, encoding: Encoding) -> web.Response:
-        response = web.Response(
-            status=error.status,
-            body=codec.encode_status(encoding, error.status, error.message),
-            content_type=encoding.value,
-        )
-        if isinstance(error, MethodNotAllowed):
-            response.headers["Allow"] = "POST"
-        if isinstance(error, Overloaded):
-            response.headers["Retry-After"] = str(error.retry_after_seconds)
-        if isinstance(error, PayloadTooLarge | BadRequest | RequestTimeout):
-            response.force_close()  # the rest of the body is not read
+            response = error_response(BridgeError("internal error while handling the request"), encoding)
+        wire = reader.received if reader is not None else 0
+        self.record(request, signal, outcome, response.status, result, started, wire, detail)
         return response
 
     def record(
@@ -270,15 +217,15 @@ class Bridge:
         status: int,
         result: IngestResult | None,
         started: float,
+        wire: int,
         detail: str = "",
     ) -> None:
         """Count the request; log it at debug when all went well, else at warning (throttled per cause)."""
-        metrics = self.metrics
-        wire = int(request.get("wire_bytes", 0))
-        metrics.requests.labels(signal.value, outcome).inc()
-        metrics.bytes.labels(signal.value, outcome).inc(wire)
+        bridge = self.bridge
+        bridge.metrics.requests.labels(signal.value, outcome).inc()
+        bridge.metrics.bytes.labels(signal.value, outcome).inc(wire)
         if result is not None:
-            metrics.count_points(signal.value, result)
+            bridge.metrics.count_points(signal.value, result)
         fields: dict[str, Any] = {
             "signal": signal.value,
             "status": status,
@@ -290,28 +237,40 @@ class Bridge:
             "peer": request.remote,
         }
         if outcome == "ok":
-            self.log.debug("otlp_request", **fields)
+            bridge.log.debug("otlp_request", **fields)
             return
         if status >= 400:
-            self.status.refused("otlp", outcome, status, request.remote, signal.value, detail, self.clock())
+            bridge.status.refused("otlp", outcome, status, request.remote, signal.value, detail, bridge.clock())
         reasons = dict(sorted(result.reasons.items())) if result else {}
-        suppressed = self.throttle.allow(("otlp", signal.value, outcome, *reasons), time.monotonic())
+        suppressed = bridge.throttle.allow(("otlp", signal.value, outcome, *reasons), time.monotonic())
         if suppressed is not None:
             extra = {"reasons": reasons} if reasons else {"message": detail} if detail else {}
-            self.log.warning("otlp_request", **fields, **extra, suppressed=suppressed)
+            bridge.log.warning("otlp_request", **fields, **extra, suppressed=suppressed)
 
-    # -- scrape ---------------------------------------------------------------------------------------------
+
+class MetricsPages:
+    """The scrape listener's handlers: the exposition (streamed in slices that let OTLP requests through), the JSON
+    views, health and readiness. ``ingest_idle`` is set while no OTLP request is in flight."""
+
+    def __init__(self, bridge: Bridge, ingest_idle: asyncio.Event) -> None:
+        self.bridge = bridge
+        self.token = TokenFile(bridge.config.scrape_token_file) if bridge.config.scrape_token_file else None
+        self.ingest_idle = ingest_idle
+
     def check_scrape_auth(self, request: web.Request) -> web.Response | None:
         """Count the scrape or JSON request by outcome; the error to answer when its credentials fail."""
+        bridge = self.bridge
         try:
-            if self.scrape_token is not None:
-                self.scrape_token.check(bearer(request.headers.get("Authorization")))
+            if self.token is not None:
+                self.token.check(auth.bearer(request.headers.get("Authorization")))
         except BridgeError as error:
-            self.metrics.scrapes.labels(error.outcome).inc()
-            self.status.refused("scrape", error.outcome, error.status, request.remote, request.path, "", self.clock())
-            suppressed = self.throttle.allow(("scrape", error.outcome), time.monotonic())
+            bridge.metrics.scrapes.labels(error.outcome).inc()
+            bridge.status.refused(
+                "scrape", error.outcome, error.status, request.remote, request.path, "", bridge.clock()
+            )
+            suppressed = bridge.throttle.allow(("scrape", error.outcome), time.monotonic())
             if suppressed is not None:
-                self.log.warning(
+                bridge.log.warning(
                     "scrape_refused",
                     path=request.path,
                     status=error.status,
@@ -320,7 +279,7 @@ class Bridge:
                     suppressed=suppressed,
                 )
             return auth_error(error)
-        self.metrics.scrapes.labels("ok").inc()
+        bridge.metrics.scrapes.labels("ok").inc()
         return None
 
     async def handle_scrape(self, request: web.Request) -> web.StreamResponse:
@@ -346,20 +305,20 @@ class Bridge:
             await response.prepare(request)
             await self._stream(response, self._page(fmt, member, started))
         except ConnectionResetError:
-            self.log.debug("scrape_aborted", peer=request.remote)  # the scraper hung up; nothing to answer
+            self.bridge.log.debug("scrape_aborted", peer=request.remote)  # the scraper hung up; nothing to answer
         return response
 
     def _page(self, fmt: Format, member: GzipMember | None, started: float) -> Iterator[bytes]:
         """The page in parts: the translated series, then the self-metrics; gzip-encoded into ``member`` if given.
         Settling what the fast path kept back comes first, in steps like the rendering (empty parts)."""
-        for _ in self.store.settle_steps():
+        for _ in self.bridge.store.settle_steps():
             yield b""
         if member is None:
-            yield from render_parts(self.store, fmt)
+            yield from render_parts(self.bridge.store, fmt)
         else:
             yield member.header()
-            yield from gzip_parts(self.store, fmt, member)
-        self.metrics.scrape_duration.set(time.perf_counter() - started)
+            yield from gzip_parts(self.bridge.store, fmt, member)
+        self.bridge.metrics.scrape_duration.set(time.perf_counter() - started)
         own = self._self_metrics(fmt).encode()
         yield own if member is None else member.text(own) + member.finish()
 
@@ -391,27 +350,27 @@ class Bridge:
                     await self.ingest_idle.wait()
 
     def _self_metrics(self, fmt: Format) -> str:
-        return self.metrics.text() if fmt is Format.TEXT else self.metrics.openmetrics()
+        return self.bridge.metrics.text() if fmt is Format.TEXT else self.bridge.metrics.openmetrics()
 
     async def handle_json(self, request: web.Request) -> web.Response:
         refused = self.check_scrape_auth(request)
         if refused is not None:
             return refused
-        now = self.clock()
+        now = self.bridge.clock()
         view = request.match_info["view"]
         if view == "health":
             document = jsonapi.health(
-                self.store,
-                self.started,
+                self.bridge.store,
+                self.bridge.started,
                 now,
-                self.ready,
-                ((s, src, at) for (s, src), at in self.metrics.last_receive.items()),
-                stale_after=max(300.0, self.config.series_ttl / 2),
+                self.bridge.ready,
+                ((s, src, at) for (s, src), at in self.bridge.metrics.last_receive.items()),
+                stale_after=max(300.0, self.bridge.config.series_ttl / 2),
             )
         elif view == "per-object":
-            document = jsonapi.per_object(self.store, now)
+            document = jsonapi.per_object(self.bridge.store, now)
         else:
-            document = jsonapi.detailed(self.store, request.query.get("family", ""), now)
+            document = jsonapi.detailed(self.bridge.store, request.query.get("family", ""), now)
         return web.json_response(document, dumps=_dumps, headers={"Cache-Control": "no-store"})
 
     async def handle_status(self, request: web.Request) -> web.StreamResponse:
@@ -425,17 +384,18 @@ class Bridge:
         return response
 
     def _status_page(self, browser_host: str | None) -> Iterator[bytes]:
-        for _ in self.store.settle_steps():
+        bridge = self.bridge
+        for _ in bridge.store.settle_steps():
             yield b""
         page = statuspage.render(
-            self.config,
-            self.store,
-            self.status,
-            listeners=self.listeners,
-            started=self.started,
-            now=self.clock(),
-            ready=self.ready,
-            streams=len(self.translators.metrics.streams),
+            bridge.config,
+            bridge.store,
+            bridge.status,
+            listeners=bridge.listeners,
+            started=bridge.started,
+            now=bridge.clock(),
+            ready=bridge.ready,
+            streams=len(bridge.translators.metrics.streams),
             browser_host=browser_host,
         )
         yield page.encode()
@@ -444,18 +404,9 @@ class Bridge:
         return web.Response(text="ok\n")
 
     async def handle_readyz(self, request: web.Request) -> web.Response:
-        if self.ready:
+        if self.bridge.ready:
             return web.Response(text="ready\n")
         return web.Response(status=503, text="not ready\n")
-
-    def expire(self) -> int:
-        """Remove series, stream state and sources not heard from for ``--series-ttl``."""
-        now = self.clock()
-        removed = self.translators.expire(now)
-        gone = self.metrics.expire_sources(now - self.config.series_ttl)
-        if gone:
-            self.log.info("sources_expired", sources=gone, ttl=self.config.series_ttl)
-        return removed
 
 
 BRIDGE = web.AppKey("bridge", Bridge)
@@ -544,6 +495,22 @@ def _dumps(document: Any) -> str:
     return json.dumps(document, indent=2, sort_keys=False) + "\n"
 
 
+def error_response(error: BridgeError, encoding: Encoding) -> web.Response:
+    """A ``google.rpc.Status`` answer in the request's encoding, with the headers its status calls for."""
+    response = web.Response(
+        status=error.status,
+        body=codec.encode_status(encoding, error.status, error.message),
+        content_type=encoding.value,
+    )
+    if isinstance(error, MethodNotAllowed):
+        response.headers["Allow"] = "POST"
+    if isinstance(error, Overloaded):
+        response.headers["Retry-After"] = str(error.retry_after_seconds)
+    if isinstance(error, PayloadTooLarge | BadRequest | RequestTimeout):
+        response.force_close()  # the rest of the body is not read
+    return response
+
+
 def auth_error(error: BridgeError) -> web.Response:
     response = web.Response(status=error.status, text=error.message + "\n")
     if error.status == 401:
@@ -591,7 +558,7 @@ def create_otlp_app(bridge: Bridge) -> web.Application:
     app = _application(bridge)
     app.cleanup_ctx.append(background(_expire_forever))
     app.cleanup_ctx.append(_remote_writing)
-    app.router.add_route("*", "/v1/{signal:metrics|traces|logs}", bridge.handle_otlp)
+    app.router.add_route("*", "/v1/{signal:metrics|traces|logs}", bridge.receiver.handle_otlp)
     return app
 
 
@@ -617,7 +584,7 @@ def _add_alert_relay(app: web.Application, relay: Relay, webhook_token_file: Pat
 
     def authorize(request: web.Request) -> None:
         if webhook_token is not None:
-            webhook_token.check(bearer(request.headers.get("Authorization")))
+            webhook_token.check(auth.bearer(request.headers.get("Authorization")))
 
     async def close_session(_app: web.Application) -> AsyncIterator[None]:
         yield
@@ -632,12 +599,12 @@ def create_metrics_app(bridge: Bridge) -> web.Application:
     if bridge.relay is not None:
         _add_alert_relay(app, bridge.relay, bridge.config.alert_webhook_token_file)
     for path in ("/metrics", "/api/diagnostics/prometheus"):
-        app.router.add_get(path, bridge.handle_scrape)
+        app.router.add_get(path, bridge.pages.handle_scrape)
         app.router.add_route("*", path, _method_not_allowed)
-    app.router.add_get("/metrics/{view:health|per-object|detailed}", bridge.handle_json)
-    app.router.add_get("/", bridge.handle_status)
-    app.router.add_get("/healthz", bridge.handle_healthz)
-    app.router.add_get("/readyz", bridge.handle_readyz)
+    app.router.add_get("/metrics/{view:health|per-object|detailed}", bridge.pages.handle_json)
+    app.router.add_get("/", bridge.pages.handle_status)
+    app.router.add_get("/healthz", bridge.pages.handle_healthz)
+    app.router.add_get("/readyz", bridge.pages.handle_readyz)
     return app
 
 
@@ -711,7 +678,7 @@ async def _drain(bridge: Bridge, runner: web.AppRunner) -> None:
         await site.stop()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SHUTDOWN_TIMEOUT_SECONDS
-    while bridge.inflight and loop.time() < deadline:
+    while bridge.receiver.inflight and loop.time() < deadline:
         await asyncio.sleep(0.02)
 
 
@@ -741,5 +708,5 @@ async def serve(config: Config, on_ready: Callable[[tuple[int, int]], Awaitable[
         if on_ready is not None:
             await on_ready(ports)
         await stop.wait()
-        bridge.log.info("shutting_down", inflight=bridge.inflight)
+        bridge.log.info("shutting_down", inflight=bridge.receiver.inflight)
     bridge.log.info("stopped")

@@ -19,7 +19,7 @@ from otlp_bridge.alerts.hook import HookTarget
 from otlp_bridge.alerts.message import MessageRenderer
 from otlp_bridge.alerts.metrics import AlertMetrics
 from otlp_bridge.alerts.relay import Relay
-from otlp_bridge.server import TokenFile, bearer
+from otlp_bridge.receive.auth import TokenFile, bearer
 
 HOOKS_TOKEN = "hooks-secret"
 WEBHOOK_TOKEN = "am-secret"

@@ -41,13 +41,13 @@ async def test_requests_are_handled_while_a_large_scrape_renders(
         assert family is not None
         for n in range(SERIES):
             assert isinstance(store.series(family, (("lane", f"l{n}"), ("tool", "exec")), 0.0, 0.0), Series)
-        ingest = running.bridge.ingest
+        ingest = running.bridge.receiver.ingest
 
         def observed_ingest(*args: Any) -> Any:
             events.append("ingest")
             return ingest(*args)
 
-        monkeypatch.setattr(running.bridge, "ingest", observed_ingest)
+        monkeypatch.setattr(running.bridge.receiver, "ingest", observed_ingest)
         body = metrics_request(sum_metric("openclaw.tokens", [({"openclaw.token": "input"}, 1.0)])).SerializeToString()
         async with aiohttp.ClientSession() as session:
 
@@ -185,10 +185,10 @@ async def test_settling_what_the_fast_path_kept_back_lets_a_request_in_between(m
 
 def _record_handler_starts(monkeypatch: pytest.MonkeyPatch, bridge: Bridge, events: list[str]) -> None:
     """Append "handler" to ``events`` as each OTLP handler starts (its first step checks the token)."""
-    check_auth = bridge.check_ingest_auth
+    check_auth = bridge.receiver.check_ingest_auth
 
     def observed_handler_start(request: web.Request) -> None:
         events.append("handler")
         check_auth(request)
 
-    monkeypatch.setattr(bridge, "check_ingest_auth", observed_handler_start)
+    monkeypatch.setattr(bridge.receiver, "check_ingest_auth", observed_handler_start)

@@ -30,6 +30,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 
+from otlp_bridge.receive.body import BodyReader
 from tests.conftest import NODE_PACKAGES, REPO, missing, require_tool
 from tests.support import (
     USAGE_ATTRIBUTES,
@@ -84,13 +85,13 @@ def gzip_spy() -> list[bool]:
 
 
 def spy_on(running: RunningBridge, seen: list[bool], monkeypatch: pytest.MonkeyPatch) -> None:
-    original = running.bridge.read_body
+    original = running.bridge.receiver.read_body
 
-    async def read_body(request: web.Request, gzipped: bool) -> bytes:
-        seen.append(gzipped)
-        return await original(request, gzipped)
+    async def read_body(request: web.Request, reader: BodyReader) -> bytes:
+        seen.append(reader.gzipped)
+        return await original(request, reader)
 
-    monkeypatch.setattr(running.bridge, "read_body", read_body)
+    monkeypatch.setattr(running.bridge.receiver, "read_body", read_body)
 
 
 @pytest.fixture

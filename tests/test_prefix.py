@@ -103,7 +103,7 @@ def test_the_mismatch_warning_is_throttled() -> None:
     bridge = Bridge(Config(metric_name_prefix="acme."))
     with capture_logs() as logs:
         for now in range(5):
-            bridge.ingest(Signal.METRICS, _default_gateway(), float(now))
+            bridge.receiver.ingest(Signal.METRICS, _default_gateway(), float(now))
     warnings = [entry for entry in logs if entry["event"] == "metric_name_prefix_mismatch"]
     assert len(warnings) == 1
     assert warnings[0]["log_level"] == "warning"

@@ -184,7 +184,7 @@ async def test_stalled_senders_time_out_release_their_buffers_and_are_disconnect
     senders = 6
     gzipped = encoding == "gzip"
     async with in_process_bridge(max_body_bytes=MiB) as running, raw_clients(running.otlp_url, senders) as clients:
-        bridge = running.bridge
+        receiver = running.bridge.receiver
         held_each = 0
         for index, client in enumerate(clients):
             body = tokens_body(f"stalled{index}", 1.0, padding=600 * KiB)
@@ -199,11 +199,11 @@ async def test_stalled_senders_time_out_release_their_buffers_and_are_disconnect
             await client.post_head("/v1/metrics", len(wire), gzipped=gzipped)
             await client.send(sent)
         stalled_at = time.monotonic()
-        await wait_until(lambda: bridge.buffered >= senders * held_each * 0.9)
-        held = bridge.buffered
-        assert held <= bridge.buffer_budget
+        await wait_until(lambda: receiver.bodies.held >= senders * held_each * 0.9)
+        held = receiver.bodies.held
+        assert held <= receiver.bodies.budget
         answers = await asyncio.gather(*(client.answer(timeout=deadline + 5) for client in clients))
-        assert (bridge.buffered, bridge.inflight) == (0, 0)
+        assert (receiver.bodies.held, receiver.inflight) == (0, 0)
         for answer in answers:
             assert answer.status == 408, answer
             assert answer.headers.get("connection", "").lower() == "close"
@@ -220,7 +220,8 @@ async def test_stalled_senders_time_out_release_their_buffers_and_are_disconnect
     answered = max(answer.at for answer in answers) - stalled_at
     print(
         f"\n{senders} stalled {encoding} senders held {held / MiB:.2f} MiB"
-        f" (budget {bridge.buffer_budget / MiB:.0f} MiB) until the {deadline:g} s deadline; 408 after {answered:.2f} s;"
+        f" (budget {receiver.bodies.budget / MiB:.0f} MiB) until the {deadline:g} s deadline;"
+        f" 408 after {answered:.2f} s;"
         f" connections closed {[round(c, 1) if c is not None else None for c in closed]} s after the 408"
     )
     assert all(delay is not None for delay in closed), "the bridge must close a timed-out connection"
@@ -250,7 +251,7 @@ async def test_a_slow_drip_sender_is_cut_off_at_the_deadline(monkeypatch: pytest
             await dripping
         assert answer.status == 408
         assert deadline - 0.1 < answer.at - started < deadline + 2
-        assert (running.bridge.buffered, running.bridge.inflight) == (0, 0)
+        assert (running.bridge.receiver.bodies.held, running.bridge.receiver.inflight) == (0, 0)
 
 
 async def test_senders_stuck_in_their_headers_do_not_block_others() -> None:
@@ -259,7 +260,7 @@ async def test_senders_stuck_in_their_headers_do_not_block_others() -> None:
         for client in clients:
             await client.send(b"POST /v1/metrics HTTP/1.1\r\nHost: bridge\r\nContent-")
         await asyncio.sleep(0.2)
-        assert running.bridge.inflight == 0
+        assert running.bridge.receiver.inflight == 0
         async with aiohttp.ClientSession() as session:
             for index in range(3):
                 async with session.post(
@@ -313,27 +314,27 @@ async def test_three_times_max_inflight_senders_get_503_at_once_and_succeed_on_r
     limit, senders = 4, 12
     bodies = [tokens_body(f"sender{index}", 10.0) for index in range(senders)]
     async with in_process_bridge(max_inflight=limit) as running, raw_clients(running.otlp_url, senders) as clients:
-        bridge = running.bridge
+        receiver = running.bridge.receiver
         peak = 0
         watching = True
 
         async def watch() -> None:
             nonlocal peak
             while watching:
-                peak = max(peak, bridge.inflight)
+                peak = max(peak, receiver.inflight)
                 await asyncio.sleep(0.001)
 
         watcher = asyncio.create_task(watch())
         for client, body in zip(clients[:limit], bodies, strict=False):
             await client.post_head("/v1/metrics", len(body))
             await client.send(body[:5])
-        await wait_until(lambda: bridge.inflight == limit)
+        await wait_until(lambda: receiver.inflight == limit)
         started = time.monotonic()
         for client, body in zip(clients[limit:], bodies[limit:], strict=True):
             await client.post_head("/v1/metrics", len(body))
             await client.send(body[:5])
         refused = await asyncio.gather(*(client.answer(timeout=5) for client in clients[limit:]))
-        assert bridge.inflight == limit, "the admitted senders are still held while the others are refused"
+        assert receiver.inflight == limit, "the admitted senders are still held while the others are refused"
         for answer in refused:
             assert answer.status == 503, answer
             assert int(answer.headers["retry-after"]) >= 1
@@ -365,25 +366,25 @@ async def test_the_inflight_body_budget_refuses_bodies_beyond_four_maximum_sizes
     # limit) are refused while the four are held; then the four complete and are counted.
     limit = MiB
     async with in_process_bridge(max_body_bytes=limit) as running, raw_clients(running.otlp_url, 6) as clients:
-        bridge = running.bridge
-        assert bridge.buffer_budget == 4 * limit
+        receiver = running.bridge.receiver
+        assert receiver.bodies.budget == 4 * limit
         observed: list[int] = []
         bodies = [tokens_body(f"big{index}", 5.0, padding=int(0.9 * limit) - 200) for index in range(6)]
         wires = [gzip.compress(body) for body in bodies]
         for client, wire in zip(clients[:4], wires, strict=False):
             await client.post_head("/v1/metrics", len(wire), gzipped=True)
-            before = bridge.buffered
+            before = receiver.bodies.held
             await client.send(wire[:-8])  # all but the trailer: inflated and held
             async with asyncio.timeout(10):
-                while bridge.buffered < before + 0.89 * limit:
+                while receiver.bodies.held < before + 0.89 * limit:
                     await asyncio.sleep(0.005)
-            observed.append(bridge.buffered)
+            observed.append(receiver.bodies.held)
         refused = []
         for client, wire in zip(clients[4:], wires[4:], strict=True):
             await client.post_head("/v1/metrics", len(wire), gzipped=True)
             await client.send(wire)  # complete: still refused while the budget is taken
             refused.append(await client.answer(timeout=5))
-            observed.append(bridge.buffered)
+            observed.append(receiver.bodies.held)
         for answer in refused:
             assert answer.status == 503, answer
             assert answer.headers["retry-after"] == "1"
@@ -392,14 +393,14 @@ async def test_the_inflight_body_budget_refuses_bodies_beyond_four_maximum_sizes
             await client.send(wire[-8:])
         completed = await asyncio.gather(*(client.answer(timeout=10) for client in clients[:4]))
         assert [answer.status for answer in completed] == [200] * 4
-        assert bridge.buffered == 0
+        assert receiver.bodies.held == 0
         async with aiohttp.ClientSession() as session:
             samples = await scrape(session, running.metrics_url)
     print(
-        f"\nin-flight budget {bridge.buffer_budget / MiB:.0f} MiB: held {max(observed) / MiB:.2f} MiB at most while "
+        f"\nin-flight budget {receiver.bodies.budget / MiB:.0f} MiB: held {max(observed) / MiB:.2f} MiB at most while "
         f"4 bodies of {len(bodies[0]) / MiB:.2f} MiB ({len(wires[0])} bytes gzip) stalled; 2 more got 503"
     )
-    assert max(observed) <= bridge.buffer_budget
+    assert max(observed) <= receiver.bodies.budget
     assert [find(samples, TOKENS, provider=f"big{index}") for index in range(6)] == [5.0] * 4 + [None, None]
     assert find(samples, "otlp_bridge_requests_total", signal="metrics", outcome="overloaded") == 2
 

@@ -591,7 +591,7 @@ async def test_overload_is_503_with_retry_after(session: aiohttp.ClientSession) 
         url = f"{bridge.otlp_url}/v1/metrics"
         held = asyncio.create_task(post(session, url, slow_body()))
         async with asyncio.timeout(5):
-            while bridge.bridge.inflight < 1:
+            while bridge.bridge.receiver.inflight < 1:
                 await asyncio.sleep(0.01)
         async with aiohttp.ClientSession() as other:
             status, headers, raw = await post(other, url, body)
@@ -623,7 +623,7 @@ async def test_stalled_body_times_out(session: aiohttp.ClientSession, monkeypatc
             status, headers, raw = await post(session, f"{bridge.otlp_url}/v1/metrics", stalled())
         assert status in (400, 408)
         assert_status_body(status, headers, raw, status)
-        assert bridge.bridge.inflight == 0
+        assert bridge.bridge.receiver.inflight == 0
         samples = await scrape(session, bridge.metrics_url)
         # the README lists ``timeout`` among the outcomes of otlp_bridge_requests_total
         assert find(samples, "otlp_bridge_requests_total", signal="metrics", outcome="timeout") == 1

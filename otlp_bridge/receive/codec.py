@@ -1,4 +1,4 @@
-"""The OTLP/HTTP wire: content types, gzip with a hard output limit, protobuf and JSON bodies, responses.
+"""The OTLP/HTTP wire: content types, protobuf and JSON bodies, responses.
 
 Pure and synchronous; knows protobuf, not aiohttp.
 """
@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import enum
 import json
-import zlib
 from typing import Any, Final
 
 from google.protobuf import json_format
@@ -18,7 +17,7 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from otlp_bridge.errors import BadRequest, BridgeError, PayloadTooLarge, UnsupportedMediaType
+from otlp_bridge.errors import BadRequest, BridgeError, UnsupportedMediaType
 
 
 class Signal(enum.StrEnum):
@@ -73,65 +72,6 @@ def parse_content_type(header: str | None) -> Encoding:
 def response_encoding(header: str | None) -> Encoding:
     """The encoding an error body should use when the request's own content type may be invalid."""
     return Encoding.JSON if "json" in (header or "").lower() else Encoding.PROTOBUF
-
-
-def parse_content_encoding(header: str | None) -> bool:
-    """Return True for gzip, False for identity; anything else is unsupported (415)."""
-    codings = [c.strip().lower() for c in (header or "").split(",") if c.strip()]
-    codings = [c for c in codings if c != "identity"]
-    if not codings:
-        return False
-    if codings in (["gzip"], ["x-gzip"]):
-        return True
-    msg = f"unsupported content encoding {header!r}; use gzip or identity"
-    raise UnsupportedMediaType(msg)
-
-
-INFLATE_SLICE = 1 << 20  # inflate at most this much per call, so a bomb never holds more than the limit + 1 MiB
-
-
-class GzipReader:
-    """Incremental gunzip that never produces more than ``limit`` bytes in total.
-
-    Each compressed chunk is inflated in slices of at most ``limit - produced + 1`` bytes, so a bomb is refused
-    after inflating one byte past the limit, not after inflating the whole chunk.
-    """
-
-    __slots__ = ("_decompressor", "_limit", "_parts", "_produced")
-
-    def __init__(self, limit: int) -> None:
-        self._decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        self._limit = limit
-        self._produced = 0
-        self._parts: list[bytes] = []
-
-    def feed(self, chunk: bytes) -> None:
-        data = chunk
-        while data:
-            decompressor = self._decompressor
-            if decompressor.eof:  # another gzip member follows (concatenated members are valid gzip)
-                decompressor = self._decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            try:
-                out = decompressor.decompress(data, min(INFLATE_SLICE, self._limit - self._produced + 1))
-            except zlib.error as exc:
-                msg = f"invalid gzip body: {exc}"
-                raise BadRequest(msg) from None
-            self._produced += len(out)
-            if self._produced > self._limit:
-                raise PayloadTooLarge(self._limit)
-            if out:
-                self._parts.append(out)
-            data = decompressor.unused_data if decompressor.eof else decompressor.unconsumed_tail
-
-    @property
-    def produced(self) -> int:
-        return self._produced
-
-    def finish(self) -> bytes:
-        if not self._decompressor.eof:
-            msg = "invalid gzip body: truncated stream"
-            raise BadRequest(msg)
-        return b"".join(self._parts)
 
 
 def decode_request(signal: Signal, encoding: Encoding, body: bytes) -> Any:
