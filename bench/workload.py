@@ -219,7 +219,7 @@ def load_template() -> Template:
     ordered: list[tuple[Any, list[Any]]] = []  # (metric, its points), in the export's order
     seen: set[tuple[str, tuple[str, ...]]] = set()
     for metric in resource_metrics.scope_metrics[0].metrics:
-        data = getattr(metric, metric.WhichOneof("data"))
+        data = getattr(metric, metric.WhichOneof("data") or "")
         points = list(data.data_points)
         ordered.append((metric, points))
         seen.update(_shape_key(metric.name, point) for point in points)
@@ -230,7 +230,7 @@ def load_template() -> Template:
         for rm in request.resource_metrics:
             for sm in rm.scope_metrics:
                 for metric in sm.metrics:
-                    data = getattr(metric, metric.WhichOneof("data"))
+                    data = getattr(metric, metric.WhichOneof("data") or "")
                     for point in data.data_points:
                         key = _shape_key(metric.name, point)
                         if key not in seen:

@@ -6,18 +6,20 @@ import argparse
 import base64
 import dataclasses
 import difflib
+import enum
 import os
 import re
 import ssl
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, NoReturn
+from typing import Any, NamedTuple, NoReturn, TypeVar
 
 import yaml
 from yarl import URL
 
 from otlp_bridge import __version__
 from otlp_bridge.errors import ConfigError
+from otlp_bridge.log import LogFormat, LogLevel
 
 ENV_PREFIX = "OTLP_BRIDGE_"
 # Variables with the prefix that are not options: the container image's health check URL and the test suite's switch
@@ -37,8 +39,6 @@ REFUSED_SOURCE_LABELS = {
     "le": "the bucket label of histograms",
     "quantile": "the quantile label of summaries",
 }
-LOG_FORMATS = ("json", "console")
-LOG_LEVELS = ("debug", "info", "warning", "error")
 ALERT_RELAY_ACTIONS = ("agent", "wake")
 ALERT_RELAY_LANGUAGES = ("en", "zh-CN")
 
@@ -70,8 +70,8 @@ class Config:
     max_inflight: int = 64
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
-    log_format: str = "json"
-    log_level: str = "info"
+    log_format: LogFormat = LogFormat.JSON
+    log_level: LogLevel = LogLevel.INFO
     remote_write_targets: tuple[Target, ...] = ()
     remote_write_interval: float = 15.0
     remote_write_job: str = "otlp-bridge"
@@ -152,6 +152,20 @@ def _choice(choices: Sequence[str]) -> Callable[[str], str]:
             msg = f"must be one of {', '.join(choices)}, got {text!r}"
             raise ValueError(msg)
         return value
+
+    return parse
+
+
+_E = TypeVar("_E", bound=enum.StrEnum)
+
+
+def _member(kind: type[_E]) -> Callable[[str], _E]:
+    def parse(text: str) -> _E:
+        try:
+            return kind(text.strip().lower())
+        except ValueError:
+            msg = f"must be one of {', '.join(kind)}, got {text!r}"
+            raise ValueError(msg) from None
 
     return parse
 
@@ -292,8 +306,8 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("max-inflight", _positive_int, "concurrent OTLP requests before 503", "N"),
     _Option("tls-cert-file", _path, "serve both listeners over TLS with this PEM certificate (chain)", "FILE"),
     _Option("tls-key-file", _path, "PEM private key for --tls-cert-file", "FILE"),
-    _Option("log-format", _choice(LOG_FORMATS), "json or console", "FORMAT"),
-    _Option("log-level", _choice(LOG_LEVELS), "debug, info, warning or error", "LEVEL"),
+    _Option("log-format", _member(LogFormat), "json or console", "FORMAT"),
+    _Option("log-level", _member(LogLevel), "debug, info, warning or error", "LEVEL"),
     _Option("remote-write-url", _nonempty, "push the series to this remote-write URL", "URL", repeat=True),
     _Option("remote-write-interval", _positive_float, "seconds between remote-write collections", "SECONDS"),
     _Option("remote-write-timeout", _positive_float, "remote-write request timeout", "SECONDS", default="30"),

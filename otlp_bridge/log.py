@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 import sys
 from collections.abc import Hashable
 
 import structlog
 
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+class LogFormat(enum.StrEnum):
+    JSON = "json"
+    CONSOLE = "console"
 
 
-def configure_logging(log_format: str, log_level: str) -> None:
+class LogLevel(enum.StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def number(self) -> int:
+        """The standard library's number for the level."""
+        return logging.getLevelNamesMapping()[self.name]
+
+
+def configure_logging(log_format: LogFormat, log_level: LogLevel) -> None:
     renderer: structlog.typing.Processor
-    if log_format == "console":
+    if log_format is LogFormat.CONSOLE:
         renderer = structlog.dev.ConsoleRenderer(colors=False)
     else:
         renderer = structlog.processors.JSONRenderer()
@@ -25,7 +41,7 @@ def configure_logging(log_format: str, log_level: str) -> None:
             structlog.processors.format_exc_info,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[log_level]),
+        wrapper_class=structlog.make_filtering_bound_logger(log_level.number),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )

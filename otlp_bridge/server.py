@@ -49,10 +49,11 @@ from otlp_bridge.log import Throttle, get_logger
 from otlp_bridge.receive import auth, codec
 from otlp_bridge.receive.auth import TokenFile
 from otlp_bridge.receive.body import BodyBudget, BodyReader, parse_content_encoding
-from otlp_bridge.receive.codec import Encoding, Signal
+from otlp_bridge.receive.codec import Encoding, ExportRequest, Signal
 from otlp_bridge.remotewrite import sender as remotewrite
 from otlp_bridge.store import Store
-from otlp_bridge.translate.metrics import IngestResult, sender_prefix
+from otlp_bridge.translate.metrics import sender_prefix
+from otlp_bridge.translate.result import IngestResult
 from otlp_bridge.translate.signals import SignalTranslators
 
 READ_TIMEOUT_SECONDS = 30.0
@@ -146,9 +147,9 @@ class OtlpReceiver:
             reader.release()
         return reader.finish()
 
-    def ingest(self, signal: Signal, message: Any, now: float, body: bytes | None = None) -> IngestResult:
+    def ingest(self, signal: Signal, message: ExportRequest, now: float, body: bytes | None = None) -> IngestResult:
         bridge = self.bridge
-        result = bridge.translators.apply(signal, message, now, body)
+        result = bridge.translators.apply(message, now, body)
         for source in result.sources:
             bridge.metrics.received(signal.value, source, now)
         if result.unprefixed:
@@ -226,7 +227,7 @@ class OtlpReceiver:
         bridge.metrics.bytes.labels(signal.value, outcome).inc(wire)
         if result is not None:
             bridge.metrics.count_points(signal.value, result)
-        fields: dict[str, Any] = {
+        fields: dict[str, object] = {
             "signal": signal.value,
             "status": status,
             "outcome": outcome,
@@ -241,7 +242,7 @@ class OtlpReceiver:
             return
         if status >= 400:
             bridge.status.refused("otlp", outcome, status, request.remote, signal.value, detail, bridge.clock())
-        reasons = dict(sorted(result.reasons.items())) if result else {}
+        reasons = {str(reason): count for reason, count in sorted(result.reasons.items())} if result else {}
         suppressed = bridge.throttle.allow(("otlp", signal.value, outcome, *reasons), time.monotonic())
         if suppressed is not None:
             extra = {"reasons": reasons} if reasons else {"message": detail} if detail else {}
@@ -491,7 +492,7 @@ def _wake(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-def _dumps(document: Any) -> str:
+def _dumps(document: object) -> str:
     return json.dumps(document, indent=2, sort_keys=False) + "\n"
 
 

@@ -18,7 +18,6 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 from otlp_bridge.config import Config
 from otlp_bridge.expose.selfmetrics import SelfMetrics
-from otlp_bridge.receive.codec import Signal
 from otlp_bridge.store import Store
 from otlp_bridge.translate.signals import SignalTranslators
 from tests.support import (
@@ -119,7 +118,7 @@ def test_every_point_is_accepted_or_rejected_exactly_once(
         sent = [build(choice, variants, level, export) for at, (choice, variants) in enumerate(chosen) if included[at]]
         request = metrics_request(*sent)
         body = request.SerializeToString()
-        result = translators.apply(Signal.METRICS, request, float(export), body)
+        result = translators.apply(request, float(export), body)
         points = points_in(request)
         assert result.accepted + result.rejected == points, (result, points)
         assert sum(result.reasons.values()) == result.rejected
@@ -171,14 +170,14 @@ def test_spans_and_log_records_are_counted_once() -> None:
             start_time_unix_nano=1,
             end_time_unix_nano=2_000_000,
         )
-    span_result = translators.apply(Signal.TRACES, spans, 1.0)
+    span_result = translators.apply(spans, 1.0)
     assert (span_result.accepted, span_result.rejected) == (0, 3)
     logs = ExportLogsServiceRequest()
     log_scope = logs.resource_logs.add().scope_logs.add()
     for index in range(4):
         record = log_scope.log_records.add(severity_number=17)
         record.attributes.extend(key_values({"openclaw.subsystem": f"s{index}", "openclaw.event": EVENT}))
-    log_result = translators.apply(Signal.LOGS, logs, 1.0)
+    log_result = translators.apply(logs, 1.0)
     assert (log_result.accepted, log_result.rejected) == (0, 4)
     assert log_result.reasons == {"series_cap": 4}
 
@@ -195,7 +194,7 @@ def test_a_gauge_refused_on_the_fast_path_is_answered_for_in_the_request() -> No
         rss = histogram_metric("openclaw.memory.rss_bytes", [({}, observed)], time=1_000 + export * 1_000, unit="By")
         tokens = sum_metric("openclaw.tokens", [({**run_attributes("m1"), "openclaw.token": "input"}, 5.0)])
         request = metrics_request(rss, tokens)
-        result = translators.apply(Signal.METRICS, request, float(export), request.SerializeToString())
+        result = translators.apply(request, float(export), request.SerializeToString())
         refused = 0 if export == 1 else 1  # the first export carries no interval: no gauge to refuse yet
         assert (result.accepted, result.rejected, dict(result.reasons)) == (
             2 - refused,

@@ -55,13 +55,13 @@ def replay(
                 continue
             metrics_done = request.time >= metrics_until
         message = decode_request(signal, Encoding.PROTOBUF, request.decoded_body())
-        if signal is Signal.TRACES and spans_until is not None:
+        if isinstance(message, ExportTraceServiceRequest) and spans_until is not None:
             for resource_spans in message.resource_spans:
                 for scope_spans in resource_spans.scope_spans:
                     kept = [span for span in scope_spans.spans if span.end_time_unix_nano / 1e9 < spans_until]
                     del scope_spans.spans[:]
                     scope_spans.spans.extend(kept)
-        assert translators.apply(signal, message, request.time).rejected == 0
+        assert translators.apply(message, request.time).rejected == 0
     return store
 
 
@@ -224,8 +224,8 @@ def test_resent_span_batch_is_not_counted_twice() -> None:
     store = Store(100, 100, 600)
     translators = SignalTranslators(store, Config())
     request = span_request(("openclaw.model.call", {"openclaw.provider": "p"}, 0, 2_000_000_000))
-    translators.apply(Signal.TRACES, request, 1.0)
-    translators.apply(Signal.TRACES, request, 2.0)
+    translators.apply(request, 1.0)
+    translators.apply(request, 2.0)
     values = samples_of(render(store, Format.TEXT))
     key = (
         "openclaw_span_calls_total",
@@ -238,7 +238,7 @@ def test_invalid_spans_are_reported_as_partial_success() -> None:
     """A span ending before it starts is rejected with a reason; the others are used."""
     store = Store(100, 100, 600)
     translators = SignalTranslators(store, Config())
-    result = translators.apply(Signal.TRACES, span_request(("openclaw.run", {}, 10, 5), ("openclaw.run", {}, 5, 10)), 1)
+    result = translators.apply(span_request(("openclaw.run", {}, 10, 5), ("openclaw.run", {}, 5, 10)), 1)
     assert (result.accepted, result.rejected, dict(result.reasons)) == (1, 1, {"invalid": 1})
 
 
@@ -291,14 +291,14 @@ def test_spans_complete_puts_each_duration_in_its_official_bucket(
     family, sent too, adds nothing to the histogram (its counter still counts)."""
     store = Store(100, 100, 600)
     translators = SignalTranslators(store, Config(spans_complete=True))
-    translators.apply(Signal.TRACES, span_request((span, attributes, SECOND, (1 + seconds) * SECOND)), 1.0)
+    translators.apply(span_request((span, attributes, SECOND, (1 + seconds) * SECOND)), 1.0)
     source = {
         "openclaw_model_call_duration_seconds": "openclaw.model_call.duration_ms",
         "openclaw_tool_execution_duration_seconds": "openclaw.tool.execution.duration_ms",
     }.get(family)
     if source is not None:
         metric = histogram_metric(source, [({"openclaw.provider": "fakeai", "openclaw.toolName": "exec"}, [5_000.0])])
-        translators.apply(Signal.METRICS, metrics_request(metric), 1.0)
+        translators.apply(metrics_request(metric), 1.0)
     values = samples_of(render(store, Format.TEXT))
     buckets = {dict(labels)["le"]: v for (name, labels), v in values.items() if name == f"{family}_bucket"}
     if not le:
@@ -316,7 +316,6 @@ def test_liveness_gauges_take_the_latest_span() -> None:
     translators = SignalTranslators(store, Config())
     for active in (3, 1):
         translators.apply(
-            Signal.TRACES,
             span_request(
                 (
                     "openclaw.liveness.warning",
@@ -394,9 +393,9 @@ def test_no_content_or_ids_in_labels(values: dict[str, AttributeValue], body: st
     store = Store(2048, 1024, 600)
     translators = SignalTranslators(store, Config(spans_complete=True))
     events = {**values, "openclaw.event": "embedded_run_agent_end", "openclaw.isError": True}
-    translators.apply(Signal.LOGS, log_request((17, "ERROR", body, events)), 1.0)
+    translators.apply(log_request((17, "ERROR", body, events)), 1.0)
     for name in ("openclaw.run", "openclaw.message.processed", "openclaw.liveness.warning", "openclaw.harness.run"):
-        translators.apply(Signal.TRACES, span_request((name, values, 0, 1_000_000), status=2), 1.0)
+        translators.apply(span_request((name, values, 0, 1_000_000), status=2), 1.0)
     text = render(store, Format.TEXT)
     for family in text_string_to_metric_families(text):
         for sample in family.samples:

@@ -36,7 +36,6 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from otlp_bridge.config import Config
 from otlp_bridge.expose.exposition import Format, render
-from otlp_bridge.receive.codec import Signal
 from otlp_bridge.store import HistogramSeries, ScalarSeries, Series, Store
 from otlp_bridge.translate.labels import LABEL_VALUE_PATTERN
 from otlp_bridge.translate.signals import SignalTranslators
@@ -973,7 +972,7 @@ def test_metrics_translation_never_raises_and_valid_series_stay_exact(
         request.resource_metrics.extend(blocks)
         position = 0 if number == 1 else data.draw(st.integers(0, len(blocks)), label="sentinel position")
         request.resource_metrics.insert(position, sentinel_block(number))
-        result = translators.apply(Signal.METRICS, request, now=float(number))
+        result = translators.apply(request, now=float(number))
         FUZZED["translate"] += 1
         assert result.accepted >= 0
         assert result.rejected >= 0
@@ -1060,8 +1059,8 @@ def test_span_and_log_translation_never_raises_and_valid_events_stay_exact(
         records = logs.resource_logs[0].scope_logs[0]
         for record in record_list:
             records.log_records.insert(data.draw(st.integers(0, len(records.log_records))), record)
-        translators.apply(Signal.TRACES, traces, now=float(number))
-        translators.apply(Signal.LOGS, logs, now=float(number))
+        translators.apply(traces, now=float(number))
+        translators.apply(logs, now=float(number))
         FUZZED["translate"] += 2
         calls = store.families["openclaw_span_calls_total"].series
         sentinel_calls = [s for labels, s in calls.items() if ("span", "openclaw.sentinel") in labels]
@@ -1094,7 +1093,7 @@ def test_unknown_group_field_in_a_point_does_not_raise() -> None:
     request = metrics_request(sum_metric("openclaw.tokens", [({"openclaw.token": "input"}, 5.0)]))
     point = request.resource_metrics[0].scope_metrics[0].metrics[0].sum.data_points[0]
     point.MergeFromString(bytes([0xA3, 0x06, 0xA4, 0x06]))
-    result = translators.apply(Signal.METRICS, request, now=1.0)
+    result = translators.apply(request, now=1.0)
     assert (result.accepted, _tokens(store)) == (1, {"input": 5.0})
 
 
@@ -1105,7 +1104,7 @@ def test_oversized_trace_id_keeps_the_openmetrics_exposition_valid() -> None:
     traces.resource_spans.add().scope_spans.add().spans.add(
         name="openclaw.run", trace_id=b"\xab" * 100, span_id=b"\x01" * 8, start_time_unix_nano=1, end_time_unix_nano=2
     )
-    translators.apply(Signal.TRACES, traces, now=1.0)
+    translators.apply(traces, now=1.0)
     assert list(parse_openmetrics(render(store, Format.OPENMETRICS) + "# EOF\n"))
 
 
@@ -1117,7 +1116,7 @@ def test_monotonic_sum_without_temporality_does_not_inflate_the_counter() -> Non
         request = metrics_request(
             sum_metric("openclaw.tokens", [({"openclaw.token": "input"}, value)], temporality=0, time=2_000 + number)
         )
-        translators.apply(Signal.METRICS, request, now=float(number))
+        translators.apply(request, now=float(number))
     assert _tokens(store).get("input", 0.0) <= 7.0, _tokens(store)
 
 
@@ -1131,7 +1130,7 @@ def test_counter_never_goes_backwards_when_increments_overflow() -> None:
                 "openclaw.tokens", [({"openclaw.token": "input"}, 1.5e308)], temporality=DELTA, time=2_000 + number
             )
         )
-        translators.apply(Signal.METRICS, request, now=float(number))
+        translators.apply(request, now=float(number))
         page = parse_exposition(render(store, Format.TEXT))
         exposed.append(next(s.value for s in page if s.name == "openclaw_model_tokens_total"))
     assert exposed[1] >= exposed[0], exposed
@@ -1144,7 +1143,7 @@ def test_negative_cumulative_value_does_not_inflate_later_values() -> None:
         request = metrics_request(
             sum_metric("openclaw.tokens", [({"openclaw.token": "input"}, value)], time=2_000 + number)
         )
-        translators.apply(Signal.METRICS, request, now=float(number))
+        translators.apply(request, now=float(number))
     assert _tokens(store)["input"] <= 3.0, _tokens(store)
 
 
@@ -1156,7 +1155,7 @@ def test_reserved_flag_bits_do_not_split_a_stream() -> None:
             sum_metric("openclaw.tokens", [({"openclaw.token": "input"}, value)], time=2_000 + number)
         )
         request.resource_metrics[0].scope_metrics[0].metrics[0].sum.data_points[0].flags = point_flags
-        translators.apply(Signal.METRICS, request, now=float(number))
+        translators.apply(request, now=float(number))
     assert _tokens(store) == {"input": 7.0}
 
 
@@ -1176,7 +1175,7 @@ def test_attribute_keys_never_become_reserved_label_names() -> None:
     metric = metrics_pb2.Metric(name="app.queue.size", unit="1")
     point = metric.gauge.data_points.add(time_unix_nano=1, as_double=3.0)
     point.attributes.extend(key_values({"__name__": "other_metric", "服务": "checkout", "__meta": "x"}))
-    translators.apply(Signal.METRICS, _gauge_request("app", metric), now=1.0)
+    translators.apply(_gauge_request("app", metric), now=1.0)
     text = render(store, Format.TEXT)
     samples = parse_exposition(text)  # prometheus_client refuses reserved label names
     names = {name for sample in samples for name in sample.labels}
@@ -1192,8 +1191,8 @@ def test_one_name_as_gauge_and_as_counter_keeps_openmetrics_valid() -> None:
     counter.sum.is_monotonic = True
     counter.sum.aggregation_temporality = CUMULATIVE  # type: ignore[assignment]
     counter.sum.data_points.add(start_time_unix_nano=1, time_unix_nano=2, as_double=4.0)
-    translators.apply(Signal.METRICS, _gauge_request("one", gauge), now=1.0)
-    translators.apply(Signal.METRICS, _gauge_request("two", counter), now=1.0)
+    translators.apply(_gauge_request("one", gauge), now=1.0)
+    translators.apply(_gauge_request("two", counter), now=1.0)
     assert parse_openmetrics(render(store, Format.OPENMETRICS) + "# EOF\n")
 
 
@@ -1201,7 +1200,7 @@ def test_histogram_with_negative_bounds_is_valid_openmetrics() -> None:
     """A histogram with negative bucket bounds (valid OTLP) leaves the OpenMetrics page parseable."""
     store, translators = _fresh()
     metric = histogram_metric("app.temperature", [({}, [-5.0, 3.0])], bounds=(-10, 0, 10), unit="Cel")
-    translators.apply(Signal.METRICS, _gauge_request("app", metric), now=1.0)
+    translators.apply(_gauge_request("app", metric), now=1.0)
     assert parse_openmetrics(render(store, Format.OPENMETRICS) + "# EOF\n")
 
 

@@ -19,6 +19,7 @@ from otlp_bridge.store import Store
 from otlp_bridge.translate.labels import sanitize_label_name
 from otlp_bridge.translate.metrics import MetricsTranslator, TranslateOptions
 from otlp_bridge.translate.naming import metric_name, unit_word
+from otlp_bridge.translate.result import Reason
 from tests.support import AttributeValue, histogram_metric, key_values, metrics_request, sum_metric
 
 COUNTER, GAUGE, HISTOGRAM = "counter", "gauge", "histogram"
@@ -149,7 +150,7 @@ def _gauge(
     return metric
 
 
-def _translate(*metrics: metrics_pb2.Metric) -> tuple[Store, list[dict[str, int]]]:
+def _translate(*metrics: metrics_pb2.Metric) -> tuple[Store, list[dict[Reason, int]]]:
     store = Store(2048, 2048, 600)
     translator = MetricsTranslator(store, TranslateOptions())
     reasons = []

@@ -4,6 +4,7 @@ unmatched OpenClaw metrics under generic names outside the official namespace, a
 from __future__ import annotations
 
 import pytest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from structlog.testing import capture_logs
 
 from otlp_bridge.config import Config, build_parser, load_config
@@ -41,7 +42,7 @@ def test_prefix_needs_its_separator_and_openclaws_characters(prefix: str, error:
     assert error in str(raised.value)
 
 
-def _default_gateway() -> object:
+def _default_gateway() -> ExportMetricsServiceRequest:
     return metrics_request(
         sum_metric("openclaw.session.state", [(STATE, 3.0)]),
         sum_metric("openclaw.tokens", [({**RUN, "openclaw.token": "input"}, 9.0)]),

@@ -32,7 +32,7 @@ from otlp_bridge.expose.status import OVERFLOW, SenderKey, StatusBook
 from otlp_bridge.server import Bridge, running
 from otlp_bridge.store import Store
 from otlp_bridge.translate.mapping import METRIC_SPECS, family_names
-from otlp_bridge.translate.metrics import IngestResult
+from otlp_bridge.translate.result import IngestResult
 from tests.conftest import CAPTURES, REPO, require_fixtures, require_tool
 from tests.support import LOOPBACK_ANY_PORT, CapturedRequest, RunningBridge, captured_requests
 

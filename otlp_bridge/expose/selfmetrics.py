@@ -15,7 +15,7 @@ from otlp_bridge import __version__
 from otlp_bridge.store import DropReason, Store
 
 if TYPE_CHECKING:
-    from otlp_bridge.translate.metrics import IngestResult
+    from otlp_bridge.translate.result import IngestResult
 
 prometheus_client.disable_created_metrics()
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from otlp_bridge.expose.selfmetrics import MAX_SOURCES, OVERFLOW_SOURCE
-from otlp_bridge.translate.metrics import IngestResult
+from otlp_bridge.translate.result import IngestResult
 
 MAX_VALUE_CHARS = 200
 GAPS = 5  # export gaps kept per sender to estimate its flush interval

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import enum
 import json
-from typing import Any, Final
+from typing import Final, Literal, overload
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
@@ -31,12 +31,23 @@ class Encoding(enum.Enum):
     JSON = "application/json"
 
 
-_REQUESTS: Final[dict[Signal, type[Message]]] = {
+ExportRequest = (
+    metrics_service_pb2.ExportMetricsServiceRequest
+    | trace_service_pb2.ExportTraceServiceRequest
+    | logs_service_pb2.ExportLogsServiceRequest
+)
+ExportResponse = (
+    metrics_service_pb2.ExportMetricsServiceResponse
+    | trace_service_pb2.ExportTraceServiceResponse
+    | logs_service_pb2.ExportLogsServiceResponse
+)
+
+_REQUESTS: Final[dict[Signal, type[ExportRequest]]] = {
     Signal.METRICS: metrics_service_pb2.ExportMetricsServiceRequest,
     Signal.TRACES: trace_service_pb2.ExportTraceServiceRequest,
     Signal.LOGS: logs_service_pb2.ExportLogsServiceRequest,
 }
-_RESPONSES: Final[dict[Signal, type[Message]]] = {
+_RESPONSES: Final[dict[Signal, type[ExportResponse]]] = {
     Signal.METRICS: metrics_service_pb2.ExportMetricsServiceResponse,
     Signal.TRACES: trace_service_pb2.ExportTraceServiceResponse,
     Signal.LOGS: logs_service_pb2.ExportLogsServiceResponse,
@@ -74,7 +85,21 @@ def response_encoding(header: str | None) -> Encoding:
     return Encoding.JSON if "json" in (header or "").lower() else Encoding.PROTOBUF
 
 
-def decode_request(signal: Signal, encoding: Encoding, body: bytes) -> Any:
+@overload
+def decode_request(
+    signal: Literal[Signal.METRICS], encoding: Encoding, body: bytes
+) -> metrics_service_pb2.ExportMetricsServiceRequest: ...
+@overload
+def decode_request(
+    signal: Literal[Signal.TRACES], encoding: Encoding, body: bytes
+) -> trace_service_pb2.ExportTraceServiceRequest: ...
+@overload
+def decode_request(
+    signal: Literal[Signal.LOGS], encoding: Encoding, body: bytes
+) -> logs_service_pb2.ExportLogsServiceRequest: ...
+@overload
+def decode_request(signal: Signal, encoding: Encoding, body: bytes) -> ExportRequest: ...
+def decode_request(signal: Signal, encoding: Encoding, body: bytes) -> ExportRequest:
     """Decode an ``Export*ServiceRequest``; any malformed body raises ``BadRequest``."""
     message = _REQUESTS[signal]()
     if encoding is Encoding.PROTOBUF:
@@ -99,7 +124,7 @@ def decode_request(signal: Signal, encoding: Encoding, body: bytes) -> Any:
     return message
 
 
-def _hex_ids_to_base64(node: Any) -> None:
+def _hex_ids_to_base64(node: object) -> None:
     """OTLP/JSON writes trace and span ids as hex; proto3 JSON expects base64 for ``bytes``."""
     if isinstance(node, dict):
         for key in _HEX_ID_KEYS:
@@ -126,7 +151,7 @@ def _short(exc: BaseException, limit: int = 200) -> str:
 
 def encode_response(signal: Signal, encoding: Encoding, rejected: int = 0, message: str = "") -> bytes:
     """A success body; ``partial_success`` is set only when something was rejected or there is a warning."""
-    response: Any = _RESPONSES[signal]()
+    response = _RESPONSES[signal]()
     if rejected or message:
         setattr(response.partial_success, _REJECTED_FIELD[signal], rejected)
         response.partial_success.error_message = message

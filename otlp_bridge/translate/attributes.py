@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any
+
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SPLIT = re.compile(r"[._\-/]+")
@@ -44,15 +45,8 @@ _PRIVATE_LAST_WORDS = frozenset({"id", "ids", "key", "hash", "uuid", "digest", "
 _ALLOWED_KEYS = frozenset({"openclaw.token"})  # the token *type* (input/output), not a secret
 
 
-def any_value_text(value: Any) -> str | None:
-    """An attribute value as a label-ready string; arrays, maps and bytes have no label form (None)."""
-    kind = value.WhichOneof("value")
-    if kind == "string_value":
-        return str(value.string_value)
-    return _scalar_text(value, kind)
-
-
-def _scalar_text(value: Any, kind: str | None) -> str | None:
+def _scalar_text(value: AnyValue, kind: str | None) -> str | None:
+    """A bool, int or double as a label-ready string; None for arrays, maps and bytes (no label form)."""
     if kind == "bool_value":
         return "true" if value.bool_value else "false"
     if kind == "int_value":
@@ -63,7 +57,7 @@ def _scalar_text(value: Any, kind: str | None) -> str | None:
     return None
 
 
-def attribute_dict(pairs: Iterable[Any]) -> dict[str, str]:
+def attribute_dict(pairs: Iterable[KeyValue]) -> dict[str, str]:
     """Repeated ``KeyValue`` → ``{key: text}``; later duplicates win, values without a text form are skipped."""
     out: dict[str, str] = {}
     for pair in pairs:

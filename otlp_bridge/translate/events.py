@@ -8,19 +8,31 @@ Content never becomes a label: only the attributes the specs name are read, thro
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterable
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, SeverityNumber
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from otlp_bridge.store import HistogramSeries, Kind, Labels, ScalarSeries, Series, Store
 from otlp_bridge.translate.attributes import attribute_dict
 from otlp_bridge.translate.labels import label_pair, normalize_value
 from otlp_bridge.translate.mapping import LOG_SPECS, SPAN_SPECS, SPANS_COMPLETE_SPECS, FamilySpec, Value
-from otlp_bridge.translate.metrics import IngestResult, MetricsTranslator
+from otlp_bridge.translate.metrics import MetricsTranslator
+from otlp_bridge.translate.result import IngestResult, Reason, Rejection
 
-STATUS_ERROR = 2
 SEEN_SPANS = 65536  # span ids remembered, so a re-sent batch is not counted twice
 HARNESS_RUN = "openclaw.harness.run"
-_SEVERITIES = ((21, "fatal"), (17, "error"), (13, "warn"), (9, "info"), (5, "debug"), (1, "trace"))
+_SEVERITIES = (
+    (SeverityNumber.SEVERITY_NUMBER_FATAL, "fatal"),
+    (SeverityNumber.SEVERITY_NUMBER_ERROR, "error"),
+    (SeverityNumber.SEVERITY_NUMBER_WARN, "warn"),
+    (SeverityNumber.SEVERITY_NUMBER_INFO, "info"),
+    (SeverityNumber.SEVERITY_NUMBER_DEBUG, "debug"),
+    (SeverityNumber.SEVERITY_NUMBER_TRACE, "trace"),
+)
 
 
 def severity_word(number: int, text: str) -> str:
@@ -38,17 +50,12 @@ class EventFeeder:
         self.store = store
         self.sources = sources
 
-    def events(self, resources: Any, scopes: str, items: str, result: IngestResult) -> Iterator[tuple[Any, Labels]]:
-        """Every span or log record of a request, with the source labels of its resource."""
+    def source_labels(self, resource: Resource, result: IngestResult) -> Labels:
+        """The source labels of a resource's spans or log records (its source noted in ``result``)."""
+        source = self.sources.source_name(resource, resource.SerializeToString())
+        result.sources.add(source)
         label = self.sources.options.source_label
-        for block in resources:
-            resource = block.resource
-            source = self.sources.source_name(resource, resource.SerializeToString())
-            result.sources.add(source)
-            extra: Labels = (label_pair(label, source),) if label else ()
-            for scope in getattr(block, scopes):
-                for item in getattr(scope, items):
-                    yield item, extra
+        return (label_pair(label, source),) if label else ()
 
     def feed(
         self,
@@ -58,17 +65,17 @@ class EventFeeder:
         value: float,
         now: float,
         exemplar: tuple[str, float] | None = None,
-    ) -> str | None:
+    ) -> Reason | None:
         """Feed one family; None when it took the event, else why it refused it."""
         family = self.store.family(spec.info)
         if family is None:
-            return "invalid"
+            return Rejection.INVALID
         labels = spec.labels_for(attributes)
         if extra:
             labels = tuple(sorted(labels + extra))
         series = self.store.series(family, labels, now, now)
         if not isinstance(series, Series):
-            return series.value
+            return series
         series.last_seen = now
         if isinstance(series, HistogramSeries):
             series.observe(spec.bounds, value, exemplar)
@@ -90,19 +97,22 @@ class SpanTranslator:
         self.by_name = {name: tuple(specs) for name, specs in by_name.items()}
         self.seen: OrderedDict[bytes, None] = OrderedDict()
 
-    def apply(self, request: Any, now: float) -> IngestResult:
+    def apply(self, request: ExportTraceServiceRequest, now: float) -> IngestResult:
         result = IngestResult()
-        for span, extra in self.feeder.events(request.resource_spans, "scope_spans", "spans", result):
-            result.tally(self._span(span, extra, now))
+        for block in request.resource_spans:
+            extra = self.feeder.source_labels(block.resource, result)
+            for scope in block.scope_spans:
+                for span in scope.spans:
+                    result.tally(self._span(span, extra, now))
         return result
 
-    def _span(self, span: Any, extra: Labels, now: float) -> str | None:
+    def _span(self, span: Span, extra: Labels, now: float) -> Reason | None:
         """Apply one span; None when it was taken, else why it was refused (once, however many families)."""
         name = span.name
         if not name.startswith("openclaw."):
             return None  # accepted, nothing to derive from a foreign span
         if span.end_time_unix_nano < span.start_time_unix_nano:
-            return "invalid"
+            return Rejection.INVALID
         key = bytes(span.trace_id) + bytes(span.span_id)
         if span.span_id:
             if key in self.seen:
@@ -113,14 +123,14 @@ class SpanTranslator:
         attributes = attribute_dict(span.attributes)
         if name == HARNESS_RUN and "openclaw.outcome" not in attributes:
             return None  # the lifecycle span OpenClaw emits around each harness run: counted once, via its child
-        error = span.status.code == STATUS_ERROR or "openclaw.errorCategory" in attributes
+        error = span.status.code == Status.STATUS_CODE_ERROR or "openclaw.errorCategory" in attributes
         attributes["span.name"] = name
         attributes["span.outcome"] = "error" if error else "completed"
         if error:
             attributes["span.error_category"] = attributes.get("openclaw.errorCategory", "other")
         duration = (span.end_time_unix_nano - span.start_time_unix_nano) / 1e9
         exemplar = (span.trace_id.hex(), span.end_time_unix_nano / 1e9) if len(span.trace_id) == 16 else None
-        refused = None
+        refused: Reason | None = None
         for spec in (*self.generic, *self.by_name.get(name, ())):
             if spec.select is not None and not spec.select(attributes):
                 continue
@@ -146,13 +156,16 @@ class LogTranslator:
         self.generic = tuple(spec for spec in LOG_SPECS if spec.source == "*")
         self.by_event = {spec.source: spec for spec in LOG_SPECS if spec.source != "*"}
 
-    def apply(self, request: Any, now: float) -> IngestResult:
+    def apply(self, request: ExportLogsServiceRequest, now: float) -> IngestResult:
         result = IngestResult()
-        for record, extra in self.feeder.events(request.resource_logs, "scope_logs", "log_records", result):
-            result.tally(self._record(record, extra, now))
+        for block in request.resource_logs:
+            extra = self.feeder.source_labels(block.resource, result)
+            for scope in block.scope_logs:
+                for record in scope.log_records:
+                    result.tally(self._record(record, extra, now))
         return result
 
-    def _record(self, record: Any, extra: Labels, now: float) -> str | None:
+    def _record(self, record: LogRecord, extra: Labels, now: float) -> Reason | None:
         attributes = attribute_dict(record.attributes)
         attributes["log.severity"] = severity_word(record.severity_number, record.severity_text)
         subsystem = attributes.get("openclaw.subsystem")
@@ -162,7 +175,7 @@ class LogTranslator:
         event_spec = self.by_event.get(attributes.get("openclaw.event", ""))
         if event_spec is not None:
             specs = (*self.generic, event_spec)
-        refused = None
+        refused: Reason | None = None
         for spec in specs:
             if spec.select is None or spec.select(attributes):
                 reason = self.feeder.feed(spec, attributes, extra, 1.0, now)

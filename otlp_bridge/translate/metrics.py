@@ -24,9 +24,8 @@ import math
 import operator
 import struct
 from array import array
-from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
@@ -38,6 +37,7 @@ from otlp_bridge.translate.attributes import attribute_dict, is_private_attribut
 from otlp_bridge.translate.labels import label_pair, normalize_value, sanitize_label_name
 from otlp_bridge.translate.mapping import METRIC_SPECS, SELF_METRIC_FAMILIES, FamilySpec, Value, specs_by_metric
 from otlp_bridge.translate.naming import metric_name, unit_word
+from otlp_bridge.translate.result import IngestResult, Reason, Rejection
 
 CUMULATIVE = 2
 DELTA = 1
@@ -53,35 +53,6 @@ class TranslateOptions:
     source_label: str | None = None
     source_attributes: tuple[str, ...] = ("service.name", "host.name")
     max_streams: int = 32768
-
-
-@dataclass(slots=True)
-class IngestResult:
-    """What one request did: the basis of ``partial_success`` and the self-metrics."""
-
-    accepted: int = 0
-    rejected: int = 0
-    reasons: Counter[str] = field(default_factory=Counter)
-    sources: set[str] = field(default_factory=set)
-    unprefixed: str = ""  # an OpenClaw metric named without --metric-name-prefix, when no metric had the prefix
-
-    def reject(self, reason: str, count: int = 1) -> None:
-        self.rejected += count
-        self.reasons[reason] += count
-
-    def tally(self, refused: str | None) -> None:
-        """Count one point, span or log record: accepted, or rejected for ``refused``."""
-        if refused is None:
-            self.accepted += 1
-        else:
-            self.reject(refused)
-
-    @property
-    def message(self) -> str:
-        if not self.rejected:
-            return ""
-        parts = ", ".join(f"{count} {reason.replace('_', ' ')}" for reason, count in sorted(self.reasons.items()))
-        return f"{self.rejected} rejected: {parts}"
 
 
 class Increment(NamedTuple):
@@ -559,21 +530,21 @@ class MetricsTranslator:
         specs = self.specs.get(name) if scope == OPENCLAW_SCOPE else None
         if specs is None:
             if len(name) > MAX_NAME_LENGTH:
-                result.reject("name_too_long", len(points))
+                result.reject(Rejection.NAME_TOO_LONG, len(points))
                 return None
             specs = self._generic_specs(metric, data_kind, data)
             if specs is None:
-                result.reject("unsupported", len(points))
+                result.reject(Rejection.UNSUPPORTED, len(points))
                 return None
             if not specs[0].name:
-                result.reject("invalid", len(points))  # Prometheus's rules leave nothing of the name
+                result.reject(Rejection.INVALID, len(points))  # Prometheus's rules leave nothing of the name
                 return None
             dynamic = True
         else:
             dynamic = False
             expected = "sum" if specs and specs[0].value is Value.SUM else "histogram"
             if specs and data_kind != expected:
-                result.reject("invalid", len(points))
+                result.reject(Rejection.INVALID, len(points))
                 return None
         if not specs or not points:
             result.accepted += len(points)  # span-fed families under --spans-complete: counted from spans
@@ -582,11 +553,11 @@ class MetricsTranslator:
         if data_kind == "sum":
             if not data.is_monotonic:
                 if temporality == DELTA:
-                    result.reject("unsupported", len(points))
+                    result.reject(Rejection.UNSUPPORTED, len(points))
                     return None
                 temporality = 0  # a non-monotonic sum is a gauge: last value
             elif temporality not in (CUMULATIVE, DELTA):
-                result.reject("invalid", len(points))  # a counter needs a temporality to be read at all
+                result.reject(Rejection.INVALID, len(points))  # a counter needs a temporality to be read at all
                 return None
         batch = _Batch(points, specs, extra, dynamic, now, result)
         rejected_before = result.rejected
@@ -596,14 +567,14 @@ class MetricsTranslator:
         try:
             encoded_points = list(wire.data_points(metric.SerializeToString()))
         except (wire.WireError, IndexError, struct.error):
-            result.reject("invalid", len(points))
+            result.reject(Rejection.INVALID, len(points))
             return None
         point_streams: list[Stream] = []
         for index, encoded in enumerate(encoded_points):
             try:
                 point = wire.histogram_point(encoded) if histogram else wire.number_point(encoded)
             except (wire.WireError, IndexError, struct.error):
-                result.reject("invalid")
+                result.reject(Rejection.INVALID)
                 continue
             if point.flags & NO_RECORDED_VALUE:
                 result.accepted += 1
@@ -741,12 +712,12 @@ class MetricsTranslator:
     # -- points ---------------------------------------------------------------------------------------------
     def _sum_point(
         self, stream: Stream, point: wire.NumberPoint, temporality: int, batch: _Batch, index: int
-    ) -> str | None:
+    ) -> Reason | None:
         """Apply one point; None when it was taken, else why it was refused (once, however many families it
         feeds: the caller counts it)."""
         value = point.value
         if value is None or not math.isfinite(value) or (value < 0 and temporality != 0):
-            return "invalid"  # counters count up from zero
+            return Rejection.INVALID  # counters count up from zero
         if temporality == CUMULATIVE:
             start = point.start
             previous = stream.state.value
@@ -766,7 +737,7 @@ class MetricsTranslator:
 
     def _histogram_point(
         self, stream: Stream, point: wire.HistogramPoint, temporality: int, batch: _Batch, index: int
-    ) -> str | None:
+    ) -> Reason | None:
         count = point.observations
         unchanged = point.start == stream.start and count == stream.state.observations and stream.last_time >= 0
         if temporality == CUMULATIVE and unchanged:
@@ -779,11 +750,11 @@ class MetricsTranslator:
         if not counts:
             counts, raw_bounds = (count,), ()
         if len(counts) != len(raw_bounds) + 1 or not math.isfinite(total) or sum(counts) != count:
-            return "invalid"
+            return Rejection.INVALID
         if raw_bounds != stream.raw_bounds:
             shared = shared_bounds(raw_bounds)
             if shared is None:
-                return "invalid"
+                return Rejection.INVALID
             stream.raw_bounds = shared
             for target in stream.targets:
                 target.bounds = None
@@ -802,7 +773,7 @@ class MetricsTranslator:
                 interval = stream.last_time >= 0 and point.start != stream.start
             stream.start, stream.state = point.start, full
         elif temporality != DELTA:
-            return "invalid"  # histograms need a temporality
+            return Rejection.INVALID  # histograms need a temporality
         stream.last_time = point.time or stream.last_time + 1
         extremes = None
         if temporality == DELTA and (point.low is not None or point.high is not None):
@@ -810,7 +781,7 @@ class MetricsTranslator:
         return self._apply(stream, increment, full, batch, index, extremes, interval)
 
     # -- targets --------------------------------------------------------------------------------------------
-    def _touch(self, stream: Stream, batch: _Batch, index: int) -> str | None:
+    def _touch(self, stream: Stream, batch: _Batch, index: int) -> Reason | None:
         """An unchanged point: keep its series alive; a point whose series was refused is still refused."""
         refused = None
         for target in stream.targets:
@@ -836,7 +807,7 @@ class MetricsTranslator:
         index: int,
         extremes: placement.Extremes | None = None,
         interval: bool = True,
-    ) -> str | None:
+    ) -> Reason | None:
         """Feed every family of the stream; the first refusal's reason when a family refused the point.
 
         An APPROX gauge (``Value.MEAN``) takes only an ``interval``'s mean: the first cumulative point of a stream
@@ -860,19 +831,19 @@ class MetricsTranslator:
                 refused = refused or reason
         return refused
 
-    def _resolve(self, target: Target, stream: Stream, batch: _Batch, index: int) -> str | None:
+    def _resolve(self, target: Target, stream: Stream, batch: _Batch, index: int) -> Reason | None:
         """Look up (or create) the target's series; None when it has one, else why not."""
         spec = target.spec
         family = self.store.family(spec.info)
         if family is None:
             target.series = None
-            return "invalid"
+            return Rejection.INVALID
         attributes = batch.attributes(index)
         labels = dynamic_labels(attributes) if batch.dynamic else spec.labels_for(attributes)
         if batch.extra:
             labels = tuple(sorted(labels + batch.extra))
         series = target.series = self.store.series(family, labels, stream.created, batch.now)
-        return None if isinstance(series, Series) else series.value
+        return None if isinstance(series, Series) else series
 
     def _feed(
         self, target: Target, increment: Increment, stream: Stream, extremes: placement.Extremes | None = None

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 from otlp_bridge.config import Config
-from otlp_bridge.receive.codec import Signal
+from otlp_bridge.receive.codec import ExportRequest
 from otlp_bridge.store import Store
 from otlp_bridge.translate.events import LogTranslator, SpanTranslator
-from otlp_bridge.translate.metrics import IngestResult, MetricsTranslator, TranslateOptions
+from otlp_bridge.translate.metrics import MetricsTranslator, TranslateOptions
+from otlp_bridge.translate.result import IngestResult
 
 
 class SignalTranslators:
@@ -24,13 +26,13 @@ class SignalTranslators:
         self.spans = SpanTranslator(store, self.metrics, config.spans_complete)
         self.logs = LogTranslator(store, self.metrics)
 
-    def apply(self, signal: Signal, message: Any, now: float, body: bytes | None = None) -> IngestResult:
+    def apply(self, message: ExportRequest, now: float, body: bytes | None = None) -> IngestResult:
         """``body``: the protobuf ``message`` was decoded from, when it was protobuf."""
-        if signal is Signal.METRICS:
+        if isinstance(message, ExportMetricsServiceRequest):
             return self.metrics.apply(message, now, body)
-        if signal is Signal.TRACES:
-            return self.spans.apply(message, now)
-        return self.logs.apply(message, now)
+        if isinstance(message, ExportLogsServiceRequest):
+            return self.logs.apply(message, now)
+        return self.spans.apply(message, now)
 
     def expire(self, now: float) -> int:
         return self.metrics.expire(now)
