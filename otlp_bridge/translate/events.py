@@ -113,13 +113,8 @@ class SpanTranslator:
             return None  # accepted, nothing to derive from a foreign span
         if span.end_time_unix_nano < span.start_time_unix_nano:
             return Rejection.INVALID
-        key = bytes(span.trace_id) + bytes(span.span_id)
-        if span.span_id:
-            if key in self.seen:
-                return None  # a re-sent batch
-            self.seen[key] = None
-            if len(self.seen) > SEEN_SPANS:
-                self.seen.popitem(last=False)
+        if self._seen_before(span):
+            return None  # a re-sent batch
         attributes = attribute_dict(span.attributes)
         if name == HARNESS_RUN and "openclaw.outcome" not in attributes:
             return None  # the lifecycle span OpenClaw emits around each harness run: counted once, via its child
@@ -148,6 +143,18 @@ class SpanTranslator:
                 reason = self.feeder.feed(spec, attributes, extra, duration, now, sample)
             refused = refused or reason
         return refused
+
+    def _seen_before(self, span: Span) -> bool:
+        """Whether a span with this trace and span id was taken already (of the last ``SEEN_SPANS``)."""
+        if not span.span_id:
+            return False
+        key = bytes(span.trace_id) + bytes(span.span_id)
+        if key in self.seen:
+            return True
+        self.seen[key] = None
+        if len(self.seen) > SEEN_SPANS:
+            self.seen.popitem(last=False)
+        return False
 
 
 class LogTranslator:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import TypedDict, Unpack
 
 from otlp_bridge.store import FamilyInfo, Kind
 from otlp_bridge.translate.labels import label_pair, normalize_lane, normalize_value
@@ -24,6 +25,23 @@ class Value(enum.Enum):
     COUNT = "count"  # a histogram point's count: counter increment
     HISTOGRAM = "histogram"  # a histogram point: buckets, sum, count
     MEAN = "mean"  # gauge ≈ Δsum / Δcount of a histogram since the last export (APPROX rows)
+
+
+class Exactness(enum.StrEnum):
+    """How close a family comes to the official plugin's (docs/mapping.md, "Exactness", says what each means)."""
+
+    EXACT = "EXACT"
+    PLACED = "PLACED"
+    PLACED_AGENT_BOUNDS_EXACT = "PLACED (agent bounds: EXACT)"
+    COUNT_SUM = "COUNT/SUM"
+    PARTIAL = "PARTIAL"
+    PARTIAL_PLACED = "PARTIAL, PLACED"
+    PARTIAL_PLACED_AGENT_BOUNDS_PARTIAL = "PARTIAL, PLACED (agent bounds: PARTIAL)"
+    PARTIAL_SPAN = "PARTIAL, SPAN"
+    APPROX = "APPROX"
+    SPAN = "SPAN"
+    LOG = "LOG"
+    GENERIC = "GENERIC"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +82,21 @@ class Label:
         return self.rename.get(value, value)
 
 
-def L(name: str, *source: str, **options: object) -> Label:
-    return Label(name, tuple(source), **options)  # type: ignore[arg-type]
+class LabelOptions(TypedDict, total=False):
+    """``Label``'s fields after ``source``, as keywords of ``L``."""
+
+    fallback: str
+    absent: str | None
+    const: str | None
+    present: str | None
+    rename: Mapping[str, str]
+    optional: bool
+    lane: bool
+
+
+def L(name: str, *source: str, **options: Unpack[LabelOptions]) -> Label:
+    """A label read from the attributes ``source`` (the first present wins)."""
+    return Label(name, tuple(source), **options)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +113,7 @@ class FamilySpec:
     unit: str = ""
     select: Callable[[Attributes], bool] | None = None
     span_fed: bool = False  # fed from spans instead when --spans-complete is set
-    exactness: str = "EXACT"
+    exactness: Exactness = Exactness.EXACT
     # The official buckets: those of families fed one observation at a time (spans, logs); for metric families the
     # ones placement adds above a sender's last bound (in seconds; ``divisor`` converts them to the sender's unit).
     bounds: tuple[float, ...] = ()
@@ -254,7 +285,7 @@ def _memory_specs() -> Iterable[FamilySpec]:
             Value.MEAN,
             unit="bytes",
             select=sample,
-            exactness="APPROX",
+            exactness=Exactness.APPROX,
         )
         help_text = (
             "RSS memory sample distribution in bytes."
@@ -270,7 +301,7 @@ def _memory_specs() -> Iterable[FamilySpec]:
             Value.HISTOGRAM,
             unit="bytes",
             select=sample,
-            exactness="COUNT/SUM",
+            exactness=Exactness.COUNT_SUM,
         )
         yield FamilySpec(
             source,
@@ -285,7 +316,7 @@ def _memory_specs() -> Iterable[FamilySpec]:
             Value.HISTOGRAM,
             unit="bytes",
             select=_has("openclaw.memory.level"),
-            exactness="COUNT/SUM",
+            exactness=Exactness.COUNT_SUM,
         )
 
 
@@ -300,8 +331,8 @@ def _counted_histogram(
     select: Callable[[Attributes], bool] | None = None,
     span_fed: bool = True,
     counter_span_fed: bool = False,
-    exactness: str = "PLACED",
-    counter_exactness: str = "EXACT",
+    exactness: Exactness = Exactness.PLACED,
+    counter_exactness: Exactness = Exactness.EXACT,
 ) -> tuple[FamilySpec, FamilySpec]:
     """A duration histogram that also feeds a ``*_total`` counter from its count."""
     return (
@@ -328,7 +359,7 @@ def _histogram(
     *,
     divisor: float = MS,
     unit: str = "seconds",
-    exactness: str = "PLACED",
+    exactness: Exactness = Exactness.PLACED,
     select: Callable[[Attributes], bool] | None = None,
     span_fed: bool = False,
 ) -> FamilySpec:
@@ -357,7 +388,7 @@ def _counter(
     divisor: float = 1.0,
     unit: str = "",
     span_fed: bool = False,
-    exactness: str = "EXACT",
+    exactness: Exactness = Exactness.EXACT,
 ) -> FamilySpec:
     return FamilySpec(
         source, name, C, help_text, labels, Value.SUM, divisor, unit, span_fed=span_fed, exactness=exactness
@@ -370,7 +401,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "gc.duration_ms",
         "openclaw_gc_duration_seconds",
         "Elapsed garbage collection duration in seconds for the hosting JavaScript isolate.",
-        exactness="EXACT",
+        exactness=Exactness.EXACT,
     ),
     _counter(
         "gateway.rpc.requests",
@@ -383,28 +414,28 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "openclaw_gateway_rpc_first_response_seconds",
         "Elapsed time until the first Gateway RPC response is sent.",
         METHOD,
-        exactness="EXACT",
+        exactness=Exactness.EXACT,
     ),
     _histogram(
         "gateway.rpc.handler_ms",
         "openclaw_gateway_rpc_handler_seconds",
         "Gateway RPC handler duration until return or throw.",
         METHOD,
-        exactness="EXACT",
+        exactness=Exactness.EXACT,
     ),
     _histogram(
         "gateway.rpc.admission_ms",
         "openclaw_gateway_rpc_admission_seconds",
         "Elapsed time from Gateway RPC receipt until handler invocation.",
         METHOD,
-        exactness="EXACT",
+        exactness=Exactness.EXACT,
     ),
     _histogram(
         "gateway.rpc.queue_wait_ms",
         "openclaw_gateway_rpc_queue_wait_seconds",
         "Gateway operator request start queue wait.",
         METHOD,
-        exactness="EXACT",
+        exactness=Exactness.EXACT,
     ),
     _counter(
         "gateway.rpc.outcomes",
@@ -422,8 +453,8 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         RUN,
         select=_has("openclaw.outcome"),
         counter_span_fed=True,
-        counter_exactness="PARTIAL",  # trigger: a constant label, as on the histogram
-        exactness="PARTIAL, PLACED (agent bounds: PARTIAL)",
+        counter_exactness=Exactness.PARTIAL,  # trigger: a constant label, as on the histogram
+        exactness=Exactness.PARTIAL_PLACED_AGENT_BOUNDS_PARTIAL,
     ),
     _histogram(
         "run.duration_ms",
@@ -431,7 +462,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Model usage event duration in seconds.",
         USAGE,
         select=_lacks("openclaw.outcome"),
-        exactness="PLACED (agent bounds: EXACT)",
+        exactness=Exactness.PLACED_AGENT_BOUNDS_EXACT,
     ),
     # model calls
     *_counted_histogram(
@@ -441,7 +472,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Model requests or synthetic agent turns completed by outcome.",
         "Model request or synthetic agent-turn duration in seconds.",
         MODEL_CALL,
-        exactness="PLACED (agent bounds: EXACT)",
+        exactness=Exactness.PLACED_AGENT_BOUNDS_EXACT,
     ),
     _histogram(
         "model_call.time_to_first_byte_ms",
@@ -457,7 +488,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         MODEL_CALL,
         divisor=1.0,
         unit="bytes",
-        exactness="COUNT/SUM",
+        exactness=Exactness.COUNT_SUM,
     ),
     _histogram(
         "model_call.response_bytes",
@@ -466,7 +497,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         MODEL_CALL,
         divisor=1.0,
         unit="bytes",
-        exactness="COUNT/SUM",
+        exactness=Exactness.COUNT_SUM,
     ),
     # failover
     _counter(
@@ -520,7 +551,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         (*USAGE, L("context", "openclaw.context")),
         divisor=1.0,
         unit="",
-        exactness="EXACT",
+        exactness=Exactness.EXACT,
     ),
     # skills
     _counter(
@@ -542,7 +573,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Tool executions completed by outcome.",
         "Tool execution duration in seconds.",
         (ERROR_CATEGORY, OUTCOME_FROM_ERROR, *TOOL),
-        exactness="PLACED (agent bounds: EXACT)",
+        exactness=Exactness.PLACED_AGENT_BOUNDS_EXACT,
     ),
     _counter(
         "tool.execution.blocked",
@@ -583,7 +614,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Agent harness runs completed by outcome.",
         "Agent harness run duration in seconds.",
         HARNESS,
-        exactness="PLACED (agent bounds: EXACT)",
+        exactness=Exactness.PLACED_AGENT_BOUNDS_EXACT,
     ),
     # webhooks
     _counter(
@@ -637,7 +668,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Inbound messages processed by outcome.",
         PROCESSED,
         span_fed=True,
-        exactness="PARTIAL",
+        exactness=Exactness.PARTIAL,
     ),
     _histogram(
         "message.duration_ms",
@@ -645,7 +676,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Inbound message processing duration in seconds.",
         PROCESSED,
         span_fed=True,
-        exactness="PARTIAL, PLACED",
+        exactness=Exactness.PARTIAL_PLACED,
     ),
     _counter(
         "message.delivery.started",
@@ -676,7 +707,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         TALK,
         divisor=1.0,
         unit="bytes",
-        exactness="COUNT/SUM",
+        exactness=Exactness.COUNT_SUM,
     ),
     # queues (openclaw.queue.depth carries four kinds of streams)
     FamilySpec(
@@ -687,7 +718,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         (LANE,),
         Value.MEAN,
         select=_lane_only,
-        exactness="APPROX",
+        exactness=Exactness.APPROX,
     ),
     _histogram(
         "queue.depth",
@@ -696,7 +727,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         (LANE,),
         divisor=1.0,
         unit="",
-        exactness="EXACT",
+        exactness=Exactness.EXACT,
         select=_lane_only,
     ),
     _histogram(
@@ -706,7 +737,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         MESSAGE_SOURCE,
         divisor=1.0,
         unit="",
-        exactness="EXACT",
+        exactness=Exactness.EXACT,
         select=_message_queue,
     ),
     _histogram(
@@ -715,7 +746,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Queued work observed by diagnostic heartbeats.",
         divisor=1.0,
         unit="",
-        exactness="EXACT",
+        exactness=Exactness.EXACT,
         select=_channel_is("heartbeat"),
     ),
     FamilySpec(
@@ -727,7 +758,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         (L("state", const="queued"),),
         Value.MEAN,
         select=_channel_is("liveness"),
-        exactness="APPROX",
+        exactness=Exactness.APPROX,
     ),
     _histogram(
         "queue.wait_ms",
@@ -765,7 +796,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "openclaw_session_stuck_total",
         "Stale session bookkeeping observations with no active work.",
         STUCK,
-        exactness="PARTIAL",
+        exactness=Exactness.PARTIAL,
     ),
     _histogram(
         "session.stuck_age_ms",
@@ -773,7 +804,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "Age of stale session bookkeeping observations in seconds.",
         STUCK,
         span_fed=True,
-        exactness="PARTIAL, PLACED",
+        exactness=Exactness.PARTIAL_PLACED,
     ),
     _counter(
         "session.recovery.requested",
@@ -804,7 +835,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         "gateway.event_loop.delay_max_ms",
         "openclaw_gateway_event_loop_delay_max_seconds",
         "Maximum event-loop delay per completed Gateway observation window in seconds.",
-        exactness="EXACT",
+        exactness=Exactness.EXACT,
     ),
     _counter(
         "gateway.event_loop.observed_ms",
@@ -835,7 +866,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         LIVENESS,
         divisor=1.0,
         unit="ratio",
-        exactness="COUNT/SUM",
+        exactness=Exactness.COUNT_SUM,
     ),
     _histogram(
         "liveness.cpu_core_ratio",
@@ -844,7 +875,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         LIVENESS,
         divisor=1.0,
         unit="ratio",
-        exactness="COUNT/SUM",
+        exactness=Exactness.COUNT_SUM,
     ),
     # payloads, memory, exporter, async queue
     _counter(
@@ -860,7 +891,7 @@ METRIC_SPECS: tuple[FamilySpec, ...] = (
         PAYLOAD,
         divisor=1.0,
         unit="bytes",
-        exactness="COUNT/SUM",
+        exactness=Exactness.COUNT_SUM,
     ),
     *_memory_specs(),
     _counter(
@@ -907,7 +938,7 @@ SPAN_SPECS: tuple[FamilySpec, ...] = (
         "OpenClaw spans completed, by span name, outcome and error category.",
         SPAN_RED,
         Value.COUNT,
-        exactness="SPAN",
+        exactness=Exactness.SPAN,
     ),
     FamilySpec(
         "*",
@@ -918,7 +949,7 @@ SPAN_SPECS: tuple[FamilySpec, ...] = (
         Value.HISTOGRAM,
         unit="seconds",
         bounds=DURATION_BUCKETS_SECONDS,
-        exactness="SPAN",
+        exactness=Exactness.SPAN,
     ),
     *(
         FamilySpec(
@@ -929,7 +960,7 @@ SPAN_SPECS: tuple[FamilySpec, ...] = (
             (L("state", const=state),),
             Value.SUM,
             attribute=f"openclaw.liveness.{state}",
-            exactness="SPAN",
+            exactness=Exactness.SPAN,
         )
         for state in ("active", "waiting", "queued")
     ),
@@ -942,7 +973,7 @@ def _from_span(
     *,
     attribute: str = "",
     select: Callable[[Attributes], bool] | None = None,
-    exactness: str = "SPAN",
+    exactness: Exactness = Exactness.SPAN,
 ) -> FamilySpec:
     """A duration family that ``--spans-complete`` feeds from a span instead of its metric: the span's duration, or
     the milliseconds in one of its attributes, in the official buckets; labels as from the metric."""
@@ -964,7 +995,7 @@ SPANS_COMPLETE_SPECS: tuple[FamilySpec, ...] = (
         "Agent runs completed by outcome.",
         SPAN_RUN,
         Value.COUNT,
-        exactness="SPAN",
+        exactness=Exactness.SPAN,
     ),
     FamilySpec(
         "openclaw.run",
@@ -975,7 +1006,7 @@ SPANS_COMPLETE_SPECS: tuple[FamilySpec, ...] = (
         Value.HISTOGRAM,
         unit="seconds",
         bounds=DURATION_BUCKETS_SECONDS,
-        exactness="SPAN",
+        exactness=Exactness.SPAN,
     ),
     FamilySpec(
         "openclaw.message.processed",
@@ -984,7 +1015,7 @@ SPANS_COMPLETE_SPECS: tuple[FamilySpec, ...] = (
         "Inbound messages processed by outcome.",
         SPAN_PROCESSED,
         Value.COUNT,
-        exactness="SPAN",
+        exactness=Exactness.SPAN,
     ),
     FamilySpec(
         "openclaw.message.processed",
@@ -995,7 +1026,7 @@ SPANS_COMPLETE_SPECS: tuple[FamilySpec, ...] = (
         Value.HISTOGRAM,
         unit="seconds",
         bounds=DURATION_BUCKETS_SECONDS,
-        exactness="SPAN",
+        exactness=Exactness.SPAN,
     ),
     _from_span("openclaw.harness.run", "openclaw_harness_run_duration_seconds"),
     _from_span("openclaw.model.call", "openclaw_model_call_duration_seconds"),
@@ -1016,7 +1047,7 @@ SPANS_COMPLETE_SPECS: tuple[FamilySpec, ...] = (
         "openclaw.session.stuck",
         "openclaw_session_stuck_age_seconds",
         attribute="openclaw.ageMs",
-        exactness="PARTIAL, SPAN",  # reason: on neither the metric nor the span
+        exactness=Exactness.PARTIAL_SPAN,  # reason: on neither the metric nor the span
     ),
     *(
         _from_span(
@@ -1042,7 +1073,7 @@ LOG_SPECS: tuple[FamilySpec, ...] = (
         "OpenClaw log records by severity and subsystem.",
         (L("severity", "log.severity"), L("subsystem", "log.subsystem")),
         Value.COUNT,
-        exactness="LOG",
+        exactness=Exactness.LOG,
     ),
     FamilySpec(
         "embedded_run_agent_end",
@@ -1053,7 +1084,7 @@ LOG_SPECS: tuple[FamilySpec, ...] = (
         PROVIDER_FAILURE,
         Value.COUNT,
         select=lambda attributes: attributes.get("openclaw.isError") == "true",
-        exactness="LOG",
+        exactness=Exactness.LOG,
     ),
     FamilySpec(
         "model_fallback_decision",
@@ -1068,7 +1099,7 @@ LOG_SPECS: tuple[FamilySpec, ...] = (
             L("status", "openclaw.status"),
         ),
         Value.COUNT,
-        exactness="LOG",
+        exactness=Exactness.LOG,
     ),
     FamilySpec(
         "embedded_run_failover_decision",
@@ -1083,7 +1114,7 @@ LOG_SPECS: tuple[FamilySpec, ...] = (
             L("stage", "openclaw.stage"),
         ),
         Value.COUNT,
-        exactness="LOG",
+        exactness=Exactness.LOG,
     ),
 )
 

@@ -35,7 +35,14 @@ from otlp_bridge.store import DropReason, HistogramSeries, Kind, Labels, ScalarS
 from otlp_bridge.translate import placement, wire
 from otlp_bridge.translate.attributes import attribute_dict, is_private_attribute
 from otlp_bridge.translate.labels import label_pair, normalize_value, sanitize_label_name
-from otlp_bridge.translate.mapping import METRIC_SPECS, SELF_METRIC_FAMILIES, FamilySpec, Value, specs_by_metric
+from otlp_bridge.translate.mapping import (
+    METRIC_SPECS,
+    SELF_METRIC_FAMILIES,
+    Exactness,
+    FamilySpec,
+    Value,
+    specs_by_metric,
+)
 from otlp_bridge.translate.naming import metric_name, unit_word
 from otlp_bridge.translate.result import IngestResult, Reason, Rejection
 
@@ -409,7 +416,7 @@ def generic_spec(name: str, unit: str, kind: Kind, value: Value, description: st
     if prom_name.startswith(RESERVED_PREFIXES) or prom_name.removesuffix("_total") in RESERVED_STEMS:
         prom_name = UNMAPPED_PREFIX + prom_name
     help_text = " ".join(description.split())[:200] or f"OTLP metric {name}."
-    return FamilySpec(name, prom_name, kind, help_text, (), value, unit=unit_word(unit), exactness="GENERIC")
+    return FamilySpec(name, prom_name, kind, help_text, (), value, unit=unit_word(unit), exactness=Exactness.GENERIC)
 
 
 class MetricsTranslator:
