@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from otlp_bridge.config import build_parser, check_files, load_config
 from otlp_bridge.errors import ConfigError
 from otlp_bridge.log import configure_logging
+from otlp_bridge.translate.mapping import label_names
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -22,11 +23,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from otlp_bridge.alerts.message import check_template  # noqa: PLC0415 - keep --version free of Jinja2
 
         check_template(config)
+        if config.source_label in label_names():
+            msg = f"--source-label {config.source_label!r} collides with an openclaw_* label; pick another name"
+            raise ConfigError(msg)
         if args.check_config:
-            from otlp_bridge.store import Store  # noqa: PLC0415
-            from otlp_bridge.translate.signals import SignalTranslators  # noqa: PLC0415 - also validates the label options
-
-            SignalTranslators(Store(1, 1, 1.0), config)
             for line in skipped:
                 print(f"otlp-bridge: check-config: {line}", file=sys.stderr)
             print(json.dumps(config.describe(), indent=2))

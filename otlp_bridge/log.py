@@ -9,6 +9,8 @@ from collections.abc import Hashable
 
 import structlog
 
+from otlp_bridge.bounded import BoundedDict
+
 
 class LogFormat(enum.StrEnum):
     JSON = "json"
@@ -62,15 +64,13 @@ class Throttle:
 
     def __init__(self, interval: float = 10.0, max_causes: int = 1024) -> None:
         self.interval = interval
-        self.max_causes = max_causes
-        self._causes: dict[Hashable, tuple[float, int]] = {}  # cause → (time of its last line, held back since)
+        # cause → (time of its last line, held back since); past ``max_causes`` causes the oldest is forgotten
+        self._causes: BoundedDict[Hashable, tuple[float, int]] = BoundedDict(max_causes)
 
     def allow(self, cause: Hashable, now: float) -> int | None:
         last = self._causes.get(cause)
         if last is not None and now - last[0] < self.interval:
             self._causes[cause] = (last[0], last[1] + 1)
             return None
-        if last is None and len(self._causes) >= self.max_causes:
-            self._causes.clear()
         self._causes[cause] = (now, 0)
         return last[1] if last is not None else 0

@@ -78,8 +78,9 @@ class Bridge:
         self.clock = clock
         self.started = clock()
         self.store = Store(config.max_series, config.max_series_per_family, config.series_ttl)
-        self.translators = SignalTranslators(self.store, config)
-        self.metrics = SelfMetrics(self.store, self.translators.metrics.streams)
+        self.metrics = SelfMetrics(self.store)
+        self.translators = SignalTranslators(self.store, config, self.metrics.family_names())
+        self.metrics.watch_streams(self.translators.metrics.streams)
         self.remote_writer = remotewrite.from_config(config, self.store, self.metrics.registry, clock)
         self.ready = False
         self.log = get_logger()

@@ -185,7 +185,6 @@ class Store:
         self.dropped_by_reason: Counter[str] = Counter()
         self.expired_total = 0
         self.unplaced: Counter[str] = Counter()  # observations above a sender's last bound left in +Inf, by family
-        self.generation = 0  # bumps whenever capacity may have been freed
         self._family_order: list[Family] | None = None
         self._stems: dict[str, set[str]] = {}  # OpenMetrics family name → the families using it
 
@@ -275,7 +274,6 @@ class Store:
         if removed:
             self.live_series -= removed
             self.expired_total += removed
-            self.generation += 1
         return removed
 
     def ordered_families(self) -> list[Family]:

@@ -253,10 +253,13 @@ def test_fleet_dashboard_splits_by_gateway() -> None:
 
 def test_queries_use_only_families_the_bridge_exposes() -> None:
     """Every series named by a dashboard or an alert rule is one the bridge can produce."""
-    from otlp_bridge.translate.mapping import family_names  # noqa: PLC0415 - the package is optional for the other tests
+    # imported here: the package is optional for the other tests
+    from otlp_bridge.expose.selfmetrics import SelfMetrics  # noqa: PLC0415
+    from otlp_bridge.store import Store  # noqa: PLC0415
+    from otlp_bridge.translate.mapping import family_names  # noqa: PLC0415
 
-    families = family_names()
-    assert isinstance(families, frozenset) and families
+    families = family_names() | SelfMetrics(Store(1, 1, 1.0)).family_names()
+    assert {"openclaw_model_tokens_total", "otlp_bridge_requests_total", "process_cpu_seconds_total"} <= families
     exprs = [r["expr"] for r in rules()]
     for path in DASHBOARDS:
         exprs += panel_exprs(json.loads(path.read_text()))

@@ -92,11 +92,10 @@ def test_matching_prefix_and_other_senders_raise_no_mismatch() -> None:
 def test_generic_names_never_take_the_bridges_own(name: str, kind: str, expected: str) -> None:
     """A foreign metric whose standard name would be a self-metric's (or in otlp_bridge_*) gets unmapped_ in front;
     others keep the standard name."""
-    store = Store(2048, 1024, ttl=600)
-    translator = MetricsTranslator(store, TranslateOptions())
+    bridge = Bridge(Config())
     metric = sum_metric(name, [({}, 1.0)], monotonic=kind == "sum", unit="")
-    translator.apply(metrics_request(metric, scope="foreign"), now=1.0)
-    assert set(store.families) == {expected}
+    bridge.translators.apply(metrics_request(metric, scope="foreign"), now=1.0)
+    assert set(bridge.store.families) == {expected}
 
 
 def test_the_mismatch_warning_is_throttled() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable
-from typing import Any
 
 from otlp_bridge import __version__
 from otlp_bridge.store import Family, HistogramSeries, Kind, ScalarSeries, Series, Store
@@ -18,7 +17,7 @@ def _iso(timestamp: float) -> str:
     return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).isoformat(timespec="milliseconds")
 
 
-def sample(series: Series) -> dict[str, Any]:
+def sample(series: Series) -> dict[str, object]:
     labels = dict(series.labels)
     if isinstance(series, ScalarSeries):
         return {"labels": labels, "value": series.value}
@@ -32,7 +31,7 @@ def sample(series: Series) -> dict[str, Any]:
     return {"labels": labels, "buckets": buckets, "sum": series.sum, "count": series.count}
 
 
-def family_json(family: Family) -> dict[str, Any]:
+def family_json(family: Family) -> dict[str, object]:
     info = family.info
     return {
         "name": info.name,
@@ -42,7 +41,7 @@ def family_json(family: Family) -> dict[str, Any]:
     }
 
 
-def meta(store: Store) -> dict[str, Any]:
+def meta(store: Store) -> dict[str, object]:
     return {
         "series": {
             "live": store.live_series,
@@ -54,14 +53,14 @@ def meta(store: Store) -> dict[str, Any]:
     }
 
 
-def detailed(store: Store, family_filter: str, now: float) -> dict[str, Any]:
+def detailed(store: Store, family_filter: str, now: float) -> dict[str, object]:
     families = [family_json(f) for f in store.ordered_families() if family_filter in f.info.name]
     return {"timestamp": _iso(now), "meta": meta(store), "metrics": families}
 
 
-def per_object(store: Store, now: float) -> dict[str, Any]:
+def per_object(store: Store, now: float) -> dict[str, object]:
     """Series grouped by the object they describe: each provider, model, channel, tool and lane."""
-    objects: dict[str, dict[str, list[dict[str, Any]]]] = {label: {} for label in OBJECT_LABELS}
+    objects: dict[str, dict[str, list[dict[str, object]]]] = {label: {} for label in OBJECT_LABELS}
     for family in store.ordered_families():
         for labels in family.sorted_labels():
             series = family.series[labels]
@@ -81,7 +80,7 @@ def health(
     ready: bool,
     last_receive: Iterable[tuple[str, str, float]],
     stale_after: float,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     receives = sorted(last_receive)
     sources = [
         {"signal": signal, "source": source, "lastReceiveAt": _iso(at), "ageSeconds": round(now - at, 3)}

@@ -28,16 +28,14 @@ class _StoreCollector:
 
     def __init__(self, store: Store, streams: Sized) -> None:
         self._store = store
-        self._streams = streams
+        self.streams = streams
 
     def collect(self) -> Iterable[Metric]:
         store = self._store
         yield GaugeMetricFamily(
             "otlp_bridge_series", "Live translated series (a histogram counts once).", value=store.live_series
         )
-        yield GaugeMetricFamily(
-            "otlp_bridge_streams", "Incoming OTLP metric streams tracked.", value=len(self._streams)
-        )
+        yield GaugeMetricFamily("otlp_bridge_streams", "Incoming OTLP metric streams tracked.", value=len(self.streams))
         yield CounterMetricFamily(
             "openclaw_prometheus_series_dropped",
             "Prometheus metric series dropped because the exporter series cap was reached.",
@@ -86,7 +84,10 @@ class _LivenessCollector:
 
 
 class SelfMetrics:
-    def __init__(self, store: Store, streams: Sized) -> None:
+    """The bridge's own families. ``streams``: the translator's stream table, counted at scrape time (also given
+    later with ``watch_streams``)."""
+
+    def __init__(self, store: Store, streams: Sized = ()) -> None:
         self.registry = registry = CollectorRegistry(auto_describe=False)
         info = Gauge("otlp_bridge_build_info", "otlp-bridge build information.", ["version"], registry=registry)
         info.labels(__version__).set(1)
@@ -133,8 +134,18 @@ class SelfMetrics:
         for signal in ("metrics", "traces", "logs"):
             for outcome in ("ok", "partial"):
                 self.requests.labels(signal, outcome)
-        registry.register(_StoreCollector(store, streams))
+        self._store_collector = _StoreCollector(store, streams)
+        registry.register(self._store_collector)
         registry.register(_LivenessCollector(self.last_receive))
+
+    def watch_streams(self, streams: Sized) -> None:
+        self._store_collector.streams = streams
+
+    def family_names(self) -> frozenset[str]:
+        """The name of every family exposed (a counter's with ``_total``)."""
+        return frozenset(
+            f"{family.name}_total" if family.type == "counter" else family.name for family in self.registry.collect()
+        )
 
     def received(self, signal: str, source: str, now: float) -> None:
         """Note a request from ``source``; past ``MAX_SOURCES`` sources, new ones count as ``other``."""

@@ -52,15 +52,7 @@ def sanitize_label_name(key: str) -> str | None:
     return "key" + name if name[0] == "_" else name
 
 
-_PAIRS: dict[tuple[str, str], tuple[str, str]] = {}
-
-
+@lru_cache(maxsize=65536)
 def label_pair(name: str, value: str) -> tuple[str, str]:
     """One shared tuple per distinct ``(name, value)``: thousands of series carry the same few pairs."""
-    pair = (name, value)
-    shared = _PAIRS.get(pair)
-    if shared is None:
-        if len(_PAIRS) >= 65536:
-            _PAIRS.clear()  # only an optimisation: equal pairs stay equal either way
-        shared = _PAIRS[pair] = pair
-    return shared
+    return (name, value)

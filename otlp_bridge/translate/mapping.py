@@ -1135,33 +1135,13 @@ def specs_by_metric(prefix: str, spans_complete: bool) -> dict[str, tuple[Family
     return {name: tuple(specs) for name, specs in table.items()}
 
 
-SELF_METRIC_FAMILIES = frozenset(
-    {
-        "otlp_bridge_build_info",
-        "otlp_bridge_requests_total",
-        "otlp_bridge_received_points_total",
-        "otlp_bridge_received_bytes_total",
-        "otlp_bridge_rejected_points_total",
-        "otlp_bridge_series",
-        "otlp_bridge_streams",
-        "openclaw_prometheus_series_dropped_total",
-        "otlp_bridge_series_dropped_total",
-        "otlp_bridge_series_expired_total",
-        "otlp_bridge_unplaced_observations_total",
-        "otlp_bridge_last_scrape_duration_seconds",
-        "otlp_bridge_scrape_requests_total",
-        "otlp_bridge_last_receive_timestamp_seconds",
-        "process_cpu_seconds_total",
-        "process_resident_memory_bytes",
-        "process_virtual_memory_bytes",
-        "process_start_time_seconds",
-        "process_open_fds",
-        "process_max_fds",
-    }
-)
+def label_names() -> frozenset[str]:
+    """Every label of a translated family (``--source-label`` must be none of them)."""
+    specs = (*METRIC_SPECS, *SPAN_SPECS, *SPANS_COMPLETE_SPECS, *LOG_SPECS)
+    return frozenset(label.name for spec in specs for label in spec.labels)
 
 
 def family_names() -> frozenset[str]:
-    """Every family the bridge can expose: translated ``openclaw_*`` families and its own metrics."""
+    """Every translated ``openclaw_*`` family (the bridge's own are ``SelfMetrics.family_names``)."""
     specs = (*METRIC_SPECS, *SPAN_SPECS, *SPANS_COMPLETE_SPECS, *LOG_SPECS)
-    return frozenset(spec.name for spec in specs) | SELF_METRIC_FAMILIES
+    return frozenset(spec.name for spec in specs)

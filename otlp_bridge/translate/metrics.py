@@ -30,14 +30,12 @@ from typing import Any, NamedTuple
 
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 
-from otlp_bridge.errors import ConfigError
 from otlp_bridge.store import DropReason, HistogramSeries, Kind, Labels, ScalarSeries, Series, Store
 from otlp_bridge.translate import placement, wire
 from otlp_bridge.translate.attributes import attribute_dict, is_private_attribute
 from otlp_bridge.translate.labels import label_pair, normalize_value, sanitize_label_name
 from otlp_bridge.translate.mapping import (
     METRIC_SPECS,
-    SELF_METRIC_FAMILIES,
     Exactness,
     FamilySpec,
     Value,
@@ -60,6 +58,7 @@ class TranslateOptions:
     source_label: str | None = None
     source_attributes: tuple[str, ...] = ("service.name", "host.name")
     max_streams: int = 32768
+    reserved_names: frozenset[str] = frozenset()  # the bridge's own families: never a generic metric's name
 
 
 class Increment(NamedTuple):
@@ -402,18 +401,20 @@ MAX_NAME_LENGTH = 200
 MAX_VALUE_LENGTH = 120  # the normaliser's limit for one label value
 
 
-# Names of the bridge's own: the official families' namespace and the self-metrics (also as OpenMetrics stems).
+# The bridge's own namespaces: the official families' and the self-metrics'.
 RESERVED_PREFIXES = ("openclaw_", "otlp_bridge_")
-RESERVED_STEMS = frozenset(name.removesuffix("_total") for name in SELF_METRIC_FAMILIES)
 UNMAPPED_PREFIX = "unmapped_"
 
 
-def generic_spec(name: str, unit: str, kind: Kind, value: Value, description: str) -> FamilySpec:
+def generic_spec(
+    name: str, unit: str, kind: Kind, value: Value, description: str, reserved: frozenset[str] = frozenset()
+) -> FamilySpec:
     """A family for a metric the OpenClaw mapping does not know, named by the standard rules; a name in the bridge's
-    own namespaces (where it would pass for an official family, or clash with a self-metric) gets ``unmapped_``
-    in front."""
+    own namespaces (where it would pass for an official family) or one of ``reserved`` (its own families, also as
+    OpenMetrics stems) gets ``unmapped_`` in front."""
     prom_name = metric_name(name, unit, counter=kind is Kind.COUNTER, gauge=kind is Kind.GAUGE)
-    if prom_name.startswith(RESERVED_PREFIXES) or prom_name.removesuffix("_total") in RESERVED_STEMS:
+    stem = prom_name.removesuffix("_total")
+    if prom_name.startswith(RESERVED_PREFIXES) or any(stem == own.removesuffix("_total") for own in reserved):
         prom_name = UNMAPPED_PREFIX + prom_name
     help_text = " ".join(description.split())[:200] or f"OTLP metric {name}."
     return FamilySpec(name, prom_name, kind, help_text, (), value, unit=unit_word(unit), exactness=Exactness.GENERIC)
@@ -431,11 +432,6 @@ class MetricsTranslator:
         self._generic: dict[tuple[str, str, str, bool], FamilySpec] = {}
         self._sources: dict[bytes, str] = {}
         store.add_settler(self.settle_steps)
-        if options.source_label and options.source_label in {
-            label.name for spec in METRIC_SPECS for label in spec.labels
-        }:
-            msg = f"--source-label {options.source_label!r} collides with an openclaw_* label; pick another name"
-            raise ConfigError(msg)
 
     # -- sources --------------------------------------------------------------------------------------------
     def source_name(self, resource: Any, resource_key: bytes) -> str:
@@ -911,7 +907,9 @@ class MetricsTranslator:
         if spec is None:
             if len(self._generic) >= 4096:
                 self._generic.clear()
-            spec = self._generic[cache_key] = generic_spec(metric.name, metric.unit, kind, value, metric.description)
+            spec = self._generic[cache_key] = generic_spec(
+                metric.name, metric.unit, kind, value, metric.description, self.options.reserved_names
+            )
         return (spec,)
 
     # -- expiry ---------------------------------------------------------------------------------------------

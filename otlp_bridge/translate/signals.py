@@ -14,13 +14,15 @@ from otlp_bridge.translate.result import IngestResult
 
 
 class SignalTranslators:
-    def __init__(self, store: Store, config: Config) -> None:
+    def __init__(self, store: Store, config: Config, reserved_names: frozenset[str] = frozenset()) -> None:
+        """``reserved_names``: the bridge's own families, which no translated family may take."""
         options = TranslateOptions(
             metric_name_prefix=config.metric_name_prefix,
             spans_complete=config.spans_complete,
             source_label=config.source_label,
             source_attributes=config.source_attributes,
             max_streams=config.max_streams,
+            reserved_names=reserved_names,
         )
         self.metrics = MetricsTranslator(store, options)
         self.spans = SpanTranslator(store, self.metrics, config.spans_complete)
