@@ -98,6 +98,8 @@ class Config:
             value = getattr(self, field.name)
             if isinstance(value, ListenAddress | Path):
                 value = str(value)
+            elif isinstance(value, enum.Enum):
+                value = value.value
             elif field.name == "remote_write_targets":
                 value = [found.describe() for found in value]
             elif field.name == "remote_write_external_label":
