@@ -7,7 +7,6 @@ Content never becomes a label: only the attributes the specs name are read, thro
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterable
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -16,6 +15,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, SeverityNumber
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
+from otlp_bridge.bounded import BoundedDict
 from otlp_bridge.store import HistogramSeries, Kind, Labels, ScalarSeries, Series, Store
 from otlp_bridge.translate.attributes import attribute_dict
 from otlp_bridge.translate.labels import label_pair, normalize_value
@@ -95,7 +95,7 @@ class SpanTranslator:
             by_name.setdefault(spec.source, []).append(spec)
         self.generic = tuple(by_name.pop("*", ()))
         self.by_name = {name: tuple(specs) for name, specs in by_name.items()}
-        self.seen: OrderedDict[bytes, None] = OrderedDict()
+        self.seen: BoundedDict[bytes, None] = BoundedDict(SEEN_SPANS)
 
     def apply(self, request: ExportTraceServiceRequest, now: float) -> IngestResult:
         result = IngestResult()
@@ -152,8 +152,6 @@ class SpanTranslator:
         if key in self.seen:
             return True
         self.seen[key] = None
-        if len(self.seen) > SEEN_SPANS:
-            self.seen.popitem(last=False)
         return False
 
 
