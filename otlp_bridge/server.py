@@ -389,7 +389,7 @@ class MetricsPages:
         bridge = self.bridge
         for _ in bridge.store.settle_steps():
             yield b""
-        page = statuspage.render(
+        page = statuspage.render_parts(
             bridge.config,
             bridge.store,
             bridge.status,
@@ -400,7 +400,8 @@ class MetricsPages:
             streams=len(bridge.translators.metrics.streams),
             browser_host=browser_host,
         )
-        yield page.encode()
+        for part in page:  # jinja's pieces: the scrape's slices run between them
+            yield part.encode()
 
     async def handle_healthz(self, request: web.Request) -> web.Response:
         return web.Response(text="ok\n")

@@ -8,7 +8,6 @@ import contextlib
 import itertools
 import json
 import os
-import statistics
 import struct
 import zlib
 from collections.abc import AsyncIterator
@@ -29,12 +28,20 @@ from otlp_bridge.config import Config
 from otlp_bridge.expose import statuspage
 from otlp_bridge.expose.selfmetrics import MAX_SOURCES
 from otlp_bridge.expose.status import OVERFLOW, SenderKey, StatusBook
+from otlp_bridge.receive.codec import Signal
 from otlp_bridge.server import Bridge, running
 from otlp_bridge.store import Store
 from otlp_bridge.translate.mapping import METRIC_SPECS, family_names
 from otlp_bridge.translate.result import IngestResult
 from tests.conftest import CAPTURES, REPO, require_fixtures, require_tool
-from tests.support import LOOPBACK_ANY_PORT, CapturedRequest, RunningBridge, captured_requests
+from tests.support import (
+    LOOPBACK_ANY_PORT,
+    CapturedRequest,
+    RunningBridge,
+    captured_requests,
+    metrics_request,
+    sum_metric,
+)
 
 FOLDER = CAPTURES / "03a-main-part1-cumulative"
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
@@ -152,10 +159,16 @@ async def test_idle_page_says_what_to_put_in_openclaw_json(tmp_path: Path) -> No
         html, page = await get_page(client, bridge)
     assert "Nothing received yet" in page.all_text
     (fragment,) = page.pre
-    otel = json.loads(fragment)["diagnostics"]["otel"]
+    document = json.loads(fragment)
+    otel = document["diagnostics"]["otel"]
     assert otel["endpoint"] == bridge.otlp_url  # the actual listen address, the ephemeral port included
     assert otel["protocol"] == "http/protobuf"
     assert otel["headers"] == {"x-collector-token": f"<the token in {token_file}>"}
+    # a plugins.allow pasted into a file without one would turn off every other plugin (OpenClaw 2026.4.29's
+    # "not-in-allowlist"): only the entry, and a note for a file that has an allow list
+    assert document["plugins"] == {"entries": {"diagnostics-otel": {"enabled": True}}}
+    assert 'already has a plugins.allow list, add "diagnostics-otel" to it' in page.all_text
+    assert "metricNamePrefix" not in html  # OpenClaw 2026.4.29's strict config refuses the key
     assert "idle-page-secret" not in html  # a placeholder names the file, never its content
     assert "Empty until the first event" in page.all_text
     assert page.table("senders") == [] and page.table("refused") == []
@@ -187,6 +200,7 @@ def test_setup_fragment_headers(header: str, value: str) -> None:
     otel = json.loads(statuspage.openclaw_fragment(config, "http://x:4318"))["diagnostics"]["otel"]
     assert otel["headers"] == {header: value}
     assert otel["metricNamePrefix"] == "acme."
+    assert "2026.4.29 refuses to start" in Page(_render(StatusBook(), config)).all_text
 
 
 # -- the page after a real capture and two refusals --------------------------------------------------------------
@@ -262,21 +276,48 @@ async def test_caps_rejections_gzip_and_delta_show() -> None:
     assert f"{store.dropped_observations} observation(s) dropped at the caps: {drops}." in page.all_text
 
 
-async def test_a_silent_sender_turns_red_after_three_intervals() -> None:
+async def test_a_silent_sender_turns_red_after_three_intervals_and_90_s() -> None:
+    """The capture exported every second. A live OpenClaw 2026.4.29 gateway (flushIntervalMs 1000) went 35 s
+    without an export while busy with an agent run, and this page called it late; now a sender is late after three
+    of its intervals and at least 90 s."""
     requests = captured_requests(FOLDER, "metrics")[:6]
     clock = Clock(requests[0].time)
     async with bridge_on(clock) as bridge, aiohttp.ClientSession() as client:
         await replay(client, bridge, clock, requests)
-        interval = statistics.median(b.time - a.time for a, b in itertools.pairwise(requests[-6:]))
-        clock.now += 2.9 * interval
-        _, fresh = await get_page(client, bridge)
-        clock.now += 0.2 * interval
-        _, late = await get_page(client, bridge)
-    (row,) = fresh.table("senders")
-    assert "late" not in row["last export"] and "Receiving" in fresh.all_text
-    (row,) = late.table("senders")
-    assert row["last export"].endswith("(late)") and "red" in late.classes[row["last export"]][0]
-    assert "No sender has exported" in late.all_text
+        last = clock.now
+        pages = {}
+        for silence in (35.0, statuspage.LATE_AFTER_SECONDS - 1, statuspage.LATE_AFTER_SECONDS + 1):
+            clock.now = last + silence
+            pages[silence] = (await get_page(client, bridge))[1]
+    shortest = min(b.time - a.time for a, b in itertools.pairwise(requests))  # OpenClaw's 1 s
+    (row,) = pages[35.0].table("senders")
+    assert (row["last export"], row["interval"]) == ("35 s ago", f"{shortest:.2g} s")
+    for silence, page in pages.items():
+        (row,) = page.table("senders")
+        late = silence > statuspage.LATE_AFTER_SECONDS
+        assert row["last export"].endswith("(late)") is late
+        assert ("red" in page.classes[row["last export"]][0]) is late
+        assert ("No sender has exported" in page.all_text) is late
+        assert ("Receiving" in page.all_text) is not late
+
+
+@pytest.mark.parametrize(
+    ("gaps", "silence", "late"),
+    [
+        ((60.0, 61.0, 95.0), 170.0, False),  # three of its 60 s intervals: 180 s
+        ((60.0, 61.0, 95.0), 190.0, True),
+        ((1.0, 30.0, 30.0, 31.0), 85.0, False),  # delta, idle: only the memory sample every 30 s
+        ((1.0, 30.0, 30.0, 31.0), 95.0, True),
+    ],
+)
+def test_late_after_three_of_the_shortest_gaps_and_90_s(gaps: tuple[float, ...], silence: float, late: bool) -> None:
+    book, now = StatusBook(), 1000.0
+    for gap in (0.0, *gaps):
+        now += gap
+        book.exported("metrics", _metrics_from("gw", "h"), IngestResult(), "protobuf, identity", now)
+    (row,) = Page(_render(book, now=now + silence)).table("senders")
+    assert row["interval"] == f"{min(gaps):.2g} s"
+    assert row["last export"].endswith("(late)") is late
 
 
 async def test_scrape_token_guards_the_page_and_its_refusals_show(tmp_path: Path) -> None:
@@ -295,6 +336,34 @@ async def test_scrape_token_guards_the_page_and_its_refusals_show(tmp_path: Path
         ("scrape", "401", "/"),
         ("scrape", "403", "/"),
     }
+
+
+async def test_ingest_is_answered_while_the_page_is_written() -> None:
+    """A store of 5000 families (the page lists 500): an OTLP request sent once the page's headers are out is answered
+    before the page is complete, because the page is written in pieces with the scrape's slices between them (it
+    used to be rendered in one piece, holding every request back for the whole page)."""
+    families = 10 * statuspage.MAX_FAMILY_ROWS
+    request = metrics_request(*(sum_metric(f"load.family{n:05d}", [({}, 1.0)]) for n in range(families)))
+    probe = metrics_request(sum_metric("probe", [({}, 1.0)])).SerializeToString()
+    clock = Clock(1_800_000_000.0)
+    async with bridge_on(clock, max_series=families + 10) as bridge, aiohttp.ClientSession() as client:
+        assert bridge.bridge.receiver.ingest(Signal.METRICS, request, clock.now).accepted == families
+        events: list[str] = []
+
+        async def send_probe() -> None:
+            async with client.post(f"{bridge.otlp_url}/v1/metrics", data=probe, headers=PROTOBUF) as answer:
+                assert answer.status == 200
+            events.append("ingest answered")
+
+        async with client.get(f"{bridge.metrics_url}/") as response:
+            sent = asyncio.create_task(send_probe())
+            page = Page(await response.text())
+            events.append("page complete")
+        await sent
+    assert events == ["ingest answered", "page complete"]
+    assert len(page.table("families")) == statuspage.MAX_FAMILY_ROWS
+    left = families - statuspage.MAX_FAMILY_ROWS  # one more if the probe came before the page counted them
+    assert f"and {left} more" in page.all_text or f"and {left + 1} more" in page.all_text
 
 
 # -- escaping -----------------------------------------------------------------------------------------------------
@@ -327,17 +396,19 @@ async def test_sender_values_show_as_text_never_as_markup() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-def _render(book: StatusBook, config: Config | None = None, browser_host: str | None = None) -> str:
-    return statuspage.render(
-        config or Config(),
-        Store(10, 10, 600),
-        book,
-        listeners=statuspage.Listeners("http://0.0.0.0:4318", "http://0.0.0.0:9464"),
-        started=0.0,
-        now=12.0,
-        ready=True,
-        streams=0,
-        browser_host=browser_host,
+def _render(book: StatusBook, config: Config | None = None, browser_host: str | None = None, now: float = 12.0) -> str:
+    return "".join(
+        statuspage.render_parts(
+            config or Config(),
+            Store(10, 10, 600),
+            book,
+            listeners=statuspage.Listeners("http://0.0.0.0:4318", "http://0.0.0.0:9464"),
+            started=0.0,
+            now=now,
+            ready=True,
+            streams=0,
+            browser_host=browser_host,
+        )
     )
 
 

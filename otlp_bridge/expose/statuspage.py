@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import datetime
 import functools
+import itertools
 import json
+from collections.abc import Iterator
 from importlib import resources
 from typing import Any, NamedTuple
 
@@ -15,12 +17,17 @@ import jinja2
 from otlp_bridge import __version__
 from otlp_bridge.config import Config
 from otlp_bridge.expose.status import Refusal, Sender, StatusBook
-from otlp_bridge.store import DropReason, Kind, Store
+from otlp_bridge.store import DropReason, Family, Kind, Store
 from otlp_bridge.translate.mapping import LOG_SPECS, METRIC_SPECS, SPAN_SPECS, SPANS_COMPLETE_SPECS
 
-STALE_INTERVALS = 3  # a sender is late after this many flush intervals without an export
+STALE_INTERVALS = 3  # a sender is late after this many flush intervals without an export,
+# and never before this: a live OpenClaw 2026.4.29 (flushIntervalMs 1000) went 35 s without an export while its
+# event loop was busy with an agent run, and with delta temporality an idle one exports only its memory sample,
+# about every 30 s
+LATE_AFTER_SECONDS = 90
 DEFAULT_INTERVAL_SECONDS = 60.0  # until two metric exports show the sender's own interval
 MAX_FAMILY_ROWS = 500
+DEFAULT_PREFIX = Config().metric_name_prefix  # OpenClaw's own: no metricNamePrefix in the hint
 WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})
 HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
@@ -115,11 +122,13 @@ def openclaw_fragment(config: Config, endpoint: str) -> str:
         header = config.ingest_token_header
         value = "the token in " + str(config.ingest_token_file)
         otel["headers"] = {header: f"Bearer <{value}>" if header.lower() == "authorization" else f"<{value}>"}
-    if config.metric_name_prefix != "openclaw.":
+    if config.metric_name_prefix != DEFAULT_PREFIX:
         otel["metricNamePrefix"] = config.metric_name_prefix
     document = {
         "diagnostics": {"enabled": True, "otel": otel},
-        "plugins": {"allow": ["diagnostics-otel"], "entries": {"diagnostics-otel": {"enabled": True}}},
+        # No plugins.allow: OpenClaw loads only the plugins an allow list names, so a pasted one would turn off
+        # every other plugin (the model providers among them); the page says to add the id to an existing list.
+        "plugins": {"entries": {"diagnostics-otel": {"enabled": True}}},
     }
     return json.dumps(document, indent=2)
 
@@ -133,8 +142,8 @@ def _sender_row(sender: Sender, now: float) -> dict[str, Any]:
         "instance": sender.key.instance,
         "signals": [(signal, ago(now - at)) for signal, at in sorted(sender.last.items())],
         "last": ago(age),
-        "late": age > STALE_INTERVALS * interval,
-        "interval": f"{sender.interval:.3g} s" if sender.interval else "",
+        "late": age > max(STALE_INTERVALS * interval, LATE_AFTER_SECONDS),
+        "interval": f"{sender.interval:.2g} s" if sender.interval else "",
         "exports": sender.exports,
         "accepted": sender.accepted,
         "rejected": sum(sender.rejected.values()),
@@ -158,11 +167,12 @@ def _refusal_row(refusal: Refusal, now: float, header: str) -> dict[str, Any]:
     }
 
 
-def _family_rows(store: Store, spans_complete: bool) -> list[dict[str, Any]]:
+def _family_rows(families: list[Family], store: Store, spans_complete: bool) -> Iterator[dict[str, Any]]:
+    """The first ``MAX_FAMILY_ROWS`` families' rows, each made as the page gets to it."""
     table = exactness(spans_complete)
     cap = store.max_series_per_family
-    return [
-        {
+    for family in itertools.islice(families, MAX_FAMILY_ROWS):
+        yield {
             "name": family.info.name,
             "type": _TYPES[family.info.kind],
             "series": len(family.series),
@@ -170,8 +180,6 @@ def _family_rows(store: Store, spans_complete: bool) -> list[dict[str, Any]]:
             "exactness": table.get(family.info.name, "GENERIC"),
             "unplaced": store.unplaced.get(family.info.name, 0),
         }
-        for family in store.ordered_families()
-    ]
 
 
 def _bridge_rows(
@@ -201,7 +209,7 @@ def _bridge_rows(
     ]
 
 
-def render(
+def render_parts(
     config: Config,
     store: Store,
     book: StatusBook,
@@ -212,21 +220,23 @@ def render(
     ready: bool,
     streams: int,
     browser_host: str | None = None,
-) -> str:
-    """The page; reads the store (settled by the caller) and the book, forgetting senders silent for the TTL."""
+) -> Iterator[str]:
+    """The page in pieces, so that a server can let ingest run between them; reads the store (settled by the
+    caller) and the book, forgetting senders silent for the TTL."""
     book.expire(now - config.series_ttl)
     senders = [_sender_row(sender, now) for sender in sorted(book.senders.values(), key=lambda s: s.key)]
     refusals = sorted(book.refusals.values(), key=lambda r: -r.at)
-    families = _family_rows(store, config.spans_complete)
+    families = store.ordered_families()
     endpoint = otlp_endpoint(config, listeners.otlp, browser_host)
-    return _template().render(
+    return _template().generate(
         now=_iso(now),
         bridge=_bridge_rows(config, listeners, started, now, ready),
         senders=senders,
         receiving=any(not sender["late"] for sender in senders),
         exports=book.exports,
         refusals=[_refusal_row(refusal, now, config.ingest_token_header) for refusal in refusals],
-        families=families[:MAX_FAMILY_ROWS],
+        families=_family_rows(families, store, config.spans_complete),
+        family_count=len(families),
         families_left=max(0, len(families) - MAX_FAMILY_ROWS),
         live=store.live_series,
         max_series=store.max_series,
@@ -239,6 +249,8 @@ def render(
         fragment=openclaw_fragment(config, endpoint),
         loopback_only=config.otlp_listen.host in {"127.0.0.1", "::1", "localhost"},
         token_flags=_token_flags(config),
+        late_after=LATE_AFTER_SECONDS,
+        prefixed=config.metric_name_prefix != DEFAULT_PREFIX,
     )
 
 
