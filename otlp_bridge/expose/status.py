@@ -7,6 +7,7 @@ Pure and synchronous; ``now`` is passed in.
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from otlp_bridge.expose.selfmetrics import MAX_SOURCES, OVERFLOW_SOURCE
 from otlp_bridge.translate.result import IngestResult
 
 MAX_VALUE_CHARS = 200
-GAPS = 5  # export gaps kept per sender to estimate its flush interval
+GAPS = 9  # export gaps kept per sender to estimate its flush interval
 _RESOURCES = {"metrics": "resource_metrics", "traces": "resource_spans", "logs": "resource_logs"}
 _TEMPORALITY = {1: "delta", 2: "cumulative"}
 _AGGREGATED = ("sum", "histogram", "exponential_histogram")
@@ -50,9 +51,9 @@ class Sender:
 
     @property
     def interval(self) -> float | None:
-        """The gateway's flush interval as its metric exports show it: the shortest of the last gaps (a busy gateway
-        exports late, a delta one skips the intervals with nothing new, so longer gaps say little)."""
-        return min(self.gaps) if self.gaps else None
+        """The gateway's flush interval as its metric exports show it (the median of the last gaps: after its event
+        loop was blocked, OpenClaw sends late and then twice in a few milliseconds)."""
+        return statistics.median(self.gaps) if self.gaps else None
 
 
 @dataclass(slots=True)
