@@ -170,6 +170,7 @@ async def test_idle_page_says_what_to_put_in_openclaw_json(tmp_path: Path) -> No
     assert document["plugins"] == {"entries": {"diagnostics-otel": {"enabled": True}}}
     assert 'already has a plugins.allow list, add "diagnostics-otel" to it' in page.all_text
     assert "metricNamePrefix" not in html  # OpenClaw 2026.4.29's strict config refuses the key
+    assert "http server listening (… plugins: …, diagnostics-otel, …)" in page.all_text  # its log line at start
     assert "idle-page-secret" not in html  # a placeholder names the file, never its content
     assert "Empty until the first event" in page.all_text
     assert page.table("senders") == [] and page.table("refused") == []
