@@ -499,6 +499,25 @@ def test_log_records_join_the_one_sender_of_their_service(
     assert "json, identity" in book.senders[logs_land_on].encodings
 
 
+@pytest.mark.parametrize(
+    ("hosts", "senders"),
+    [
+        (["a"], {("gw", "a", "")}),  # the gateway's metrics name its host: its logs' row becomes its row
+        (["a", "b"], {("gw", "a", ""), ("gw", "b", "")}),
+    ],
+)
+def test_log_records_that_came_first_join_their_gateway(hosts: list[str], senders: set[tuple[str, str, str]]) -> None:
+    """A live OpenClaw 2026.4.29 gateway sent its first log records before its first metrics, and the page showed
+    it twice: once with the service name only (the logs), once with its host."""
+    book = StatusBook()
+    book.exported("logs", _logs_from("gw"), IngestResult(accepted=2), "protobuf, identity", 1.0)
+    for host in hosts:
+        book.exported("metrics", _metrics_from("gw", host), IngestResult(accepted=5), "protobuf, identity", 2.0)
+    assert set(book.senders) == senders
+    first = book.senders[SenderKey("gw", hosts[0], "")]
+    assert (first.last, first.exports, first.accepted) == ({"logs": 1.0, "metrics": 2.0}, 2, 7)
+
+
 def test_refusals_keep_count_and_the_last_peer_per_cause() -> None:
     book = StatusBook()
     book.refused("otlp", "forbidden", 403, "10.1.2.3", "metrics", "invalid credentials", 1.0)

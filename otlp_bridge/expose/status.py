@@ -116,10 +116,14 @@ class StatusBook:
         found = self.senders.get(key)
         if found is not None:
             return found
+        same = [sender for sender in self.senders.values() if sender.key.service == key.service]
         if not key.host and not key.instance:  # OpenClaw's log records name only the service
-            same = [sender for sender in self.senders.values() if sender.key.service == key.service]
             if len(same) == 1:
                 return same[0]
+        elif len(same) == 1 and same[0].key == (key.service, "", ""):  # its log records came first
+            found = self.senders[key] = self.senders.pop(same[0].key)
+            found.key = key
+            return found
         if len(self.senders) >= MAX_SOURCES:
             key = OVERFLOW
             found = self.senders.get(key)
