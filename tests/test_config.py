@@ -31,16 +31,16 @@ def load(argv: list[str], environ: dict[str, str] | None = None) -> Config:
         (["--log-level", "DEBUG"], "log_level", LogLevel.DEBUG),
         (["--source-label", "gateway"], "source_label", "gateway"),
         (["--source-label", " "], "source_label", None),
-        (["--source-attributes", "service.name, host.name ,k8s.pod.name"], "source_attributes", None),
+        (
+            ["--source-attributes", "service.name, host.name ,k8s.pod.name"],
+            "source_attributes",
+            ("service.name", "host.name", "k8s.pod.name"),
+        ),
         (["--ingest-token-header", "X-Token"], "ingest_token_header", "X-Token"),
     ],
 )
 def test_an_option_is_parsed_into_its_field(argv: list[str], field: str, expected: object) -> None:
-    value = getattr(load(argv), field)
-    if field == "source_attributes":
-        assert value == ("service.name", "host.name", "k8s.pod.name")
-    else:
-        assert value == expected
+    assert getattr(load(argv), field) == expected
 
 
 @pytest.mark.parametrize(
