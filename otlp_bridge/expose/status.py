@@ -11,16 +11,23 @@ import statistics
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
+
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, Metric, ScopeMetrics
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from otlp_bridge.expose.selfmetrics import MAX_SOURCES, OVERFLOW_SOURCE
+from otlp_bridge.receive.codec import ExportRequest
 from otlp_bridge.translate.result import IngestResult
 
 MAX_VALUE_CHARS = 200
 GAPS = 9  # export gaps kept per sender to estimate its flush interval
-_RESOURCES = {"metrics": "resource_metrics", "traces": "resource_spans", "logs": "resource_logs"}
-_TEMPORALITY = {1: "delta", 2: "cumulative"}
-_AGGREGATED = ("sum", "histogram", "exponential_histogram")
+_TEMPORALITY = {
+    AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA: "delta",
+    AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE: "cumulative",
+}
 
 
 class SenderKey(NamedTuple):
@@ -78,10 +85,10 @@ class StatusBook:
         self.refusals: dict[tuple[str, str], Refusal] = {}
         self.exports = 0
 
-    def exported(self, signal: str, message: Any, result: IngestResult, encoding: str, now: float) -> None:
+    def exported(self, signal: str, message: ExportRequest, result: IngestResult, encoding: str, now: float) -> None:
         """Note an accepted request; its points count for every sender it carries (OpenClaw sends one)."""
         self.exports += 1
-        for resource, temporality in _resources(signal, message):
+        for resource, temporality in _resources(message):
             sender = self._sender(identify(resource))
             previous = sender.last.get(signal)
             if signal == "metrics" and previous is not None and now > previous:
@@ -133,7 +140,7 @@ class StatusBook:
         return sender
 
 
-def identify(resource: Any) -> SenderKey:
+def identify(resource: Resource) -> SenderKey:
     """``service.name``, ``host.name`` and ``service.instance.id`` of an OTLP resource."""
     wanted = {"service.name": "", "host.name": "", "service.instance.id": ""}
     for attribute in resource.attributes:
@@ -142,16 +149,33 @@ def identify(resource: Any) -> SenderKey:
     return SenderKey(wanted["service.name"] or "unknown", wanted["host.name"], wanted["service.instance.id"])
 
 
-def _resources(signal: str, message: Any) -> Iterator[tuple[Any, str]]:
+def _resources(message: ExportRequest) -> Iterator[tuple[Resource, str]]:
     """Each resource of a request with the temporality of its first sum or histogram (``""`` if none)."""
-    for block in getattr(message, _RESOURCES[signal]):
-        yield block.resource, _temporality(block.scope_metrics) if signal == "metrics" else ""
+    if isinstance(message, ExportMetricsServiceRequest):
+        for block in message.resource_metrics:
+            yield block.resource, _temporality(block.scope_metrics)
+        return
+    blocks = message.resource_spans if isinstance(message, ExportTraceServiceRequest) else message.resource_logs
+    for events in blocks:
+        yield events.resource, ""
 
 
-def _temporality(scopes: Iterable[Any]) -> str:
+def _temporality(scopes: Iterable[ScopeMetrics]) -> str:
     for scope in scopes:
         for metric in scope.metrics:
-            kind = metric.WhichOneof("data")
-            if kind in _AGGREGATED:
-                return _TEMPORALITY.get(getattr(metric, kind).aggregation_temporality, "unspecified")
+            temporality = _aggregation_temporality(metric)
+            if temporality is not None:
+                return _TEMPORALITY.get(temporality, "unspecified")
     return ""
+
+
+def _aggregation_temporality(metric: Metric) -> AggregationTemporality.ValueType | None:
+    """The temporality of a sum or histogram; None for the kinds without one (gauge, summary)."""
+    kind = metric.WhichOneof("data")
+    if kind == "sum":
+        return metric.sum.aggregation_temporality
+    if kind == "histogram":
+        return metric.histogram.aggregation_temporality
+    if kind == "exponential_histogram":
+        return metric.exponential_histogram.aggregation_temporality
+    return None

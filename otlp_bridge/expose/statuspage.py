@@ -10,7 +10,7 @@ import itertools
 import json
 from collections.abc import Iterator
 from importlib import resources
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jinja2
 
@@ -109,7 +109,7 @@ def otlp_endpoint(config: Config, otlp_url: str, browser_host: str | None) -> st
 
 def openclaw_fragment(config: Config, endpoint: str) -> str:
     """The ``openclaw.json`` fragment that points a gateway at this bridge (a placeholder for the token)."""
-    otel: dict[str, Any] = {
+    otel: dict[str, object] = {
         "enabled": True,
         "endpoint": endpoint,
         "protocol": "http/protobuf",
@@ -133,7 +133,7 @@ def openclaw_fragment(config: Config, endpoint: str) -> str:
     return json.dumps(document, indent=2)
 
 
-def _sender_row(sender: Sender, now: float) -> dict[str, Any]:
+def _sender_row(sender: Sender, now: float) -> dict[str, object]:
     interval = sender.interval or DEFAULT_INTERVAL_SECONDS
     age = now - sender.last_seen
     return {
@@ -153,7 +153,7 @@ def _sender_row(sender: Sender, now: float) -> dict[str, Any]:
     }
 
 
-def _refusal_row(refusal: Refusal, now: float, header: str) -> dict[str, Any]:
+def _refusal_row(refusal: Refusal, now: float, header: str) -> dict[str, object]:
     return {
         "listener": refusal.listener,
         "cause": refusal.cause,
@@ -167,7 +167,7 @@ def _refusal_row(refusal: Refusal, now: float, header: str) -> dict[str, Any]:
     }
 
 
-def _family_rows(families: list[Family], store: Store, spans_complete: bool) -> Iterator[dict[str, Any]]:
+def _family_rows(families: list[Family], store: Store, spans_complete: bool) -> Iterator[dict[str, object]]:
     """The first ``MAX_FAMILY_ROWS`` families' rows, each made as the page gets to it."""
     table = exactness(spans_complete)
     cap = store.max_series_per_family
