@@ -91,9 +91,9 @@ class Config:
         if not self.max_series_per_family:
             object.__setattr__(self, "max_series_per_family", self.max_series)
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, object]:
         """The effective configuration, safe to print (token files are paths, never contents)."""
-        out: dict[str, Any] = {}
+        out: dict[str, object] = {}
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             if isinstance(value, ListenAddress | Path):
@@ -488,7 +488,7 @@ def _hint(close: str | None) -> str:
     return f" (did you mean {close}?)" if close else " (not an option; see otlp-bridge --help)"
 
 
-def _items(raw: Any) -> list[str]:
+def _items(raw: object) -> list[str]:
     """A repeatable option's values: a list (command line, YAML), a mapping (YAML headers, labels) or a
     comma-separated string (environment)."""
     if isinstance(raw, dict):
@@ -734,7 +734,7 @@ class Target:
             out["Authorization"] = "Basic " + base64.b64encode(pair).decode()
         return out
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, object]:
         """What ``--check-config`` prints: header names but never their values, file paths but never contents."""
         return {
             "url": self.display_url,
