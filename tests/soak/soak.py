@@ -31,14 +31,11 @@ from collections.abc import AsyncIterator, Sequence
 
 import aiohttp
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
-from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 
-from tests.support import Sample, bridge_process, parse_exposition
+from tests.support import CUMULATIVE, DELTA, Sample, bridge_process, key_values, parse_exposition
 
-CUMULATIVE = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
-DELTA = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
 USAGE_BOUNDS = (1.0, 4.0, 16.0, 64.0, 256.0, 1024.0)  # gen_ai.client.token.usage: no unit conversion
 TOOL_BOUNDS = (0.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0, 7500.0, 10000.0)
 SHARED = "shared"
@@ -106,10 +103,6 @@ class Ledger:
         return not any(self.scalars.values()) and not any(h.count for h in self.histograms.values())
 
 
-def _attributes(values: dict[str, str]) -> list[common_pb2.KeyValue]:
-    return [common_pb2.KeyValue(key=k, value=common_pb2.AnyValue(string_value=v)) for k, v in values.items()]
-
-
 def _point_attributes(key: StreamKey) -> dict[str, str]:
     metric, owner, token = key
     if metric == "tokens":
@@ -141,7 +134,7 @@ def export_request(
     """One request with a metric per instrument and a point per stream of ``ledger``."""
     request = metrics_service_pb2.ExportMetricsServiceRequest()
     block = request.resource_metrics.add()
-    block.resource.attributes.extend(_attributes(resource))
+    block.resource.attributes.extend(key_values(resource))
     scope = block.scope_metrics.add()
     scope.scope.name = "openclaw"
     metrics: dict[str, metrics_pb2.Metric] = {}
@@ -161,7 +154,7 @@ def export_request(
         if temporality == DELTA and not value:
             continue
         point = metric(key[0]).sum.data_points.add(start_time_unix_nano=start, time_unix_nano=now, as_double=value)
-        point.attributes.extend(_attributes(_point_attributes(key)))
+        point.attributes.extend(key_values(_point_attributes(key)))
     for key, histogram in sorted(ledger.histograms.items()):
         if temporality == DELTA and not histogram.count:
             continue
@@ -173,7 +166,7 @@ def export_request(
             bucket_counts=histogram.counts,
             explicit_bounds=histogram.bounds,
         )
-        bucketed.attributes.extend(_attributes(_point_attributes(key)))
+        bucketed.attributes.extend(key_values(_point_attributes(key)))
     return request
 
 
