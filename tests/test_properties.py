@@ -67,7 +67,7 @@ def test_counters_are_monotonic_and_exact(
     next_pid = 100
     true_enqueue: dict[str, float] = defaultdict(float)
     true_waits: dict[str, int] = defaultdict(int)
-    last_request: dict[int, object] = {}
+    last_request: dict[int, ExportMetricsServiceRequest] = {}
     previous: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
     now = 0.0
     for kind, index, lane, amount in operations:

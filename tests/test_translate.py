@@ -6,12 +6,13 @@ import math
 from collections.abc import Mapping
 
 import pytest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from prometheus_client.parser import text_string_to_metric_families
 
 from otlp_bridge.expose.exposition import Format, render
 from otlp_bridge.receive.codec import Encoding, Signal, decode_request
 from otlp_bridge.store import Kind, Store
-from otlp_bridge.translate import metrics as translate
+from otlp_bridge.translate import fast
 from otlp_bridge.translate.mapping import METRIC_SPECS, Value
 from otlp_bridge.translate.metrics import MetricsTranslator, TranslateOptions
 from tests.support import (
@@ -681,7 +682,7 @@ def tokens(
     time: int = 2_000,
     temporality: int = 2,
     resource: Mapping[str, AttributeValue] = GATEWAY,
-) -> object:
+) -> ExportMetricsServiceRequest:
     return metrics_request(
         sum_metric("openclaw.tokens", [(TOKENS, total)], start=start, time=time, temporality=temporality),
         resource=resource,
@@ -778,7 +779,7 @@ def test_delta_histogram_exports_add_up_exactly(
 ) -> None:
     """Delta histograms kept back by the fast path (counts summed as lanes of one integer) read exactly the sums of
     what was sent, also where a lane could overflow or too many exports would pile up: those go the general way."""
-    monkeypatch.setattr(translate, "MAX_PENDING_EXPORTS", max_pending)
+    monkeypatch.setattr(fast, "MAX_PENDING_EXPORTS", max_pending)
     store, translator = new_translator()
     other = {**RUN, "openclaw.model": "other-model"}
     for number in range(exports):
@@ -1060,7 +1061,9 @@ def test_bodies_encoded_unlike_upb_give_what_upb_bytes_give(temporality: int) ->
 
 
 # -- APPROX gauges ---------------------------------------------------------------------------------------------
-def _rss(observed: list[float], *, start: int = 1_000, time: int, temporality: int = CUMULATIVE) -> object:
+def _rss(
+    observed: list[float], *, start: int = 1_000, time: int, temporality: int = CUMULATIVE
+) -> ExportMetricsServiceRequest:
     return metrics_request(
         histogram_metric(
             "openclaw.memory.rss_bytes", [({}, observed)], start=start, time=time, temporality=temporality, unit="By"

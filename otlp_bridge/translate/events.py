@@ -22,6 +22,7 @@ from otlp_bridge.translate.labels import label_pair, normalize_value
 from otlp_bridge.translate.mapping import LOG_SPECS, SPAN_SPECS, SPANS_COMPLETE_SPECS, FamilySpec, Value
 from otlp_bridge.translate.metrics import MetricsTranslator
 from otlp_bridge.translate.result import IngestResult, Reason, Rejection
+from otlp_bridge.translate.rules import lookup, refusal
 
 SEEN_SPANS = 65536  # span ids remembered, so a re-sent batch is not counted twice
 HARNESS_RUN = "openclaw.harness.run"
@@ -52,7 +53,7 @@ class EventFeeder:
 
     def source_labels(self, resource: Resource, result: IngestResult) -> Labels:
         """The source labels of a resource's spans or log records (its source noted in ``result``)."""
-        source = self.sources.source_name(resource, resource.SerializeToString())
+        source = self.sources.source_name(resource.SerializeToString())
         result.sources.add(source)
         label = self.sources.options.source_label
         return (label_pair(label, source),) if label else ()
@@ -67,15 +68,9 @@ class EventFeeder:
         exemplar: tuple[str, float] | None = None,
     ) -> Reason | None:
         """Feed one family; None when it took the event, else why it refused it."""
-        family = self.store.family(spec.info)
-        if family is None:
-            return Rejection.INVALID
-        labels = spec.labels_for(attributes)
-        if extra:
-            labels = tuple(sorted(labels + extra))
-        series = self.store.series(family, labels, now, now)
+        series = lookup(self.store, spec, spec.labels_for(attributes), extra, now, now)
         if not isinstance(series, Series):
-            return series
+            return refusal(series)
         series.last_seen = now
         if isinstance(series, HistogramSeries):
             series.observe(spec.bounds, value, exemplar)

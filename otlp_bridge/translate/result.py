@@ -1,4 +1,5 @@
-"""What one request did: points (spans, log records) accepted, and the rejected ones by reason."""
+"""What metrics translation is told (``TranslateOptions``), and what one request did: points (spans, log records)
+accepted, and the rejected ones by reason."""
 
 from __future__ import annotations
 
@@ -7,6 +8,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from otlp_bridge.store import DropReason
+
+
+@dataclass(frozen=True, slots=True)
+class TranslateOptions:
+    metric_name_prefix: str = "openclaw."
+    spans_complete: bool = False
+    source_label: str | None = None
+    source_attributes: tuple[str, ...] = ("service.name", "host.name")
+    max_streams: int = 32768
+    reserved_names: frozenset[str] = frozenset()  # the bridge's own families: never a generic metric's name
 
 
 class Rejection(enum.StrEnum):

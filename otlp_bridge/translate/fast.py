@@ -1,0 +1,372 @@
+"""The fast path: a metric whose every byte but its values matches its previous export (the same streams in the same
+places: what OpenClaw sends every interval) is read with one ``struct`` call, checked, and kept (cumulative: the
+latest export; delta: the running sum) until the store is read, when ``settle`` applies it to the series through the
+per-point rules (``otlp_bridge.translate.rules``). Anything the checks cannot vouch for (a reset, a resend, a new
+stream, an invalid value) is not taken: the caller settles what was kept and goes the general way. New observations
+above the last bound of a histogram whose official buckets go further are placed from their own export as it is
+taken (``otlp_bridge.translate.placement``), and the placed counts are kept with the values until the settle.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from array import array
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from opentelemetry.proto.metrics.v1.metrics_pb2 import HistogramDataPoint, Metric, NumberDataPoint
+
+from otlp_bridge.store import HistogramSeries, Series
+from otlp_bridge.translate import placement, wire
+from otlp_bridge.translate.result import IngestResult
+from otlp_bridge.translate.rules import (
+    Batch,
+    Placed,
+    Rules,
+    Stream,
+    Target,
+    Temporality,
+    finite,
+    official_extension,
+)
+
+Values = Sequence[float]  # numbers as ``Layout.values`` reads them (ints and floats)
+
+
+class KnownMetric:
+    """A metric as last translated, with the layout of its bytes, so that an export of the same streams is read
+    without a walk (see the module docstring).
+
+    ``streams`` are the streams of its points in order (their state: what the series reflect). ``latest`` is the
+    newest export taken and not yet settled (None once settled: no copy of the bytes is kept). Cumulative: ``starts``
+    and ``counts`` (the value of a sum, the count of a histogram) of every point tell a restart or a reset (a new
+    start, or a count that went down) from growth. Delta:
+    ``pending`` sums the values of the exports not yet settled (a histogram's counts and bucket counts as lanes of
+    one integer: ``_lane_values``) and ``last_time`` is the newest end time (an export that is not newer is a resend
+    and goes the general way). ``eager`` metrics (those feeding a gauge) are settled
+    as soon as they are taken. A change to a ``waiting`` point (whose APPROX gauge has no value yet) is ``woken``: the
+    translator creates the gauge's series before it settles, and answers for a refusal in the request.
+    """
+
+    __slots__ = (
+        "batch",
+        "counts",
+        "cumulative",
+        "eager",
+        "exports",
+        "histogram",
+        "lanes",
+        "last_seen",
+        "last_time",
+        "latest",
+        "layout",
+        "overflow",
+        "pending",
+        "placed",
+        "placements",
+        "skeleton",
+        "starts",
+        "streams",
+        "waiting",
+        "watched",
+        "woken",
+    )
+
+    def __init__(
+        self,
+        layout: wire.Layout,
+        raw: bytes,
+        streams: list[Stream],
+        batch: Batch,
+        cumulative: bool,
+        histogram: bool,
+        placed: tuple[PlacedPoint, ...] = (),
+    ) -> None:
+        self.layout = layout
+        self.skeleton = hash(layout.skeleton.unpack(raw))
+        self.streams = streams
+        self.batch = batch
+        self.cumulative = cumulative
+        self.histogram = histogram
+        self.eager = False  # settled at once: a gauge shows each export's own mean, it cannot wait for a read
+        self.waiting: tuple[int, ...] = ()  # points whose APPROX gauge is not created yet (``_translate``)
+        self.woken: tuple[int, ...] = ()  # those of them that changed in the export just taken
+        self.latest: bytes | None = None  # the series reflect ``raw``
+        self.pending: Values | None = None  # delta: the summed values (histograms: the sums; counts in ``lanes``)
+        self.lanes = 0
+        self.exports = 0  # taken since the last settle
+        self.last_seen = batch.now
+        values = layout.values.unpack(raw)
+        self.last_time = int(max(values[wire.TIME :: layout.stride]))
+        self.starts = array("Q", values[wire.START :: layout.stride])  # 8 bytes a point, not an int object
+        counts = values[wire.COUNT :: layout.stride]
+        self.counts = array("d" if isinstance(counts[0], float) else "Q", counts)
+        # The points whose observations above the last bound are placed, and their +Inf columns: an export that
+        # changes them (cumulative) or has any (delta) places them as it is taken.
+        self.placed = placed
+        self.placements: dict[int, Placed] | None = None  # by point: what ``placed`` points placed of the exports taken
+        watched = [entry.point * layout.stride + layout.stride - 1 for entry in placed]
+        self.watched = operator.itemgetter(*watched, watched[0]) if watched else None  # always a tuple
+        self.overflow = self.watched(values if cumulative else [0] * len(values)) if self.watched else None
+
+    @property
+    def unsettled(self) -> bool:
+        """Whether exports were taken that the series do not reflect yet."""
+        return self.latest is not None
+
+    def take(self, raw: bytes, now: float) -> bool:
+        """Keep the values of ``raw`` if its skeleton is the known one and every check passes; False otherwise."""
+        layout = self.layout
+        if len(raw) != layout.skeleton.size or hash(layout.skeleton.unpack(raw)) != self.skeleton:
+            return False
+        values = layout.values.unpack(raw)
+        typed = None
+        if self.cumulative:
+            typed = array(self.counts.typecode, values[wire.COUNT :: layout.stride])
+            if array("Q", values[wire.START :: layout.stride]) != self.starts:
+                return False  # a restart, for the general path to tell
+            if typed == self.counts:  # nothing new (what the rules would take as unchanged): nothing to settle
+                self.last_seen = now
+                return True
+        if not self._valid(values):
+            return False
+        overflow = self.watched(values) if self.watched is not None else None
+        placements = self._placements(raw, values) if overflow != self.overflow else []
+        if placements is None:
+            return False
+        if not (self._keep_cumulative(typed) if typed is not None else self._keep_delta(raw, values)):
+            return False
+        for point, target, placed in placements:
+            if self.placements is None:
+                self.placements = {}
+            pending = self.placements.setdefault(point, {})
+            before = pending.get(target)
+            pending[target] = placed if before is None else list(map(operator.add, before, placed))
+        if self.cumulative:
+            self.overflow = overflow
+        self.exports += 1
+        self.latest = raw
+        self.last_seen = now
+        return True
+
+    def _valid(self, values: Values) -> bool:
+        """Finite values, counts that are not negative, buckets that add up to their counts."""
+        stride = self.layout.stride
+        counts = values[wire.COUNT :: stride]  # a sum's value or a histogram's count (VALUE and COUNT: one column)
+        if self.histogram:
+            buckets = wire.bucket_total(stride, self.layout.points)(values)
+            return math.isfinite(sum(values[wire.SUM :: stride])) and buckets == sum(counts)
+        return math.isfinite(sum(counts)) and min(counts) >= 0
+
+    def _keep_cumulative(self, typed: array[float]) -> bool:
+        if not all(map(operator.ge, typed, self.counts)):
+            return False  # a reset, for the general path to tell
+        if self.waiting:
+            self.woken = tuple(point for point in self.waiting if typed[point] != self.counts[point])
+        self.counts = typed
+        return True
+
+    def _keep_delta(self, raw: bytes, values: Values) -> bool:
+        layout = self.layout
+        stride = layout.stride
+        times = values[wire.TIME :: stride]
+        if min(times) <= self.last_time:
+            return False  # a resend
+        counts = values[wire.COUNT :: stride]
+        pending = self.pending
+        if self.histogram:
+            if max(counts) >= LANE_LIMIT or self.exports >= MAX_PENDING_EXPORTS:
+                return False  # a lane could overflow into its neighbour
+            assert layout.lanes is not None
+            lanes = int.from_bytes(b"".join(layout.lanes.unpack(raw)), "little")
+            sums: Values = values[wire.SUM :: stride]
+            if pending is not None:
+                lanes += self.lanes
+                sums = list(map(operator.add, pending, sums))
+            self.pending, self.lanes = sums, lanes
+        else:
+            self.pending = values if pending is None else list(map(operator.add, pending, values))
+        if self.waiting:
+            self.woken = tuple(point for point in self.waiting if counts[point])
+        self.last_time = int(max(times))
+        return True
+
+    def _placements(self, raw: bytes, values: Values) -> list[tuple[int, Target, list[float]]] | None:
+        """What this export adds to the ``extra`` buckets of its placed points' targets (placed as the general path
+        places them, export by export), then the count not placed; None when a bucket went down (the general path
+        tells why)."""
+        layout = self.layout
+        stride = layout.stride
+        latest = layout.values.unpack(self.latest) if self.cumulative and self.latest is not None else None
+        placements = []
+        for point, groups in self.placed:
+            at = point * stride
+            if not self.cumulative and not values[at + stride - 1]:
+                continue
+            stream = self.streams[point]
+            row = values[at : at + stride]
+            extremes = None
+            if self.cumulative:
+                if row[-1] == (latest[at + stride - 1] if latest is not None else stream.state.counts[-1]):
+                    continue  # nothing new above the last bound
+                before = latest[at : at + stride] if latest is not None else self._settled_row(stream)
+                row = tuple(map(operator.sub, row, before))
+                if min(row[wire.BUCKETS :]) < 0:
+                    return None
+                magnitude = abs(values[at + wire.SUM])
+            else:
+                low, high = wire.point_extremes(raw, layout, point)
+                if low is not None or high is not None:
+                    extremes = placement.Extremes(finite(low), finite(high))
+                magnitude = abs(stream.state.total)
+            total = row[wire.SUM]
+            error = placement.sum_error(row[wire.COUNT], max(magnitude, abs(total)))
+            counts = row[wire.BUCKETS :]
+            for extra, targets in groups:
+                kept, unplaced = placement.above(stream.raw_bounds, extra, counts, total, error, extremes)
+                kept[-1] = unplaced  # in place of the +Inf count: the count of the extra buckets is enough
+                placements += [(point, target, kept) for target in targets]
+        return placements
+
+    @staticmethod
+    def _settled_row(stream: Stream) -> Values:
+        """What the series reflect of a cumulative histogram's point, as ``layout.values`` reads it (start and time
+        as 0)."""
+        state = stream.state
+        return (0, 0, state.observations, state.total, *state.counts)
+
+
+class PlacedPoint(NamedTuple):
+    """A point of a known histogram whose observations above the last bound are placed: its index and its
+    histogram targets, grouped by the official bounds placed above the stream's (``Target.extra``)."""
+
+    point: int
+    groups: tuple[tuple[tuple[float, ...], tuple[Target, ...]], ...]
+
+    @classmethod
+    def of(cls, point: int, stream: Stream) -> PlacedPoint | None:
+        groups: dict[tuple[float, ...], list[Target]] = {}
+        for target in stream.targets:
+            extra = official_extension(target.spec, stream.raw_bounds)
+            if extra and isinstance(target.series, HistogramSeries):
+                groups.setdefault(extra, []).append(target)
+        return cls(point, tuple((extra, tuple(targets)) for extra, targets in groups.items())) if groups else None
+
+
+# A delta histogram's counts and bucket counts are summed as 64-bit lanes of one integer (one addition per export,
+# not one per bucket). Lanes stay apart while every export's count is below LANE_LIMIT and at most
+# MAX_PENDING_EXPORTS are summed between settles: 2**40 * 2**12 < 2**64.
+
+
+# A delta histogram's counts and bucket counts are summed as 64-bit lanes of one integer (one addition per export,
+# not one per bucket). Lanes stay apart while every export's count is below LANE_LIMIT and at most
+# MAX_PENDING_EXPORTS are summed between settles: 2**40 * 2**12 < 2**64.
+LANE_LIMIT = 1 << 40
+MAX_PENDING_EXPORTS = 1 << 12
+
+
+def _lane_values(lanes: int, sums: Values, layout: wire.Layout) -> list[float]:
+    """The summed exports of a delta histogram in ``layout.values`` order (start and time as 0: unused there)."""
+    per_point = layout.stride - wire.BUCKETS + 1  # the count and the bucket counts
+    counts = array("Q")
+    counts.frombytes(lanes.to_bytes(layout.points * per_point * wire.LANE_BYTES, "little"))
+    values: list[float] = []
+    for index, total in enumerate(sums):
+        at = index * per_point
+        values += (0, 0, counts[at], total, *counts[at + 1 : at + per_point])
+    return values
+
+
+class ParsedPoints:
+    """The data points of a serialised metric, parsed on first use (only a series that must be looked up again
+    needs its point's attributes)."""
+
+    __slots__ = ("_points", "raw")
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self._points: Sequence[NumberDataPoint] | Sequence[HistogramDataPoint] | None = None
+
+    def __getitem__(self, index: int) -> NumberDataPoint | HistogramDataPoint:
+        if self._points is None:
+            metric = Metric.FromString(self.raw)  # a sum or a histogram: the fast path knows no other
+            self._points = metric.histogram.data_points if metric.HasField("histogram") else metric.sum.data_points
+        return self._points[index]
+
+
+def settle(known: KnownMetric, rules: Rules) -> None:
+    """Apply what ``known`` kept to the series, through the per-point rules."""
+    if not known.unsettled:
+        return
+    layout = known.layout
+    stride = layout.stride
+    batch = known.batch
+    batch.now = known.last_seen
+    assert known.latest is not None
+    batch.points = ParsedPoints(known.latest)
+    batch.settling = True
+    cumulative = known.cumulative
+    if cumulative:
+        values: Values = layout.values.unpack(known.latest)
+        temporality = Temporality.CUMULATIVE
+    else:
+        assert known.pending is not None
+        values = _lane_values(known.lanes, known.pending, layout) if known.histogram else known.pending
+        temporality = Temporality.DELTA
+    time = known.last_time
+    for index, stream in enumerate(known.streams):
+        at = index * stride
+        row = values[at : at + stride]
+        if cumulative:
+            state = stream.state
+            if row[wire.COUNT] == (state.observations if known.histogram else state.value):
+                continue  # unchanged since it was settled (VALUE and COUNT are the same column)
+            time = int(row[wire.TIME])
+        if known.histogram:
+            point = wire.HistogramPoint(
+                stream.start,
+                time,
+                row[wire.COUNT],
+                row[wire.SUM],
+                tuple(row[wire.BUCKETS :]),
+                stream.raw_bounds,
+                b"",
+                0,
+            )
+            placed = known.placements.get(index) if known.placements else None
+            rules.histogram_point(stream, point, temporality, batch, index, placed)
+        else:
+            number = wire.NumberPoint(stream.start, time, float(row[wire.VALUE]), b"", 0, False)
+            rules.sum_point(stream, number, temporality, batch, index)
+    batch.settling = False
+    batch.points = ()
+    known.latest = known.pending = None
+    known.placements = None
+    known.exports = 0
+
+
+def wake(known: KnownMetric, rules: Rules, now: float, result: IngestResult) -> None:
+    """Create the APPROX gauges of the ``woken`` points, whose first interval just arrived; a point whose gauge is
+    refused counts as rejected, and stays waiting (retried at its next change, as the general path would)."""
+    batch = known.batch
+    batch.now = now
+    assert known.latest is not None
+    batch.points = ParsedPoints(known.latest)
+    for point in known.woken:
+        stream = known.streams[point]
+        refused = None
+        for target in stream.targets:
+            if not isinstance(target.series, Series):
+                reason = rules.resolve(target, stream, batch, point)
+                refused = refused or reason
+        if refused is not None:
+            result.accepted -= 1
+            result.reject(refused)
+    batch.points = ()
+    known.waiting = tuple(
+        point
+        for point, stream in enumerate(known.streams)
+        if not all(isinstance(target.series, Series) for target in stream.targets)
+    )
+    known.woken = ()
