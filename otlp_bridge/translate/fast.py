@@ -41,12 +41,12 @@ class KnownMetric:
     ``streams`` are the streams of its points in order (their state: what the series reflect). ``latest`` is the
     newest export taken and not yet settled (None once settled: no copy of the bytes is kept). Cumulative: ``starts``
     and ``counts`` (the value of a sum, the count of a histogram) of every point tell a restart or a reset (a new
-    start, or a count that went down) from growth. Delta:
-    ``pending`` sums the values of the exports not yet settled (a histogram's counts and bucket counts as lanes of
-    one integer: ``_lane_values``) and ``last_time`` is the newest end time (an export that is not newer is a resend
-    and goes the general way). ``eager`` metrics (those feeding a gauge) are settled
-    as soon as they are taken. A change to a ``waiting`` point (whose APPROX gauge has no value yet) is ``woken``: the
-    translator creates the gauge's series before it settles, and answers for a refusal in the request.
+    start, or a count that went down) from growth. Delta: ``pending`` sums the values of the exports not yet settled
+    (a histogram's counts and bucket counts as lanes of one integer: ``_lane_values``) and ``last_time`` is the newest
+    end time (an export that is not newer is a resend and goes the general way). ``eager`` metrics (those feeding a
+    gauge) are settled as soon as they are taken. A change to a ``waiting`` point (whose APPROX gauge has no value
+    yet) is ``woken``: the translator creates the gauge's series before it settles, and answers for a refusal in the
+    request.
     """
 
     __slots__ = (
@@ -90,7 +90,7 @@ class KnownMetric:
         self.cumulative = cumulative
         self.histogram = histogram
         self.eager = False  # settled at once: a gauge shows each export's own mean, it cannot wait for a read
-        self.waiting: tuple[int, ...] = ()  # points whose APPROX gauge is not created yet (``_translate``)
+        self.waiting: tuple[int, ...] = ()  # points whose APPROX gauge is not created yet (``general``)
         self.woken: tuple[int, ...] = ()  # those of them that changed in the export just taken
         self.latest: bytes | None = None  # the series reflect ``raw``
         self.pending: Values | None = None  # delta: the summed values (histograms: the sums; counts in ``lanes``)
