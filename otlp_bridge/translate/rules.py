@@ -82,11 +82,12 @@ Identity = tuple[tuple[str, str, str, str], bytes, Labels, tuple[float, ...]]
 
 class Targets(list[Target]):
     """The targets of every stream of one ``Identity``, whichever sender it comes from: one list, since they feed the
-    same series (held weakly by ``Rules``: it goes with the last such stream)."""
+    same series (held weakly by ``Rules``: it goes with the last such stream). Without an identity: one stream's own
+    (a sender's source labels make its series its own: nothing to share)."""
 
     __slots__ = ("__weakref__", "identity")
 
-    def __init__(self, identity: Identity, targets: Iterable[Target]) -> None:
+    def __init__(self, identity: Identity | None, targets: Iterable[Target]) -> None:
         super().__init__(targets)
         self.identity = identity
 
@@ -225,6 +226,8 @@ class Rules:
         if found is None:
             attributes = batch.attributes(index)
             specs = (spec for spec in batch.specs if spec.select is None or spec.select(attributes))
+            if batch.extra:
+                return Targets(None, (Target(spec, None) for spec in specs))
             found = self._targets[identity] = Targets(identity, (Target(spec, None) for spec in specs))
         return found
 
@@ -302,6 +305,10 @@ class Rules:
             return False
         stream.raw_bounds = shared
         previous = stream.targets
+        if previous.identity is None:
+            for target in previous:
+                target.bounds = None  # its own: scaled again from the new bounds
+            return True
         identity = (*previous.identity[:3], shared)
         found = self._targets.get(identity)
         if found is None:
