@@ -10,6 +10,7 @@ Measured for each size and format, each the median of several runs with the garb
 * ``cold``: every series changed since the last scrape (nothing cached);
 * ``warm``: nothing changed;
 * ``warm+1%``: 1 % of the label sets (counters and histograms alike) changed since the last scrape;
+* ``warm+100%``: every label set's values changed since the last scrape (a busy fleet: issue 17);
 * ``prometheus_client``: ``generate_latest`` (text) or the OpenMetrics ``generate_latest`` over a custom collector
   that yields pre-built metric families holding the same samples (its most favourable case: no collection work).
 
@@ -262,8 +263,9 @@ def _dirty_all(workload: Workload) -> None:
         series.changed()
 
 
-def _change_some(workload: Workload, rng: random.Random) -> None:
-    for series in rng.sample(workload.series, max(1, round(len(workload.series) * CHANGED_SHARE))):
+def _change_some(workload: Workload, rng: random.Random, share: float = CHANGED_SHARE) -> None:
+    chosen = workload.series if share >= 1 else rng.sample(workload.series, max(1, round(len(workload.series) * share)))
+    for series in chosen:
         if isinstance(series, ScalarSeries):
             series.add(1.0)
         else:
@@ -332,10 +334,12 @@ def measure(workload: Workload, rng: random.Random) -> list[Row]:
         bridge()  # fill the caches
         warm, _ = _time(bridge, nothing, bridge_runs)
         changed, _ = _time(bridge, lambda: _change_some(workload, rng), bridge_runs)
+        every, _ = _time(bridge, lambda: _change_some(workload, rng, 1.0), bridge_runs)
         for measure_name, seconds, runs in (
             ("cold", cold, bridge_runs),
             ("warm", warm, bridge_runs),
             ("warm+1%", changed, bridge_runs),
+            ("warm+100%", every, bridge_runs),
         ):
             rows.append(Row(lines, label, measure_name, seconds * 1e3, seconds / lines * 1e6, baseline / seconds, runs))
         rows.append(Row(lines, label, "prometheus_client", baseline * 1e3, baseline / lines * 1e6, 1.0, client_runs))

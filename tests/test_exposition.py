@@ -30,10 +30,14 @@ from otlp_bridge.expose.exposition import (
     OPENMETRICS_CONTENT_TYPE,
     SERIES_PER_PART,
     TEXT_CONTENT_TYPE,
+    UNCACHED,
     Format,
     GzipMember,
+    escape_label_value,
     format_bound,
     format_number,
+    format_numbers,
+    label_text,
     pack,
     render,
     render_parts,
@@ -547,19 +551,43 @@ def test_unpack_gives_the_packed_texts_in_order(texts: list[bytes]) -> None:
     assert unpack([pack(text) for text in texts]) == b"".join(texts)
 
 
+@given(values=st.lists(st.floats() | st.integers(-(2**64), 2**64) | st.sampled_from([2.0**53, 2**53 + 1, 1e21, -1e21])))
+def test_numbers_in_bulk_are_printed_like_one_by_one(values: list[float]) -> None:
+    """``format_numbers`` (whole numbers at once) prints exactly what ``format_number`` prints for each value."""
+    assert format_numbers(values) == [format_number(value) for value in values]
+
+
+@given(labels=st.dictionaries(st.sampled_from(["a", "k", "le_x", "z"]), st.text(max_size=8)))
+def test_label_text_escapes_each_value(labels: dict[str, str]) -> None:
+    pairs = tuple(sorted(labels.items()))
+    expected = ",".join(f'{name}="{escape_label_value(value)}"' for name, value in pairs)
+    assert label_text(pairs) == (f"{{{expected}}}" if pairs else "")
+
+
 def test_histogram_caches_are_packed_and_a_fraction_of_their_text() -> None:
-    """A histogram's cached lines are deflated (the label set repeats on every bucket line); a counter's are not."""
+    """A histogram's cached lines are deflated (the label set repeats on every bucket line); a counter's are not. A
+    histogram changed since its last render is rendered without being cached, and cached once a scrape finds it
+    unchanged since."""
     store = _replayed(MAIN)
     page = render(store, Format.TEXT)
     histograms = [s for f in store.ordered_families() for s in f.series.values() if isinstance(s, HistogramSeries)]
     assert histograms
+    assert all(series.text == UNCACHED for series in histograms)  # they all changed since (never rendered)
+    assert render(store, Format.TEXT) == page
     for series in histograms:
-        assert series.text is not None
+        assert series.text
         text = unpack([series.text])
         assert text.decode() in page
         assert len(series.text) * 3 < len(text)
     counters = [s for f in store.ordered_families() for s in f.series.values() if isinstance(s, ScalarSeries)]
     assert all(s.text is not None and s.text.decode() in page for s in counters)
+    changed = histograms[0]
+    assert isinstance(changed, HistogramSeries)
+    changed.add(changed.bounds, [1] + [0] * len(changed.bounds), 0.001, 1)
+    page = render(store, Format.TEXT)
+    assert changed.text == UNCACHED  # changed since the last render: rendered, not cached
+    assert render(store, Format.TEXT) == page
+    assert changed.text and unpack([changed.text]).decode() in page  # unchanged since: cached
 
 
 async def test_gzip_refused_with_q_zero_is_not_used() -> None:

@@ -3,13 +3,16 @@
 Each series caches its rendered lines until it changes, so a scrape re-renders only what changed since the previous
 one. A histogram's lines (18 with OpenClaw's bounds, each repeating the label set) are cached deflated on their
 own: about 15 B per line instead of 200. A gzip scrape (what Prometheus asks for) splices those deflated blocks into
-its stream as they are, so it costs less than compressing the page; a plain scrape inflates them. Rendering is a
+its stream as they are, so it costs less than compressing the page; a plain scrape inflates them. A histogram that
+changed since its last render is rendered as text and cached only once a scrape finds it unchanged: in a busy fleet
+most series change between two scrapes, and deflating their lines for a cache would be wasted. Rendering is a
 generator of parts so the server can yield to the event loop between parts: a large store never stalls ingest.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import itertools
 import math
 import struct
@@ -121,6 +124,20 @@ def format_number(value: float) -> str:
     return format_bound(float(f"{value:.12g}"))
 
 
+_EXACT: Final = 2**53  # whole numbers up to here print the same whether given as int or float
+
+
+def format_numbers(values: list[float]) -> list[str]:
+    """``format_number`` of each value; whole numbers (the common case: counts) all at once."""
+    try:
+        whole = list(map(int, values))
+    except (OverflowError, ValueError):  # infinite or NaN
+        whole = []
+    if whole and whole == values and min(whole) >= -_EXACT and max(whole) <= _EXACT:
+        return list(map(str, whole))
+    return [format_number(value) for value in values]
+
+
 def format_bound(bound: float) -> str:
     """A number as JavaScript's ``String(n)`` prints it: ``1``, ``0.005``, ``2.5``, ``1e-7``, ``1e+21``."""
     if bound.is_integer() and abs(bound) < 1e21:
@@ -143,18 +160,33 @@ def escape_help(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
+def _label_pairs(labels: Labels) -> list[str]:
+    """Each label as ``name="value"``, escaped (values rarely need it: checked once for the whole set)."""
+    values = "".join([value for _, value in labels])
+    if "\\" in values or "\n" in values or '"' in values:
+        return [f'{name}="{escape_label_value(value)}"' for name, value in labels]
+    return [f'{name}="{value}"' for name, value in labels]
+
+
 def label_text(labels: Labels) -> str:
-    if not labels:
-        return ""
-    return "{" + ",".join(f'{name}="{escape_label_value(value)}"' for name, value in labels) + "}"
+    return "{" + ",".join(_label_pairs(labels)) + "}" if labels else ""
 
 
 # -- series ---------------------------------------------------------------------------------------------------
-def _split_at_le(labels: Labels) -> tuple[str, str]:
-    """The label text before and after an ``le`` label sorted in among the others."""
-    before = ",".join(f'{name}="{escape_label_value(value)}"' for name, value in labels if name < "le")
-    after = ",".join(f'{name}="{escape_label_value(value)}"' for name, value in labels if name >= "le")
-    return (before + "," if before else ""), ("," + after if after else "")
+def _split_at_le(labels: Labels) -> tuple[str, str, str]:
+    """The label text before and after an ``le`` label sorted in among the others, and the whole label text."""
+    pairs = _label_pairs(labels)
+    if not pairs:
+        return "", "", ""
+    split = sum(1 for name, _ in labels if name < "le")
+    before, after = ",".join(pairs[:split]), ",".join(pairs[split:])
+    return (before + "," if before else ""), ("," + after if after else ""), "{" + ",".join(pairs) + "}"
+
+
+@functools.lru_cache(maxsize=64)
+def _le_texts(bounds: tuple[float, ...]) -> tuple[str, ...]:
+    """The quoted ``le`` value of each finite bound (a few distinct bound sets serve every histogram)."""
+    return tuple(f'"{format_bound(bound)}"' for bound in bounds)
 
 
 def _cumulative_counts(series: HistogramSeries) -> list[float]:
@@ -162,7 +194,7 @@ def _cumulative_counts(series: HistogramSeries) -> list[float]:
     as a float, so the finite buckets are capped at it and stay monotonic (and equal ``_count`` as printed)."""
     out = list(itertools.accumulate(series.counts))
     total = series.count
-    out[:-1] = [min(value, total) for value in out[:-1]]
+    out[:-1] = map(min, out[:-1], itertools.repeat(total))
     out[-1] = total
     return out
 
@@ -171,20 +203,17 @@ def series_text(name: str, series: Series) -> str:
     """The series' lines in text 0.0.4."""
     labels = series.labels
     if isinstance(series, ScalarSeries):
-        text = f"{name}{label_text(labels)} {format_number(series.value)}\n"
-    else:
-        assert isinstance(series, HistogramSeries)
-        before, after = _split_at_le(labels)
-        bucket = f"{name}_bucket{{{before}le="
-        lines = []
-        for bound, cumulative in zip(series.bounds, _cumulative_counts(series), strict=False):
-            lines.append(f'{bucket}"{format_bound(bound)}"{after}}} {format_number(cumulative)}\n')
-        plain = label_text(labels)
-        total = format_number(series.count)
-        lines.append(f'{bucket}"+Inf"{after}}} {total}\n{name}_sum{plain} {format_number(series.sum)}\n')
-        lines.append(f"{name}_count{plain} {total}\n")
-        text = "".join(lines)
-    return text
+        return f"{name}{label_text(labels)} {format_numbers([series.value])[0]}\n"
+    assert isinstance(series, HistogramSeries)
+    before, after, plain = _split_at_le(labels)
+    head = f"{name}_bucket{{{before}le="
+    tail = f"{after}}} "
+    numbers = format_numbers(_cumulative_counts(series))
+    lines = [f"{head}{le}{tail}{number}\n" for le, number in zip(_le_texts(series.bounds), numbers, strict=False)]
+    total = numbers[-1]  # the +Inf bucket is the count
+    lines.append(f'{head}"+Inf"{tail}{total}\n{name}_sum{plain} {format_number(series.sum)}\n')
+    lines.append(f"{name}_count{plain} {total}\n")
+    return "".join(lines)
 
 
 def series_openmetrics(name: str, kind: Kind, series: Series) -> str:
@@ -200,7 +229,7 @@ def series_openmetrics(name: str, kind: Kind, series: Series) -> str:
     else:
         assert isinstance(series, HistogramSeries)
         exemplars = series.exemplars or {}
-        before, after = _split_at_le(labels)
+        before, after, _ = _split_at_le(labels)
         bucket = f"{name}_bucket{{{before}le="
         lines = []
         bounds = (*series.bounds, math.inf)
@@ -221,21 +250,38 @@ def series_openmetrics(name: str, kind: Kind, series: Series) -> str:
 
 
 def cached_lines(name: str, kind: Kind, series: Series, fmt: Format) -> bytes:
-    """The series' lines in ``fmt`` from its cache, rendered (and cached) when it changed since: UTF-8 for a
-    counter or gauge, ``pack``ed for a histogram."""
+    """A counter's or gauge's lines in ``fmt`` (UTF-8) from its cache, rendered (and cached) when it changed since."""
     if fmt is Format.TEXT:
         cached = series.text
         if cached is None:
-            cached = series.text = _cacheable(kind, series_text(name, series))
+            cached = series.text = series_text(name, series).encode()
     else:
         cached = series.om
         if cached is None:
-            cached = series.om = _cacheable(kind, series_openmetrics(name, kind, series))
+            cached = series.om = series_openmetrics(name, kind, series).encode()
     return cached
 
 
-def _cacheable(kind: Kind, text: str) -> bytes:
-    return pack(text.encode()) if kind is Kind.HISTOGRAM else text.encode()
+UNCACHED: Final = b""  # in a histogram's cache: rendered since its last change, but not cached
+
+
+def histogram_lines(name: str, series: Series, fmt: Format) -> tuple[bool, bytes]:
+    """A histogram's lines in ``fmt``: ``(True, packed)`` from its cache, or ``(False, UTF-8 text)``.
+
+    A histogram that changed since it was last rendered will likely change again before the next scrape (a busy
+    fleet changes most series between two scrapes), so its lines are rendered but not deflated into a cache that
+    would be thrown away; only when a scrape finds it unchanged since then are they rendered again and cached."""
+    text_format = fmt is Format.TEXT
+    cached = series.text if text_format else series.om
+    if cached:
+        return True, cached
+    text = (series_text(name, series) if text_format else series_openmetrics(name, Kind.HISTOGRAM, series)).encode()
+    block = UNCACHED if cached is None else pack(text)
+    if text_format:
+        series.text = block
+    else:
+        series.om = block
+    return (True, block) if block else (False, text)
 
 
 # -- deflated blocks and gzip ---------------------------------------------------------------------------------
@@ -326,7 +372,8 @@ def _header(family: Family, fmt: Format, unknown: bool = False) -> tuple[str, st
 
 
 class Part(NamedTuple):
-    """A run of one family's series: the family's header (before its first run) and the series' cached lines."""
+    """A run of one family's series: the family's header (before its first run) and the series' lines, all packed
+    (histograms from their caches) or all UTF-8 text."""
 
     header: bytes
     lines: list[bytes]
@@ -346,14 +393,16 @@ def cached_parts(store: Store, fmt: Format) -> Iterator[Part]:
         unknown = fmt is Format.OPENMETRICS and kind is Kind.COUNTER and store.shares_openmetrics_name(family)
         header, name = _header(family, fmt, unknown)
         order = family.sorted_labels()
-        packed = kind is Kind.HISTOGRAM
         text_format = fmt is Format.TEXT
-        per_part = HISTOGRAMS_PER_PART if packed else SERIES_PER_PART
-        for start in range(0, len(order), per_part):
+        if kind is Kind.HISTOGRAM:
+            for start in range(0, len(order), HISTOGRAMS_PER_PART):
+                yield from _histogram_parts(header.encode() if start == 0 else b"", name, family, order, start, fmt)
+            continue
+        for start in range(0, len(order), SERIES_PER_PART):
             members = family.series  # may change between parts; a removed series is simply skipped
             lines: list[bytes] = []
             append = lines.append
-            for labels in order[start : start + per_part]:
+            for labels in order[start : start + SERIES_PER_PART]:
                 series = members.get(labels)
                 if series is None:
                     continue
@@ -362,7 +411,28 @@ def cached_parts(store: Store, fmt: Format) -> Iterator[Part]:
                     continue
                 cached = series.text if text_format else series.om
                 append(cached if cached is not None else cached_lines(name, kind, series, fmt))
-            yield Part(header.encode() if start == 0 else b"", lines, packed)
+            yield Part(header.encode() if start == 0 else b"", lines, False)
+
+
+def _histogram_parts(
+    header: bytes, name: str, family: Family, order: list[Labels], start: int, fmt: Format
+) -> Iterator[Part]:
+    """One slice of a histogram family, as runs of packed blocks and runs of text."""
+    members = family.series  # may change between parts; a removed series is simply skipped
+    lines: list[bytes] = []
+    packed = True
+    for labels in order[start : start + HISTOGRAMS_PER_PART]:
+        series = members.get(labels)
+        if series is None:
+            continue
+        is_packed, block = histogram_lines(name, series, fmt)
+        if is_packed is not packed and lines:
+            yield Part(header, lines, packed)
+            header, lines = b"", []
+        packed = is_packed
+        lines.append(block)
+    if lines or header:
+        yield Part(header, lines, packed)
 
 
 def render_parts(store: Store, fmt: Format) -> Iterator[bytes]:
