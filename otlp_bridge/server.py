@@ -312,14 +312,15 @@ class MetricsPages:
 
     def _page(self, fmt: Format, member: GzipMember | None, started: float) -> Iterator[bytes]:
         """The page in parts: the translated series, then the self-metrics; gzip-encoded into ``member`` if given.
-        Settling what the fast path kept back comes first, in steps like the rendering (empty parts)."""
+        Settling what the fast path kept back comes first, in steps like the rendering (empty parts); what arrives
+        meanwhile is left to the next read, rather than settled all at once before the render."""
         for _ in self.bridge.store.settle_steps():
             yield b""
         if member is None:
-            yield from render_parts(self.bridge.store, fmt)
+            yield from render_parts(self.bridge.store, fmt, settle=False)
         else:
             yield member.header()
-            yield from gzip_parts(self.bridge.store, fmt, member)
+            yield from gzip_parts(self.bridge.store, fmt, member, settle=False)
         self.bridge.metrics.scrape_duration.set(time.perf_counter() - started)
         own = self._self_metrics(fmt).encode()
         yield own if member is None else member.text(own) + member.finish()

@@ -276,9 +276,11 @@ class Store:
             self.expired_total += removed
         return removed
 
-    def ordered_families(self) -> list[Family]:
-        """Counters, then gauges, then histograms, each by name (the official plugin's order)."""
-        self.settle()
+    def ordered_families(self, settle: bool = True) -> list[Family]:
+        """Counters, then gauges, then histograms, each by name (the official plugin's order); settled first unless
+        the caller has just settled in steps (``settle=False``)."""
+        if settle:
+            self.settle()
         if self._family_order is None:
             self._family_order = sorted(self._families.values(), key=lambda f: (f.info.kind, f.info.name))
         return self._family_order

@@ -12,7 +12,7 @@ import re
 import subprocess
 import time
 import zlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from otlp_bridge.expose.exposition import (
     format_bound,
     format_number,
     format_numbers,
+    gzip_parts,
     label_text,
     pack,
     render,
@@ -800,6 +801,34 @@ def test_cached_render_follows_expiry_and_new_series() -> None:
         assert "b 7\n" in page
     level.set(8.0)
     assert "b 8\n" in render(store, Format.TEXT)
+
+
+def test_a_render_settles_first_unless_its_caller_has() -> None:
+    """What a writer kept back is applied before a render reads the store; a scrape that settled in steps itself
+    renders without settling again (what arrived meanwhile waits for the next read, not all at once)."""
+    store = Store(10, 10, ttl=600.0)
+    family = store.family(FamilyInfo("kept_total", Kind.COUNTER, "Kept back."))
+    assert family is not None
+    kept: list[float] = []
+
+    def settle() -> Iterator[None]:
+        while kept:
+            series = store.series(family, (), created=1.0, now=1.0)
+            assert isinstance(series, ScalarSeries)
+            series.add(kept.pop())
+            yield
+
+    store.add_settler(settle)
+    kept.append(2.0)
+    assert b"kept_total 2\n" in b"".join(render_parts(store, Format.TEXT))
+    kept.append(3.0)
+    for unsettled in (
+        render_parts(store, Format.TEXT, settle=False),
+        gzip_parts(store, Format.TEXT, GzipMember(), settle=False),
+    ):
+        b"".join(unsettled)
+        assert kept == [3.0]
+    assert "kept_total 5\n" in render(store, Format.TEXT)
 
 
 def test_overlapping_renders_do_not_cache_a_stale_block() -> None:

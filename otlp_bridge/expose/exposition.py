@@ -383,8 +383,9 @@ class Part(NamedTuple):
 def cached_parts(store: Store, fmt: Format) -> Iterator[Part]:
     """The exposition of the translated series as cached pieces, in runs small enough to interleave with ingest.
 
-    Unchanged series come from their caches, so a scrape costs little more than joining them."""
-    for family in list(store.ordered_families()):
+    Unchanged series come from their caches, so a scrape costs little more than joining them. The caller settles the
+    store first (``render_parts`` and ``gzip_parts`` do, unless told the caller has)."""
+    for family in list(store.ordered_families(settle=False)):
         if not family.series:
             continue
         kind = family.info.kind
@@ -435,16 +436,22 @@ def _histogram_parts(
         yield Part(header, lines, packed)
 
 
-def render_parts(store: Store, fmt: Format) -> Iterator[bytes]:
-    """The exposition as UTF-8 text, in parts."""
+def render_parts(store: Store, fmt: Format, settle: bool = True) -> Iterator[bytes]:
+    """The exposition as UTF-8 text, in parts; ``settle=False`` when the caller has just settled the store in steps
+    (what arrives meanwhile waits for the next read rather than being settled all at once here)."""
+    if settle:
+        store.settle()
     for header, lines, packed in cached_parts(store, fmt):
         if header:
             yield header
         yield unpack(lines) if packed else b"".join(lines)
 
 
-def gzip_parts(store: Store, fmt: Format, member: GzipMember) -> Iterator[bytes]:
-    """The exposition deflated into ``member``, in parts (the caller writes ``member``'s header and finish)."""
+def gzip_parts(store: Store, fmt: Format, member: GzipMember, settle: bool = True) -> Iterator[bytes]:
+    """The exposition deflated into ``member``, in parts (the caller writes ``member``'s header and finish);
+    ``settle`` as in ``render_parts``."""
+    if settle:
+        store.settle()
     for header, lines, packed in cached_parts(store, fmt):
         out = member.text(header) if header else b""
         yield out + (member.packed(lines) if packed else member.text(b"".join(lines)))
