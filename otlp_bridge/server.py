@@ -535,6 +535,11 @@ async def _expire_forever(app: web.Application) -> None:
     interval = max(0.5, min(30.0, bridge.config.series_ttl / 10))
     while True:
         await asyncio.sleep(interval)
+        slice_started = time.perf_counter()
+        for _ in bridge.store.settle_steps():  # in slices, as a scrape does, rather than all at once in expire
+            if time.perf_counter() - slice_started > RENDER_SLICE_SECONDS:
+                await _after_io()
+                slice_started = time.perf_counter()
         removed = bridge.expire()
         if removed:
             bridge.log.info("series_expired", count=removed, live=bridge.store.live_series)
