@@ -77,7 +77,7 @@ def build_table(results: dict[str, Any]) -> tuple[list[Row], list[dict[str, Any]
     rows: list[Row] = []
     for temporality in TEMPORALITIES:
         rows += _throughput_rows(results, temporality, goal)
-    for part_rows in (_idle_rows, _memory_rows, _scrape_rows, _render_rows, _fleet_rows):
+    for part_rows in (_idle_rows, _memory_rows, _scrape_rows, _render_rows, _remotewrite_rows, _fleet_rows):
         rows += part_rows(results, goal)
     return rows, goal.entries
 
@@ -455,6 +455,26 @@ def _render_rows(results: dict[str, Any], goal: Goals) -> list[Row]:
                 )
             )
     return rows
+
+
+def _remotewrite_rows(results: dict[str, Any], goal: Goals) -> list[Row]:
+    remotewrite = results.get("remotewrite")
+    if not isinstance(remotewrite, dict):
+        return []
+    warning = contention(remotewrite)
+    return [
+        Row(
+            "remotewrite",
+            f"remote-write collection at {row['size']:,} series (steady)",
+            f"{row['steady_us_per_sample']:.2f} µs/sample",
+            f"{row['steady_ms']:.0f} ms for {row['samples']:,.0f} samples; p99 slice {row['steady_p99_slice_ms']:.1f} "
+            f"ms; first collection {row['first_us_per_sample']:.2f} µs/sample; {row['queued_bytes_per_sample']:.0f} "
+            f"B/sample queued, {row['kept_bytes_per_sample']:.0f} B/sample kept; snappy 2000 samples "
+            f"{row['compress_2000_ms']:.2f} ms ({row['compress_ratio']:.1f}×)" + (f"; {warning}" if warning else ""),
+            number=row["steady_us_per_sample"],
+        )
+        for row in remotewrite.get("rows", [])
+    ]
 
 
 def _fleet_rows(results: dict[str, Any], goal: Goals) -> list[Row]:

@@ -13,6 +13,7 @@ Parts (``--parts``, default all; ``--quick`` leaves out ``profile`` unless ``--p
   the bridge and the naive bridge;
 * ``render``: render cost per series at 10k and 100k, next to ``prometheus_client.generate_latest``
   (``bench/bench_render.py``);
+* ``remotewrite``: the remote-write collector per sample on the render part's stores (``bench/bench_remotewrite.py``);
 * ``profile``: py-spy on the bridge under cumulative and delta load; the hottest functions;
 * ``fleet``: thousands of real-sized exports (the captured gateway cloned, one per request), 10 % and every point
   changed: throughput and ack latency next to the naive bridge, RSS per gateway, what back-to-back scrapes add to

@@ -11,6 +11,7 @@ from bench.parts.floors import part_parse, part_translate
 from bench.parts.ingest import part_idle, part_ingest, part_naive, part_rotel
 from bench.parts.memory import part_memory
 from bench.parts.profile import part_profile
+from bench.parts.remotewrite import part_remotewrite
 from bench.parts.render import part_render
 from bench.parts.scrape import part_scrape
 
@@ -24,9 +25,11 @@ RUNNERS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "memory": part_memory,
     "scrape": part_scrape,
     "render": part_render,
+    "remotewrite": part_remotewrite,
     "profile": part_profile,
     "fleet": part_fleet,
 }
 PARTS = tuple(RUNNERS)
 QUICK_PARTS = tuple(part for part in PARTS if part != "profile")
-IN_PROCESS = frozenset({"parse", "translate", "render"})  # measured inside this process, pinned to the server core
+# measured inside this process, pinned to the server core
+IN_PROCESS = frozenset({"parse", "translate", "render", "remotewrite"})
