@@ -42,6 +42,7 @@ from otlp_bridge.expose.exposition import (
     pack,
     render,
     render_parts,
+    series_text,
     unpack,
 )
 from otlp_bridge.receive.codec import Encoding, Signal, decode_request
@@ -554,8 +555,17 @@ def test_unpack_gives_the_packed_texts_in_order(texts: list[bytes]) -> None:
 
 @given(values=st.lists(st.floats() | st.integers(-(2**64), 2**64) | st.sampled_from([2.0**53, 2**53 + 1, 1e21, -1e21])))
 def test_numbers_in_bulk_are_printed_like_one_by_one(values: list[float]) -> None:
-    """``format_numbers`` (whole numbers at once) prints exactly what ``format_number`` prints for each value."""
+    """``format_numbers`` (whole numbers at once) prints exactly what ``format_number`` prints for each value, and
+    so does a counter's line."""
     assert format_numbers(values) == [format_number(value) for value in values]
+    store = Store(10, 10, ttl=600.0)
+    family = store.family(FamilyInfo("n_total", Kind.COUNTER, "N."))
+    assert family is not None
+    series = store.series(family, (), created=1.0, now=1.0)
+    assert isinstance(series, ScalarSeries)
+    for value in values:
+        series.value = value
+        assert series_text("n_total", series) == f"n_total {format_number(value)}\n"
 
 
 @given(labels=st.dictionaries(st.sampled_from(["a", "k", "le_x", "z"]), st.text(max_size=8)))

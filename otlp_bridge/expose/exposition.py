@@ -127,6 +127,11 @@ def format_number(value: float) -> str:
 _EXACT: Final = 2**53  # whole numbers up to here print the same whether given as int or float
 
 
+def _number(value: float) -> str:
+    """``format_number``, the common case (a whole number) inline."""
+    return str(int(value)) if -_EXACT <= value <= _EXACT and value == value // 1 else format_number(value)
+
+
 def format_numbers(values: list[float]) -> list[str]:
     """``format_number`` of each value; whole numbers (the common case: counts) all at once."""
     try:
@@ -203,7 +208,7 @@ def series_text(name: str, series: Series) -> str:
     """The series' lines in text 0.0.4."""
     labels = series.labels
     if isinstance(series, ScalarSeries):
-        return f"{name}{label_text(labels)} {format_numbers([series.value])[0]}\n"
+        return f"{name}{label_text(labels)} {_number(series.value)}\n"
     assert isinstance(series, HistogramSeries)
     before, after, plain = _split_at_le(labels)
     head = f"{name}_bucket{{{before}le="
