@@ -13,6 +13,7 @@ from otlp_bridge.expose.exposition import Format, render
 from otlp_bridge.receive.codec import Encoding, Signal, decode_request
 from otlp_bridge.store import Kind, Store
 from otlp_bridge.translate import fast
+from otlp_bridge.translate.general import generic_spec
 from otlp_bridge.translate.mapping import METRIC_SPECS, Value
 from otlp_bridge.translate.metrics import MetricsTranslator, TranslateOptions
 from tests.support import (
@@ -823,6 +824,28 @@ def test_names_and_keys_over_the_length_limit_never_reach_the_page() -> None:
     page = render(store, Format.TEXT)
     assert 'custom_ok_total{kind="a"} 3\n' in page
     assert "x" * 200 not in page and key not in page
+
+
+def test_a_huge_description_or_unit_costs_no_more_than_a_short_one() -> None:
+    """A sender controls a metric's description and unit: the HELP keeps the first 200 characters of the description,
+    a unit over 200 characters (it would become part of the name) is refused, and neither is kept whole in the
+    memoised family specs (4,096 of them held 4 MiB descriptions each before)."""
+    store, translator = new_translator()
+    generic_spec.cache_clear()
+    for number in range(3):
+        metric = sum_metric(f"custom.big{number}", [({"kind": "a"}, 1.0)])
+        metric.description = f"word{number} " + "y " * (1 << 20)
+        assert translator.apply(metrics_request(metric), float(number)).accepted == 1
+    long_unit = sum_metric("custom.units", [({"kind": "a"}, 1.0)])
+    long_unit.unit = "u" * 201
+    result = translator.apply(metrics_request(long_unit), 5.0)
+    assert (result.rejected, dict(result.reasons)) == (1, {"name_too_long": 1})
+    page = render(store, Format.TEXT)
+    assert "# HELP custom_big0_total word0 y y" in page
+    help_line = next(line for line in page.splitlines() if line.startswith("# HELP custom_big1_total"))
+    assert len(help_line) == len("# HELP custom_big1_total ") + 200
+    assert "custom_units" not in page
+    assert generic_spec.cache_info().currsize == 3
 
 
 # -- caps and expiry --------------------------------------------------------------------------------------------

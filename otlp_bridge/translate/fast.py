@@ -257,11 +257,6 @@ class PlacedPoint(NamedTuple):
 # A delta histogram's counts and bucket counts are summed as 64-bit lanes of one integer (one addition per export,
 # not one per bucket). Lanes stay apart while every export's count is below LANE_LIMIT and at most
 # MAX_PENDING_EXPORTS are summed between settles: 2**40 * 2**12 < 2**64.
-
-
-# A delta histogram's counts and bucket counts are summed as 64-bit lanes of one integer (one addition per export,
-# not one per bucket). Lanes stay apart while every export's count is below LANE_LIMIT and at most
-# MAX_PENDING_EXPORTS are summed between settles: 2**40 * 2**12 < 2**64.
 LANE_LIMIT = 1 << 40
 MAX_PENDING_EXPORTS = 1 << 12
 

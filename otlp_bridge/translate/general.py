@@ -48,19 +48,29 @@ def _shared_key(key: bytes) -> bytes:
     return key
 
 
+MAX_HELP_LENGTH = 200
+
+
+def help_text(description: str) -> str:
+    """A sender's description as HELP: whitespace collapsed, at most ``MAX_HELP_LENGTH`` characters (read from a
+    bounded prefix, so a huge description costs no more than a short one)."""
+    return " ".join(description[: 8 * MAX_HELP_LENGTH].split())[:MAX_HELP_LENGTH]
+
+
 @functools.lru_cache(maxsize=4096)
 def generic_spec(
-    name: str, unit: str, kind: Kind, value: Value, description: str, reserved: frozenset[str] = frozenset()
+    name: str, unit: str, kind: Kind, value: Value, help_text: str, reserved: frozenset[str] = frozenset()
 ) -> FamilySpec:
     """A family for a metric the OpenClaw mapping does not know, named by the standard rules; a name in the bridge's
     own namespaces (where it would pass for an official family) or one of ``reserved`` (its own families, also as
-    OpenMetrics stems) gets ``unmapped_`` in front."""
+    OpenMetrics stems) gets ``unmapped_`` in front. Every argument is part of the cache key: callers bound their
+    length (``help_text``, ``MAX_NAME_LENGTH``)."""
     prom_name = metric_name(name, unit, counter=kind is Kind.COUNTER, gauge=kind is Kind.GAUGE)
     stem = prom_name.removesuffix("_total")
     if prom_name.startswith(RESERVED_PREFIXES) or any(stem == own.removesuffix("_total") for own in reserved):
         prom_name = UNMAPPED_PREFIX + prom_name
-    help_text = " ".join(description.split())[:200] or f"OTLP metric {name}."
-    return FamilySpec(name, prom_name, kind, help_text, (), value, unit=unit_word(unit), exactness=Exactness.GENERIC)
+    text = help_text or f"OTLP metric {name}."
+    return FamilySpec(name, prom_name, kind, text, (), value, unit=unit_word(unit), exactness=Exactness.GENERIC)
 
 
 def _generic_kind(metric: Metric, data_kind: str) -> tuple[Kind, Value] | None:
@@ -166,14 +176,14 @@ class GeneralPath:
                 result.reject(Rejection.INVALID, count)
                 return None
             return Families(specs, False)
-        if len(name) > MAX_NAME_LENGTH:
-            result.reject(Rejection.NAME_TOO_LONG, count)
+        if len(name) > MAX_NAME_LENGTH or len(metric.unit) > MAX_NAME_LENGTH:
+            result.reject(Rejection.NAME_TOO_LONG, count)  # the unit becomes part of the name
             return None
         kind = _generic_kind(metric, data_kind)
         if kind is None:
             result.reject(Rejection.UNSUPPORTED, count)
             return None
-        spec = generic_spec(name, metric.unit, *kind, metric.description, self.reserved)
+        spec = generic_spec(name, metric.unit, *kind, help_text(metric.description), self.reserved)
         if not spec.name:
             result.reject(Rejection.INVALID, count)  # Prometheus's rules leave nothing of the name
             return None
