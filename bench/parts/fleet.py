@@ -6,15 +6,13 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import subprocess
-import time
 from typing import Any
 
 from bench import procs
 from bench.fleet import Fleet, FleetSpec
 from bench.harness import SOURCE_LABEL_ARGS, Context, get_path, loadgen, log, summary
 from bench.parts.ingest import INGEST_SCRAPE_INTERVAL, check_counters
-from bench.parts.scrape import SCRAPER_PRIORITY
+from bench.parts.scrape import scraped_exports
 from bench.procs import Server
 
 # The two change profiles: the share of a gateway's points that changed since its previous export.
@@ -100,7 +98,6 @@ def _profile(ctx: Context, spec: FleetSpec) -> dict[str, Any]:
 def _scrape_session(ctx: Context) -> dict[str, Any]:
     """Per-gateway series filled to ~90k lines; paced 16-gateway exports, every point changed, with and without a
     scraper fetching the whole page back to back."""
-    settings = ctx.settings
     per_gateway = _lines_per_gateway()
     senders = math.ceil(SCRAPE_SERIES / per_gateway / SCRAPE_PER_REQUEST)
     spec = FleetSpec(gateways=senders * SCRAPE_PER_REQUEST, change_fraction=1.0, per_request=SCRAPE_PER_REQUEST)
@@ -112,31 +109,8 @@ def _scrape_session(ctx: Context) -> dict[str, Any]:
         out["fill_rejected"] = fill["warmup"]["rejected_points"]
         skip = 1
         for variant in FLEET_SCRAPE_VARIANTS:
-            scrape_out = ctx.workdir / f"fleet-scrape-{variant}.json"
-            scraper_args = ["--url", server.metrics_url, "--duration", str(settings.scrape_seconds + 1.5)]
-            scraper_args += ["--out", str(scrape_out)] + (["--no-gzip"] if variant == "plain" else [])
-            command = [*SCRAPER_PRIORITY, *procs.python_module(ctx.cores, "bench.scraper", scraper_args)]
-            with contextlib.ExitStack() as stack:
-                scraper = None
-                if variant != "none":
-                    scraper = stack.enter_context(procs.background(command, ctx.workdir / "fleet-scraper.log"))
-                    time.sleep(1.0)  # the first scrape is under way
-                acks = loadgen(
-                    ctx,
-                    server,
-                    spec,
-                    seconds=settings.scrape_seconds,
-                    requests=100_000,
-                    warmup=0,
-                    skip=skip,
-                    rate=SCRAPE_RATE,
-                    concurrency=1,
-                )
-                if scraper is not None:
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        scraper.wait(timeout=settings.scrape_seconds + 120)
+            acks, scrapes = scraped_exports(ctx, server, spec, variant, skip, SCRAPE_RATE, "fleet")
             skip += math.ceil(acks["requests"] / senders) + 1
-            scrapes = json.loads(scrape_out.read_text()) if scrape_out.exists() else {"scrapes": 0}
             out[variant] = {"acks": acks, "scrapes": scrapes}
             latency = acks["latency"]
             log(

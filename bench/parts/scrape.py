@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench import procs
+from bench.fleet import FleetSpec
 from bench.harness import (
     SOURCE_LABEL_ARGS,
     Context,
@@ -32,6 +33,40 @@ SCRAPER_PRIORITY = ["chrt", "--idle", "0"] if shutil.which("chrt") else []
 SCRAPE_VARIANTS = ("none", "gzip", "plain")  # no scraper (the bridge's own ack latency), gzip like Prometheus, plain
 
 
+def scraped_exports(
+    ctx: Context, server: Server, spec: WorkloadSpec | FleetSpec, variant: str, skip: int, rate: float, name: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Paced exports (``loadgen`` acks) while a scraper fetches the whole page back to back in ``variant`` (``gzip``,
+    ``plain``; ``none``: no scraper); the scraper's figures beside them."""
+    settings = ctx.settings
+    assert server.metrics_url is not None
+    scrape_out = ctx.workdir / f"scrape-{name}-{variant}.json"
+    scraper_args = ["--url", server.metrics_url, "--duration", str(settings.scrape_seconds + 1.5)]
+    scraper_args += ["--out", str(scrape_out)] + (["--no-gzip"] if variant == "plain" else [])
+    command = [*SCRAPER_PRIORITY, *procs.python_module(ctx.cores, "bench.scraper", scraper_args)]
+    with contextlib.ExitStack() as stack:
+        scraper = None
+        if variant != "none":
+            scraper = stack.enter_context(procs.background(command, ctx.workdir / f"scraper-{name}.log"))
+            time.sleep(1.0)  # the first scrape is under way
+        acks = loadgen(
+            ctx,
+            server,
+            spec,
+            seconds=settings.scrape_seconds,
+            requests=100_000,
+            warmup=0,
+            skip=skip,
+            rate=rate,
+            concurrency=1,
+        )
+        if scraper is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                scraper.wait(timeout=settings.scrape_seconds + 120)
+    scrapes: dict[str, Any] = json.loads(scrape_out.read_text()) if scrape_out.exists() else {"scrapes": 0}
+    return acks, scrapes
+
+
 def _scrape_session(ctx: Context, server: Server, spec: WorkloadSpec, variants: Sequence[str]) -> dict[str, Any]:
     """Fill ``server`` with every gateway's first snapshot, then per variant: paced 1k-point exports while a
     scraper fetches the whole page back to back (``none``: no scraper)."""
@@ -49,31 +84,8 @@ def _scrape_session(ctx: Context, server: Server, spec: WorkloadSpec, variants: 
     del page
     skip = 1
     for variant in variants:
-        scrape_out = ctx.workdir / f"scrape-{server.name}-{variant}.json"
-        scraper_args = ["--url", server.metrics_url, "--duration", str(settings.scrape_seconds + 1.5)]
-        scraper_args += ["--out", str(scrape_out)] + (["--no-gzip"] if variant == "plain" else [])
-        command = [*SCRAPER_PRIORITY, *procs.python_module(ctx.cores, "bench.scraper", scraper_args)]
-        with contextlib.ExitStack() as stack:
-            scraper = None
-            if variant != "none":
-                scraper = stack.enter_context(procs.background(command, ctx.workdir / f"scraper-{server.name}.log"))
-                time.sleep(1.0)  # the first scrape is under way
-            acks = loadgen(
-                ctx,
-                server,
-                spec,
-                seconds=settings.scrape_seconds,
-                requests=100_000,
-                warmup=0,
-                skip=skip,
-                rate=settings.scrape_rate,
-                concurrency=1,
-            )
-            if scraper is not None:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    scraper.wait(timeout=settings.scrape_seconds + 120)
+        acks, scrapes = scraped_exports(ctx, server, spec, variant, skip, settings.scrape_rate, server.name)
         skip += math.ceil(acks["requests"] / spec.gateways) + 1
-        scrapes: dict[str, Any] = json.loads(scrape_out.read_text()) if scrape_out.exists() else {"scrapes": 0}
         out[variant] = {"acks": acks, "scrapes": scrapes}
         scrape_ms = get_path(scrapes, "duration", "mean_ms") or math.nan
         log(
