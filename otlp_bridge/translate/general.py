@@ -234,6 +234,7 @@ class GeneralPath:
             if stream is None:
                 return None
         stream.last_seen = batch.now
+        stream.delta = temporality is Temporality.DELTA
         if isinstance(point, wire.HistogramPoint):
             refused = self.rules.histogram_point(stream, point, temporality, batch, index)
         else:

@@ -18,6 +18,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
+from otlp_bridge.bounded import BoundedDict
 from otlp_bridge.store import Labels, Series, Store
 from otlp_bridge.translate import fast, wire
 from otlp_bridge.translate.attributes import attribute_dict
@@ -53,6 +54,8 @@ class MetricsTranslator:
         )
         self.streams = self.general.streams
         self.known: dict[tuple[bytes, str, str], KnownMetric] = {}
+        # When each sender (serialised resource) last sent a request: its delta streams live as long as it does.
+        self.heard: BoundedDict[bytes, float] = BoundedDict(options.max_streams)
         store.add_settler(self.settle_steps)
 
     def source_name(self, resource_key: bytes) -> str:
@@ -75,6 +78,7 @@ class MetricsTranslator:
         unprefixed = ""
         for resource_metrics in request.resource_metrics:
             resource_key = resource_metrics.resource.SerializeToString()
+            self.heard[resource_key] = now
             source = self.source_name(resource_key)
             result.sources.add(source)
             label = self.options.source_label
@@ -145,9 +149,15 @@ class MetricsTranslator:
     def expire(self, now: float) -> int:
         """Drop stream state idle for the series TTL, then the series themselves.
 
-        The fast path does not visit streams, so liveness flows here: known metric → its streams → their series."""
+        The fast path does not visit streams, so liveness flows here: known metric → its streams → their series.
+        A delta stream also lives while its sender sends any metric: a delta exporter (the OpenTelemetry SDKs) sends
+        no point for a counter that did not move, and its running total must not go while the sender lives."""
         cutoff = now - self.store.ttl
         self.settle()
+        heard = self.heard
+        for resource_key, when in list(heard.items()):
+            if when < cutoff:
+                del heard[resource_key]
         for key, known in list(self.known.items()):
             if known.last_seen < cutoff:
                 del self.known[key]
@@ -155,6 +165,8 @@ class MetricsTranslator:
             for stream in known.streams:
                 stream.last_seen = max(stream.last_seen, known.last_seen)
         for stream_key, stream in list(self.streams.items()):
+            if stream.delta:
+                stream.last_seen = max(stream.last_seen, heard.get(stream_key[0][0], stream.last_seen))
             if stream.last_seen < cutoff:
                 del self.streams[stream_key]
                 continue

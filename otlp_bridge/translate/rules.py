@@ -61,14 +61,16 @@ class Target:
 
 
 class Stream:
-    """State of one incoming OTLP stream: the last cumulative point and the families it feeds."""
+    """State of one incoming OTLP stream: the last cumulative point and the families it feeds; ``delta`` when its
+    points are deltas (it then lives as long as its sender: ``MetricsTranslator.expire``)."""
 
-    __slots__ = ("created", "last_seen", "last_time", "raw_bounds", "start", "state", "targets")
+    __slots__ = ("created", "delta", "last_seen", "last_time", "raw_bounds", "start", "state", "targets")
 
     def __init__(self, targets: Targets, created: float, now: float) -> None:
         self.targets = targets
         self.created = created
         self.last_seen = now
+        self.delta = False
         self.start = -1
         self.last_time = -1
         self.state = Increment()
