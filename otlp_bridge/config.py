@@ -7,6 +7,7 @@ import base64
 import dataclasses
 import difflib
 import enum
+import ipaddress
 import os
 import re
 import ssl
@@ -49,6 +50,16 @@ class ListenAddress(NamedTuple):
 
     def __str__(self) -> str:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def loopback(host: str) -> bool:
+    """Whether a listener on ``host`` is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name, or "" (every interface)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import json
 import signal as signals
 import time
@@ -24,7 +23,7 @@ from otlp_bridge.alerts.hook import HookTarget
 from otlp_bridge.alerts.message import MessageRenderer
 from otlp_bridge.alerts.metrics import AlertMetrics
 from otlp_bridge.alerts.relay import Relay
-from otlp_bridge.config import Config, tls_context
+from otlp_bridge.config import Config, loopback, tls_context
 from otlp_bridge.errors import (
     BadRequest,
     BridgeError,
@@ -44,7 +43,7 @@ from otlp_bridge.expose.exposition import (
     render_parts,
 )
 from otlp_bridge.expose.selfmetrics import SelfMetrics
-from otlp_bridge.expose.status import StatusBook
+from otlp_bridge.expose.status import Arrival, StatusBook
 from otlp_bridge.log import Throttle, get_logger
 from otlp_bridge.receive import auth, codec
 from otlp_bridge.receive.auth import TokenFile
@@ -96,6 +95,7 @@ class Bridge:
         now = self.clock()
         removed = self.translators.expire(now)
         gone = self.metrics.expire_sources(now - self.config.series_ttl)
+        self.status.expire(now - self.config.series_ttl)
         if gone:
             self.log.info("sources_expired", sources=gone, ttl=self.config.series_ttl)
         return removed
@@ -116,7 +116,7 @@ class OtlpReceiver:
     def check_ingest_auth(self, request: web.Request) -> None:
         if self.token is not None:
             header_name = self.bridge.config.ingest_token_header
-            self.token.check(auth.presented(header_name, request.headers.get(header_name)))
+            self.token.check(auth.credential(header_name, request.headers.get(header_name)))
 
     @contextlib.contextmanager
     def admitted(self) -> Iterator[None]:
@@ -191,9 +191,8 @@ class OtlpReceiver:
                 message = codec.decode_request(signal, encoding, body)
                 now = self.bridge.clock()
                 result = self.ingest(signal, message, now, body if encoding is Encoding.PROTOBUF else None)
-                self.bridge.status.exported(
-                    signal.value, message, result, statuspage.encoding(encoding.name, gzipped), now
-                )
+                arrival = Arrival(encoding, gzipped, request.remote or "")
+                self.bridge.status.exported(signal.value, message, result, arrival, now)
             outcome = "partial" if result.rejected else "ok"
             response = web.Response(
                 body=codec.encode_response(signal, encoding, result.rejected, result.message),
@@ -252,7 +251,7 @@ class OtlpReceiver:
 
 class MetricsPages:
     """The scrape listener's handlers: the exposition (streamed in slices that let OTLP requests through), the JSON
-    views, health and readiness. ``ingest_idle`` is set while no OTLP request is in flight."""
+    views, the status page, health and readiness. ``ingest_idle`` is set while no OTLP request is in flight."""
 
     def __init__(self, bridge: Bridge, ingest_idle: asyncio.Event) -> None:
         self.bridge = bridge
@@ -381,6 +380,8 @@ class MetricsPages:
         refused = self.check_scrape_auth(request)
         if refused is not None:
             return refused
+        if request.method == "HEAD":  # the headers a GET would get, with its length
+            return web.Response(body=b"".join(self._status_page(request.url.host)), headers=statuspage.HEADERS)
         response = web.StreamResponse(headers=statuspage.HEADERS)
         await response.prepare(request)
         await self._stream(response, self._status_page(request.url.host))
@@ -689,16 +690,6 @@ async def _drain(bridge: Bridge, runner: web.AppRunner) -> None:
     deadline = loop.time() + SHUTDOWN_TIMEOUT_SECONDS
     while bridge.receiver.inflight and loop.time() < deadline:
         await asyncio.sleep(0.02)
-
-
-def loopback(host: str) -> bool:
-    """Whether a listener on ``host`` is reachable from this machine only."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a host name, or "" (every interface)
 
 
 def _bound_port(runner: web.AppRunner) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from otlp_bridge.errors import BridgeError, Forbidden, Unauthorized
-from otlp_bridge.receive.auth import TokenFile, bearer, presented
+from otlp_bridge.receive.auth import TokenFile, bearer, credential
 
 
 @pytest.mark.parametrize(
@@ -30,7 +30,7 @@ def test_bearer_takes_the_token_of_a_bearer_header_only(header: str | None, toke
 
 
 @pytest.mark.parametrize(
-    ("name", "value", "credential"),
+    ("name", "value", "expected"),
     [
         ("Authorization", "Bearer abc", "abc"),
         ("authorization", "Basic abc", None),
@@ -39,8 +39,8 @@ def test_bearer_takes_the_token_of_a_bearer_header_only(header: str | None, toke
         ("X-Token", None, None),
     ],
 )
-def test_the_credential_depends_on_the_header(name: str, value: str | None, credential: str | None) -> None:
-    assert presented(name, value) == credential
+def test_the_credential_depends_on_the_header(name: str, value: str | None, expected: str | None) -> None:
+    assert credential(name, value) == expected
 
 
 @pytest.mark.parametrize(

@@ -27,8 +27,8 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 from otlp_bridge.config import Config
 from otlp_bridge.expose import statuspage
 from otlp_bridge.expose.selfmetrics import MAX_SOURCES
-from otlp_bridge.expose.status import OVERFLOW, SenderKey, StatusBook
-from otlp_bridge.receive.codec import Signal
+from otlp_bridge.expose.status import OVERFLOW, Arrival, SenderKey, StatusBook
+from otlp_bridge.receive.codec import Encoding, Signal
 from otlp_bridge.server import Bridge, running
 from otlp_bridge.store import Store
 from otlp_bridge.translate.mapping import METRIC_SPECS, family_names
@@ -47,6 +47,7 @@ FOLDER = CAPTURES / "03a-main-part1-cumulative"
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 TOKEN = {"x-collector-token": "right"}
 WINDOW = (1200, 1500)
+FROM_A = Arrival(Encoding.PROTOBUF, False, "10.0.0.1")
 
 
 class Clock:
@@ -302,23 +303,44 @@ async def test_a_silent_sender_turns_red_after_three_intervals_and_90_s() -> Non
 
 
 @pytest.mark.parametrize(
-    ("gaps", "silence", "late"),
+    ("gaps", "silence", "late", "interval"),
     [
-        ((60.0, 0.03, 60.0, 95.0), 170.0, False),  # three of its 60 s intervals: 180 s
-        ((60.0, 0.03, 60.0, 95.0), 190.0, True),
-        ((1.0, 0.03, 1.0, 1.0), 85.0, False),  # a 1 s interval, but not late before 90 s
-        ((1.0, 30.0, 30.0, 31.0), 85.0, False),  # delta, idle: only the memory sample every 30 s
-        ((1.0, 30.0, 30.0, 31.0), 95.0, True),
+        ((60.0, 0.03, 60.0, 95.0), 170.0, False, "60 s"),  # three of its 60 s intervals: 180 s
+        ((60.0, 0.03, 60.0, 95.0), 190.0, True, "60 s"),
+        ((1.0, 0.03, 1.0, 1.0), 85.0, False, "1 s"),  # a 1 s interval, but not late before 90 s
+        ((1.0, 30.0, 30.0, 31.0), 85.0, False, "30 s"),  # delta, idle: only the memory sample every 30 s
+        ((1.0, 30.0, 30.0, 31.0), 95.0, True, "30 s"),
+        ((0.5, 0.5, 0.5), 10.0, False, "0.5 s"),
+        ((120.0, 120.0, 119.6), 350.0, False, "120 s"),  # not 1.2e+02 s
+        ((300.0, 300.0), 1000.0, True, "300 s"),
     ],
 )
-def test_late_after_three_intervals_and_90_s(gaps: tuple[float, ...], silence: float, late: bool) -> None:
+def test_late_after_three_intervals_and_90_s(
+    gaps: tuple[float, ...], silence: float, late: bool, interval: str
+) -> None:
     book, now = StatusBook(), 1000.0
     for gap in (0.0, *gaps):
         now += gap
-        book.exported("metrics", _metrics_from("gw", "h"), IngestResult(), "protobuf, identity", now)
+        book.exported("metrics", _metrics_from("gw", "h"), IngestResult(), FROM_A, now)
     (row,) = Page(_render(book, now=now + silence)).table("senders")
-    assert row["interval"] == f"{statistics.median(gaps):.2g} s"
+    assert row["interval"] == interval
     assert row["last export"].endswith("(late)") is late
+
+
+async def test_head_sends_the_headers_only_and_the_connection_stays_usable() -> None:
+    """``HEAD /`` used to send the whole page after its headers, so the next response on that keep-alive connection
+    began with ``<!DOCTYPE html>``."""
+    clock = Clock(1_800_000_000.0)
+    async with bridge_on(clock) as bridge:
+        reader, writer = await asyncio.open_connection("127.0.0.1", int(bridge.metrics_url.rpartition(":")[2]))
+        writer.write(b"HEAD / HTTP/1.1\r\nHost: bridge\r\n\r\n")
+        head = await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: bridge\r\nConnection: close\r\n\r\n")
+        rest = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+    assert head.startswith(b"HTTP/1.1 200") and b"text/html" in head
+    assert b"Content-Security-Policy: default-src 'none'" in head
+    assert rest.startswith(b"HTTP/1.1 200") and rest.endswith(b"\r\n\r\nok\n"), rest[:80]
 
 
 async def test_scrape_token_guards_the_page_and_its_refusals_show(tmp_path: Path) -> None:
@@ -428,8 +450,8 @@ class Tags(HTMLParser):
 def test_any_service_name_is_text_on_the_page(name: str) -> None:
     """Whatever a sender puts in ``service.name``, the page shows it as that text and gains no element."""
     book, plain = StatusBook(), StatusBook()
-    book.exported("metrics", _metrics_from(name, "h"), IngestResult(), "protobuf, identity", 10.0)
-    plain.exported("metrics", _metrics_from("x", "h"), IngestResult(), "protobuf, identity", 10.0)
+    book.exported("metrics", _metrics_from(name, "h"), IngestResult(), FROM_A, 10.0)
+    plain.exported("metrics", _metrics_from("x", "h"), IngestResult(), FROM_A, 10.0)
     html = _render(book)
     (sender,) = Page(html).table("senders")
     assert sender["service.name"] == " ".join((name or "unknown").split())
@@ -471,30 +493,75 @@ def test_senders_are_capped_and_expire() -> None:
     book = StatusBook()
     result = IngestResult(accepted=3)
     for number in range(MAX_SOURCES + 5):
-        book.exported("metrics", _metrics_from(f"gw-{number}", "h"), result, "protobuf, gzip", float(number))
+        book.exported(
+            "metrics", _metrics_from(f"gw-{number}", "h"), result, FROM_A._replace(gzipped=True), float(number)
+        )
     assert len(book.senders) == MAX_SOURCES + 1
     assert book.senders[OVERFLOW].exports == 5 and book.senders[OVERFLOW].temporality == {"delta"}
     book.expire(cutoff=100.0)
     assert len(book.senders) == MAX_SOURCES + 1 - 100
 
 
+def test_silent_senders_are_forgotten_by_the_bridges_expiry_not_by_the_page() -> None:
+    """README: senders are "forgotten after --series-ttl". They were forgotten only when someone opened the page, so
+    a fleet's restarted gateways filled the 256 rows and a live gateway was booked as ``other``."""
+    clock = Clock(1000.0)
+    bridge = Bridge(Config(series_ttl=600), clock=clock)
+    for number in range(MAX_SOURCES):
+        bridge.status.exported("metrics", _metrics_from(f"gw-{number}", "h"), IngestResult(), FROM_A, clock.now)
+    clock.now += 601
+    _render(bridge.status, now=clock.now)
+    assert len(bridge.status.senders) == MAX_SOURCES  # rendering only reads
+    bridge.expire()
+    bridge.status.exported("metrics", _metrics_from("gw-new", "h"), IngestResult(), FROM_A, clock.now)
+    assert set(bridge.status.senders) == {SenderKey("gw-new", "h", "")}
+
+
 @pytest.mark.parametrize(
-    ("senders", "logs_land_on"),
+    ("senders", "logs_from", "logs_land_on"),
     [
-        ([("gw", "a")], SenderKey("gw", "a", "")),  # one gateway of that name: its logs count for it
-        ([("gw", "a"), ("gw", "b")], SenderKey("gw", "", "")),  # two: the logs cannot be told apart
-        ([("other", "a")], SenderKey("gw", "", "")),
+        ([("gw", "a", "10.0.0.1")], "10.0.0.1", SenderKey("gw", "a", "")),  # its logs count for it
+        ([("gw", "a", "10.0.0.1"), ("gw", "b", "10.0.0.2")], "10.0.0.2", SenderKey("gw", "b", "")),  # by address
+        ([("gw", "a", "10.0.0.1"), ("gw", "b", "10.0.0.1")], "10.0.0.1", None),  # one address: not told apart
+        ([("gw", "a", "10.0.0.1")], "10.0.0.9", None),  # another machine's, whose metrics have not come yet
+        ([("other", "a", "10.0.0.1")], "10.0.0.1", SenderKey("gw", "", "")),  # no sender of that name yet
     ],
 )
-def test_log_records_join_the_one_sender_of_their_service(
-    senders: list[tuple[str, str]], logs_land_on: SenderKey
+def test_log_records_join_the_sender_of_their_service_at_their_address(
+    senders: list[tuple[str, str, str]], logs_from: str, logs_land_on: SenderKey | None
 ) -> None:
     book = StatusBook()
-    for service, host in senders:
-        book.exported("metrics", _metrics_from(service, host), IngestResult(), "protobuf, identity", 1.0)
-    book.exported("logs", _logs_from("gw"), IngestResult(accepted=2), "json, identity", 2.0)
-    assert book.senders[logs_land_on].last["logs"] == 2.0
-    assert "json, identity" in book.senders[logs_land_on].encodings
+    for service, host, peer in senders:
+        book.exported("metrics", _metrics_from(service, host), IngestResult(), FROM_A._replace(peer=peer), 1.0)
+    json_logs = Arrival(Encoding.JSON, False, logs_from)
+    book.exported("logs", _logs_from("gw"), IngestResult(accepted=2), json_logs, 2.0)
+    if logs_land_on is None:
+        assert len(book.senders) == len(senders) and book.unattributed == {"gw": 1}
+        assert "Log exports not told apart" in Page(_render(book)).all_text
+    else:
+        assert book.senders[logs_land_on].last["logs"] == 2.0 and not book.unattributed
+        assert (Encoding.JSON, False) in book.senders[logs_land_on].encodings
+
+
+@pytest.mark.parametrize(("peer_a", "peer_b"), [("10.0.0.1", "10.0.0.2"), ("127.0.0.1", "127.0.0.1")])
+def test_a_fleet_sharing_the_default_service_name_is_one_row_per_gateway(peer_a: str, peer_b: str) -> None:
+    """Every OpenClaw gateway is ``openclaw`` by default and its log records carry only that: two gateways made three
+    rows (a phantom ``(openclaw, '', '')`` took every later log export) and gw-b's first logs counted for gw-a."""
+    book = StatusBook()
+    a, b = FROM_A._replace(peer=peer_a), FROM_A._replace(peer=peer_b)
+    book.exported("logs", _logs_from("openclaw"), IngestResult(), a, 1.0)
+    book.exported("metrics", _metrics_from("openclaw", "gw-a"), IngestResult(), a, 2.0)
+    book.exported("logs", _logs_from("openclaw"), IngestResult(), b, 3.0)
+    book.exported("metrics", _metrics_from("openclaw", "gw-b"), IngestResult(), b, 4.0)
+    for arrival in (a, b, a):
+        book.exported("logs", _logs_from("openclaw"), IngestResult(), arrival, 5.0)
+    assert set(book.senders) == {SenderKey("openclaw", "gw-a", ""), SenderKey("openclaw", "gw-b", "")}
+    exports = {key.host: sender.exports for key, sender in book.senders.items()}
+    told_apart = peer_a != peer_b
+    # from one address, gw-b's first logs (before its metrics) count for the one sender there yet
+    assert exports == ({"gw-a": 4, "gw-b": 2} if told_apart else {"gw-a": 3, "gw-b": 1})
+    assert sum(exports.values()) + book.unattributed["openclaw"] == book.exports == 7
+    assert "Receiving: 2 sender(s)" in Page(_render(book, now=6.0)).all_text
 
 
 @pytest.mark.parametrize(
@@ -508,9 +575,9 @@ def test_log_records_that_came_first_join_their_gateway(hosts: list[str], sender
     """A live OpenClaw 2026.4.29 gateway sent its first log records before its first metrics, and the page showed
     it twice: once with the service name only (the logs), once with its host."""
     book = StatusBook()
-    book.exported("logs", _logs_from("gw"), IngestResult(accepted=2), "protobuf, identity", 1.0)
+    book.exported("logs", _logs_from("gw"), IngestResult(accepted=2), FROM_A, 1.0)
     for host in hosts:
-        book.exported("metrics", _metrics_from("gw", host), IngestResult(accepted=5), "protobuf, identity", 2.0)
+        book.exported("metrics", _metrics_from("gw", host), IngestResult(accepted=5), FROM_A, 2.0)
     assert set(book.senders) == senders
     first = book.senders[SenderKey("gw", hosts[0], "")]
     assert (first.last, first.exports, first.accepted) == ({"logs": 1.0, "metrics": 2.0}, 2, 7)
@@ -522,7 +589,7 @@ def test_refusals_keep_count_and_the_last_peer_per_cause() -> None:
     book.refused("otlp", "forbidden", 403, "10.1.2.4", "logs", "invalid credentials", 5.0)
     book.refused("otlp", "too_large", 413, None, "traces", "x" * 1000, 6.0)
     forbidden = book.refusals["otlp", "forbidden"]
-    assert (forbidden.count, forbidden.peer, forbidden.signal, forbidden.at) == (2, "10.1.2.4", "logs", 5.0)
+    assert (forbidden.count, forbidden.peer, forbidden.where, forbidden.at) == (2, "10.1.2.4", "logs", 5.0)
     too_large = book.refusals["otlp", "too_large"]
     assert too_large.peer == "unknown" and len(too_large.message) == 200
 

@@ -1,7 +1,8 @@
 """The status page's own bookkeeping: what each sender exported and which requests were refused, by cause.
 
-Bounded: at most ``MAX_SOURCES`` senders (later ones are counted as ``other``, like the self-metrics' sources) and
-one entry per refusal cause and listener; every value that came from a sender is cut to ``MAX_VALUE_CHARS``.
+Bounded: at most ``MAX_SOURCES`` senders (later ones are counted as ``other``, like the self-metrics' sources), one
+entry per refusal cause and listener, and one count of unattributed log exports per service a sender has; every value
+that came from a sender is cut to ``MAX_VALUE_CHARS``.
 Pure and synchronous; ``now`` is passed in.
 """
 
@@ -19,7 +20,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, M
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from otlp_bridge.expose.selfmetrics import MAX_SOURCES, OVERFLOW_SOURCE
-from otlp_bridge.receive.codec import ExportRequest
+from otlp_bridge.receive.codec import Encoding, ExportRequest
 from otlp_bridge.translate.result import IngestResult
 
 MAX_VALUE_CHARS = 200
@@ -41,6 +42,14 @@ class SenderKey(NamedTuple):
 OVERFLOW = SenderKey(OVERFLOW_SOURCE, "", "")
 
 
+class Arrival(NamedTuple):
+    """How a request came: its encoding, whether it was gzipped, and the peer's address (``""`` if unknown)."""
+
+    encoding: Encoding
+    gzipped: bool
+    peer: str
+
+
 @dataclass(slots=True)
 class Sender:
     key: SenderKey
@@ -50,7 +59,8 @@ class Sender:
     accepted: int = 0
     rejected: Counter[str] = field(default_factory=Counter)  # reason → points
     temporality: set[str] = field(default_factory=set)
-    encodings: set[str] = field(default_factory=set)  # "protobuf, gzip", "json, identity", ...
+    encodings: set[tuple[Encoding, bool]] = field(default_factory=set)  # and gzipped
+    peer: str = ""  # of its last export
 
     @property
     def last_seen(self) -> float:
@@ -73,7 +83,7 @@ class Refusal:
     count: int = 0
     at: float = 0.0
     peer: str = ""
-    signal: str = ""  # of the last one (OTLP) or its path (scrape)
+    where: str = ""  # the signal of the last one (OTLP) or its path (scrape)
     message: str = ""
 
 
@@ -83,13 +93,19 @@ class StatusBook:
     def __init__(self) -> None:
         self.senders: dict[SenderKey, Sender] = {}
         self.refusals: dict[tuple[str, str], Refusal] = {}
+        self.unattributed: Counter[str] = Counter()  # service → log exports not told apart among its senders
         self.exports = 0
 
-    def exported(self, signal: str, message: ExportRequest, result: IngestResult, encoding: str, now: float) -> None:
+    def exported(self, signal: str, message: ExportRequest, result: IngestResult, arrival: Arrival, now: float) -> None:
         """Note an accepted request; its points count for every sender it carries (OpenClaw sends one)."""
         self.exports += 1
         for resource, temporality in _resources(message):
-            sender = self._sender(identify(resource))
+            key = identify(resource)
+            sender = self._sender(key, arrival.peer)
+            if sender is None:
+                self.unattributed[key.service] += 1
+                continue
+            sender.peer = arrival.peer
             previous = sender.last.get(signal)
             if signal == "metrics" and previous is not None and now > previous:
                 sender.gaps.append(now - previous)
@@ -97,7 +113,7 @@ class StatusBook:
             sender.exports += 1
             sender.accepted += result.accepted
             sender.rejected.update(result.reasons)
-            sender.encodings.add(encoding)
+            sender.encodings.add((arrival.encoding, arrival.gzipped))
             if temporality:
                 sender.temporality.add(temporality)
 
@@ -111,24 +127,34 @@ class StatusBook:
         refusal.count += 1
         refusal.at = now
         refusal.peer = (peer or "unknown")[:MAX_VALUE_CHARS]
-        refusal.signal = where[:MAX_VALUE_CHARS]
+        refusal.where = where[:MAX_VALUE_CHARS]
         refusal.message = message[:MAX_VALUE_CHARS]
 
     def expire(self, cutoff: float) -> None:
-        """Forget senders not heard from since ``cutoff``."""
+        """Forget senders not heard from since ``cutoff``, and the unattributed logs of services left without one."""
         for key in [key for key, sender in self.senders.items() if sender.last_seen < cutoff]:
             del self.senders[key]
+        services = {key.service for key in self.senders}
+        for service in [service for service in self.unattributed if service not in services]:
+            del self.unattributed[service]
 
-    def _sender(self, key: SenderKey) -> Sender:
+    def _sender(self, key: SenderKey, peer: str) -> Sender | None:
+        """The sender of a resource. OpenClaw's log records name only the service (every gateway's default is
+        ``openclaw``): they count for the sender of that name at their peer's address, and for none (None) when no
+        or several senders of that name are there; a row of the service name alone is made only while it has no
+        sender."""
+        if not key.host and not key.instance:
+            same = [sender for sender in self.senders.values() if sender.key.service == key.service]
+            if same:
+                there = [sender for sender in same if sender.peer == peer]
+                return there[0] if len(there) == 1 else None
         found = self.senders.get(key)
         if found is not None:
             return found
-        same = [sender for sender in self.senders.values() if sender.key.service == key.service]
-        if not key.host and not key.instance:  # OpenClaw's log records name only the service
-            if len(same) == 1:
-                return same[0]
-        elif len(same) == 1 and same[0].key == (key.service, "", ""):  # its log records came first
-            found = self.senders[key] = self.senders.pop(same[0].key)
+        # the gateway's log records came before its metrics: their row becomes its row
+        lone = self.senders.get(SenderKey(key.service, "", ""))
+        if lone is not None and lone.peer == peer and lone.key != OVERFLOW:
+            found = self.senders[key] = self.senders.pop(lone.key)
             found.key = key
             return found
         if len(self.senders) >= MAX_SOURCES:

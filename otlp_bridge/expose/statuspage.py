@@ -15,8 +15,9 @@ from typing import NamedTuple
 import jinja2
 
 from otlp_bridge import __version__
-from otlp_bridge.config import Config
+from otlp_bridge.config import Config, loopback
 from otlp_bridge.expose.status import Refusal, Sender, StatusBook
+from otlp_bridge.receive.codec import Encoding
 from otlp_bridge.store import DropReason, Family, Kind, Store
 from otlp_bridge.translate.mapping import LOG_SPECS, METRIC_SPECS, SPAN_SPECS, SPANS_COMPLETE_SPECS
 
@@ -44,7 +45,7 @@ HINTS = {
     ("otlp", "unsupported_media_type"): "only OTLP/HTTP protobuf or JSON, identity or gzip: protocol http/protobuf",
     ("otlp", "too_large"): "body over --max-body-bytes: raise it or lower flushIntervalMs",
     ("otlp", "bad_request"): "not an OTLP body of this signal (decode error, bad gzip)",
-    ("otlp", "timeout"): "the body did not arrive within 30 s",
+    ("otlp", "timeout"): "the body did not arrive within the bridge's read timeout (a slow or stalled sender)",
     ("otlp", "method_not_allowed"): "OTLP/HTTP uses POST",
     ("otlp", "overloaded"): "more than --max-inflight requests at once; the sender retries",
     ("otlp", "error"): "the bridge failed on the request: see its log (otlp_request_failed)",
@@ -73,9 +74,14 @@ def duration(seconds: float) -> str:
     return ago(seconds).removesuffix(" ago")
 
 
-def encoding(name: str, gzipped: bool) -> str:
+def encoding(name: Encoding, gzipped: bool) -> str:
     """How a request was encoded, as the page shows it: ``protobuf, gzip``."""
-    return f"{name.lower()}, {'gzip' if gzipped else 'identity'}"
+    return f"{name.name.lower()}, {'gzip' if gzipped else 'identity'}"
+
+
+def flush_interval(seconds: float) -> str:
+    """A flush interval: ``0.5 s``, ``15 s``, ``120 s``."""
+    return f"{seconds:.2g} s" if seconds < 100 else f"{seconds:.0f} s"
 
 
 def _iso(timestamp: float) -> str:
@@ -143,13 +149,13 @@ def _sender_row(sender: Sender, now: float) -> dict[str, object]:
         "signals": [(signal, ago(now - at)) for signal, at in sorted(sender.last.items())],
         "last": ago(age),
         "late": age > max(STALE_INTERVALS * interval, LATE_AFTER_SECONDS),
-        "interval": f"{sender.interval:.2g} s" if sender.interval else "",
+        "interval": flush_interval(sender.interval) if sender.interval else "",
         "exports": sender.exports,
         "accepted": sender.accepted,
         "rejected": sum(sender.rejected.values()),
         "reasons": sorted(sender.rejected.items()),
         "temporality": ", ".join(sorted(sender.temporality)),
-        "encodings": ", ".join(sorted(sender.encodings)),
+        "encodings": ", ".join(sorted(encoding(name, gzipped) for name, gzipped in sender.encodings)),
     }
 
 
@@ -161,7 +167,7 @@ def _refusal_row(refusal: Refusal, now: float, header: str) -> dict[str, object]
         "count": refusal.count,
         "ago": ago(now - refusal.at),
         "peer": refusal.peer,
-        "where": refusal.signal,
+        "where": refusal.where,
         "message": refusal.message,
         "hint": HINTS.get((refusal.listener, refusal.cause), "").format(header=header),
     }
@@ -221,9 +227,8 @@ def render_parts(
     streams: int,
     browser_host: str | None = None,
 ) -> Iterator[str]:
-    """The page in pieces, so that a server can let ingest run between them; reads the store (settled by the
-    caller) and the book, forgetting senders silent for the TTL."""
-    book.expire(now - config.series_ttl)
+    """The page in pieces, so that a server can let ingest run between them; only reads the store (settled by the
+    caller) and the book (whose silent senders the bridge's expiry forgets)."""
     senders = [_sender_row(sender, now) for sender in sorted(book.senders.values(), key=lambda s: s.key)]
     refusals = sorted(book.refusals.values(), key=lambda r: -r.at)
     families = store.ordered_families()
@@ -234,6 +239,7 @@ def render_parts(
         senders=senders,
         receiving=any(not sender["late"] for sender in senders),
         exports=book.exports,
+        unattributed=sorted(book.unattributed.items()),
         refusals=[_refusal_row(refusal, now, config.ingest_token_header) for refusal in refusals],
         families=_family_rows(families, store, config.spans_complete),
         family_count=len(families),
@@ -247,7 +253,7 @@ def render_parts(
         dropped=store.dropped_observations,
         endpoint=endpoint,
         fragment=openclaw_fragment(config, endpoint),
-        loopback_only=config.otlp_listen.host in {"127.0.0.1", "::1", "localhost"},
+        loopback_only=loopback(config.otlp_listen.host),
         token_flags=_token_flags(config),
         late_after=LATE_AFTER_SECONDS,
         prefixed=config.metric_name_prefix != DEFAULT_PREFIX,

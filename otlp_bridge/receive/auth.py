@@ -50,7 +50,7 @@ def bearer(header: str | None) -> str | None:
     return credentials.strip() or None if scheme.lower() == "bearer" else None
 
 
-def presented(header_name: str, value: str | None) -> str | None:
+def credential(header_name: str, value: str | None) -> str | None:
     """The credential in header ``header_name``: a bearer token in ``Authorization``, else the whole value."""
     if header_name.lower() == "authorization":
         return bearer(value)
