@@ -164,7 +164,7 @@ class KnownMetric:
             return False  # a reset, for the general path to tell
         if self.waiting:
             self.woken = tuple(point for point in self.waiting if typed[point] != self.counts[point])
-        self.counts = typed
+        self.counts[:] = typed  # in place: the collector tracks arrays, and a new one each export would be promoted
         return True
 
     def _keep_delta(self, raw: bytes, values: Values) -> bool:
@@ -208,7 +208,7 @@ class KnownMetric:
             row = values[at : at + stride]
             extremes = None
             if self.cumulative:
-                if row[-1] == (latest[at + stride - 1] if latest is not None else stream.state.counts[-1]):
+                if row[-1] == (latest[at + stride - 1] if latest is not None else stream.counts[-1]):
                     continue  # nothing new above the last bound
                 before = latest[at : at + stride] if latest is not None else self._settled_row(stream)
                 row = tuple(map(operator.sub, row, before))
@@ -219,7 +219,7 @@ class KnownMetric:
                 low, high = wire.point_extremes(raw, layout, point)
                 if low is not None or high is not None:
                     extremes = placement.Extremes(finite(low), finite(high))
-                magnitude = abs(stream.state.total)
+                magnitude = abs(stream.total)
             total = row[wire.SUM]
             error = placement.sum_error(row[wire.COUNT], max(magnitude, abs(total)))
             counts = row[wire.BUCKETS :]
@@ -233,8 +233,7 @@ class KnownMetric:
     def _settled_row(stream: Stream) -> Values:
         """What the series reflect of a cumulative histogram's point, as ``layout.values`` reads it (start and time
         as 0)."""
-        state = stream.state
-        return (0, 0, state.observations, state.total, *state.counts)
+        return (0, 0, stream.observations, stream.total, *stream.counts)
 
 
 class PlacedPoint(NamedTuple):
@@ -314,8 +313,7 @@ def settle(known: KnownMetric, rules: Rules) -> None:
         at = index * stride
         row = values[at : at + stride]
         if cumulative:
-            state = stream.state
-            if row[wire.COUNT] == (state.observations if known.histogram else state.value):
+            if row[wire.COUNT] == (stream.observations if known.histogram else stream.value):
                 continue  # unchanged since it was settled (VALUE and COUNT are the same column)
             time = int(row[wire.TIME])
         if known.histogram:

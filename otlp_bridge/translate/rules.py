@@ -64,7 +64,19 @@ class Stream:
     """State of one incoming OTLP stream: the last cumulative point and the families it feeds; ``delta`` when its
     points are deltas (it then lives as long as its sender: ``MetricsTranslator.expire``)."""
 
-    __slots__ = ("created", "delta", "last_seen", "last_time", "raw_bounds", "start", "state", "targets")
+    __slots__ = (
+        "counts",
+        "created",
+        "delta",
+        "last_seen",
+        "last_time",
+        "observations",
+        "raw_bounds",
+        "start",
+        "targets",
+        "total",
+        "value",
+    )
 
     def __init__(self, targets: Targets, created: float, now: float) -> None:
         self.targets = targets
@@ -75,6 +87,23 @@ class Stream:
         self.last_time = -1
         self.state = Increment()
         self.raw_bounds: tuple[float, ...] = ()
+
+    # The last cumulative point is kept as plain fields, not as the Increment it came in: a NamedTuple stays tracked
+    # by the cyclic collector for life, and each export replaces it (2,000 gateways: 100k+ tracked objects promoted
+    # into the older generations between two exports of a gateway).
+    value: float
+    observations: float
+    total: float
+    counts: tuple[float, ...]
+
+    @property
+    def state(self) -> Increment:
+        """The last cumulative point."""
+        return Increment(self.value, self.observations, self.total, self.counts)
+
+    @state.setter
+    def state(self, full: Increment) -> None:
+        self.value, self.observations, self.total, self.counts = full
 
 
 # What makes streams of different senders feed the same series: the metric's scope, name, data kind and first family,
@@ -241,7 +270,7 @@ class Rules:
             return Rejection.INVALID  # counters count up from zero
         if temporality is Temporality.CUMULATIVE:
             start = point.start
-            previous = stream.state.value
+            previous = stream.value
             if start == stream.start and value == previous and stream.last_time >= 0:
                 return self.touch(stream, batch, index)
             full = Increment(value=value)
@@ -293,7 +322,7 @@ class Rules:
     def _repeated(stream: Stream, point: wire.HistogramPoint, temporality: Temporality) -> bool:
         """A cumulative point with no new observation, or a delta point already taken."""
         if temporality is Temporality.CUMULATIVE:
-            unchanged = point.start == stream.start and point.observations == stream.state.observations
+            unchanged = point.start == stream.start and point.observations == stream.observations
             return unchanged and stream.last_time >= 0
         return temporality is Temporality.DELTA and 0 < point.time <= stream.last_time
 
@@ -449,7 +478,7 @@ class Rules:
             counts = (*counts[:-1], *(0,) * len(target.extra), 0)  # nothing above the last bound
         elif target.extra:
             total = increment.total
-            error = placement.sum_error(increment.observations, max(abs(stream.state.total), abs(total)))
+            error = placement.sum_error(increment.observations, max(abs(stream.total), abs(total)))
             placing = placement.place(raw_bounds, target.extra, counts, total, error, extremes)
             counts, unplaced = placing.counts, placing.unplaced
         if unplaced:
