@@ -115,12 +115,14 @@ class KnownMetric:
         """Whether exports were taken that the series do not reflect yet."""
         return self.latest is not None
 
-    def take(self, raw: bytes, now: float) -> bool:
-        """Keep the values of ``raw`` if its skeleton is the known one and every check passes; False otherwise."""
+    def take(self, raw: bytes, now: float, values: Values | None = None) -> bool:
+        """Keep the values of ``raw`` if its skeleton is the known one and every check passes; False otherwise.
+        ``values``: ``raw``'s values, already read by a caller that checked the skeleton of bytes around it."""
         layout = self.layout
-        if len(raw) != layout.skeleton.size or hash(layout.skeleton.unpack(raw)) != self.skeleton:
-            return False
-        values = layout.values.unpack(raw)
+        if values is None:
+            if len(raw) != layout.skeleton.size or hash(layout.skeleton.unpack(raw)) != self.skeleton:
+                return False
+            values = layout.values.unpack(raw)
         typed = None
         if self.cumulative:
             typed = array(self.counts.typecode, values[wire.COUNT :: layout.stride])
