@@ -7,7 +7,7 @@ import contextlib
 import json
 import signal as signals
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,7 @@ from otlp_bridge.receive.body import BodyBudget, BodyReader, parse_content_encod
 from otlp_bridge.receive.codec import Encoding, ExportRequest, Signal
 from otlp_bridge.remotewrite import sender as remotewrite
 from otlp_bridge.store import Store
-from otlp_bridge.translate.metrics import sender_prefix
+from otlp_bridge.translate.metrics import drained, sender_prefix
 from otlp_bridge.translate.result import IngestResult
 from otlp_bridge.translate.signals import SignalTranslators
 
@@ -92,8 +92,12 @@ class Bridge:
 
     def expire(self) -> int:
         """Remove series, stream state and sources not heard from for ``--series-ttl``."""
+        return drained(self.expire_steps())
+
+    def expire_steps(self) -> Generator[None, None, int]:
+        """``expire`` in slices: the caller lets requests in between."""
         now = self.clock()
-        removed = self.translators.expire(now)
+        removed = yield from self.translators.expire_steps(now)
         gone = self.metrics.expire_sources(now - self.config.series_ttl)
         self.status.expire(now - self.config.series_ttl)
         if gone:
@@ -541,7 +545,17 @@ async def _expire_forever(app: web.Application) -> None:
             if time.perf_counter() - slice_started > RENDER_SLICE_SECONDS:
                 await _after_io()
                 slice_started = time.perf_counter()
-        removed = bridge.expire()
+        removed = 0
+        steps = bridge.expire_steps()
+        while True:  # in slices too: at thousands of gateways the stream table alone takes a tenth of a second
+            try:
+                next(steps)
+            except StopIteration as done:
+                removed = done.value
+                break
+            if time.perf_counter() - slice_started > RENDER_SLICE_SECONDS:
+                await _after_io()
+                slice_started = time.perf_counter()
         if removed:
             bridge.log.info("series_expired", count=removed, live=bridge.store.live_series)
 

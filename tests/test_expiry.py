@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
+from otlp_bridge.expose.exposition import Format, render
 from otlp_bridge.store import HistogramSeries, ScalarSeries, Store
 from otlp_bridge.translate.metrics import MetricsTranslator, TranslateOptions
 from tests.support import (
@@ -27,6 +28,7 @@ from tests.support import (
     find,
     histogram_metric,
     metrics_request,
+    parse_exposition,
     scrape,
     sum_metric,
 )
@@ -200,3 +202,44 @@ async def test_js_delta_counter_lives_as_long_as_its_sender() -> None:
             samples = await scrape(session, child.metrics_url)
         assert find(samples, TOKENS, token_type="input", **USAGE_LABELS) is None
         assert find(samples, f"{RUNS}_count", **run_labels) is None
+
+
+def test_expiry_in_slices_keeps_what_arrives_between_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``expire_steps`` pauses every few entries (the server lets requests in there); a sender heard during a pause
+    keeps its streams, its export and its series, and its next export adds only what it grew by."""
+    from otlp_bridge.translate import metrics  # noqa: PLC0415
+
+    monkeypatch.setattr(metrics, "EXPIRY_SLICE", 2)
+    translator = MetricsTranslator(Store(10_000, 10_000, ttl=TTL), TranslateOptions())
+
+    def export(sender: int, total: float, time: int) -> None:
+        request = metrics_request(
+            sum_metric("openclaw.queue.lane.enqueue", [({"openclaw.lane": "main"}, total)], start=1, time=time),
+            histogram_metric("openclaw.queue.wait_ms", [({"openclaw.lane": "main"}, [5.0])], start=1, time=time),
+            resource={"service.name": "openclaw", "host.name": f"gw-{sender}"},
+        )
+        translator.apply(request, float(time), request.SerializeToString())
+
+    for sender in range(6):
+        export(sender, 10.0, 0)
+        export(sender, 10.0, 1)
+    assert len(translator.exports) == 6
+    steps = translator.expire_steps(TTL + 100)
+    next(steps)  # paused after the first slice of known metrics
+    pauses = 1
+    export(5, 12.0, int(TTL + 100))  # heard meanwhile
+    while True:
+        try:
+            next(steps)
+            pauses += 1
+        except StopIteration as done:
+            removed = done.value
+            break
+    assert pauses > 3
+    assert removed == 0  # the series are shared by all six senders, and one of them is alive
+    assert len(translator.exports) == len(translator.export_keys) == 1  # sender 5's
+    assert {key[0] for key in translator.known} == set(translator.export_keys)
+    assert {key[0][0] for key in translator.streams} == set(translator.export_keys)
+    export(5, 15.0, int(TTL + 101))
+    samples = parse_exposition(render(translator.store, Format.TEXT))
+    assert find(samples, "openclaw_queue_lane_enqueue_total", lane="main") == 6 * 10.0 + 2.0 + 3.0

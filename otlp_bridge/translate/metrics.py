@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from typing import TypeVar
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
@@ -22,6 +23,7 @@ from otlp_bridge.bounded import BoundedDict
 from otlp_bridge.store import Labels, Series, Store
 from otlp_bridge.translate import fast, wire
 from otlp_bridge.translate.attributes import attribute_dict
+from otlp_bridge.translate.exports import KnownExport, export_key, known_export
 from otlp_bridge.translate.fast import KnownMetric
 from otlp_bridge.translate.general import OPENCLAW_SCOPE, GeneralPath
 from otlp_bridge.translate.labels import label_pair, normalize_value
@@ -54,6 +56,10 @@ class MetricsTranslator:
         )
         self.streams = self.general.streams
         self.known: dict[tuple[bytes, str, str], KnownMetric] = {}
+        # The whole-export path: each sender's export by the bytes before its first metric, and the key of its export
+        # by each of its resources (read metric by metric, a sender's export is forgotten: its metrics move apart).
+        self.exports: dict[bytes, KnownExport] = {}
+        self.export_keys: dict[bytes, bytes] = {}
         # When each sender (serialised resource) last sent a request: its delta streams live as long as it does.
         self.heard: BoundedDict[bytes, float] = BoundedDict(options.max_streams)
         store.add_settler(self.settle_steps)
@@ -64,20 +70,27 @@ class MetricsTranslator:
 
     # -- the request ----------------------------------------------------------------------------------------
     def apply(self, request: ExportMetricsServiceRequest, now: float, body: bytes | None = None) -> IngestResult:
-        """Translate a decoded request; ``body``, the protobuf it was decoded from, spares re-encoding each metric
-        for the fast path."""
+        """Translate a decoded request; ``body``, the protobuf it was decoded from, lets a sender's export take the
+        whole-export fast path (``otlp_bridge.translate.exports``) and spares re-encoding each metric."""
         result = IngestResult()
-        encoded = wire.metric_slices(body) if body is not None else None
-        if encoded is not None and len(encoded) != sum(
-            len(scope.metrics) for resource in request.resource_metrics for scope in resource.scope_metrics
-        ):
-            encoded = None
+        found = export_key(body) if body is not None else None
+        taken = 0
+        if found is not None:
+            assert body is not None
+            taken = self._take_export(body, found[0], now, result)
+            if taken < 0:
+                return result
+        spans = _metric_spans(request, body)
         index = 0
         prefix = self.options.metric_name_prefix
         prefixed = False
         unprefixed = ""
+        knowns: list[KnownMetric | None] = []
+        resources = []
         for resource_metrics in request.resource_metrics:
             resource_key = resource_metrics.resource.SerializeToString()
+            resources.append(resource_key)
+            self.exports.pop(self.export_keys.pop(resource_key, b""), None)  # its export is read metric by metric
             self.heard[resource_key] = now
             source = self.source_name(resource_key)
             result.sources.add(source)
@@ -86,47 +99,96 @@ class MetricsTranslator:
             for scope_metrics in resource_metrics.scope_metrics:
                 scope = sys.intern(scope_metrics.scope.name)
                 for metric in scope_metrics.metrics:
-                    raw = encoded[index] if encoded is not None else metric.SerializeToString()
-                    index += 1
                     if scope == OPENCLAW_SCOPE:
                         name = metric.name
                         if name.startswith(prefix):
                             prefixed = True
                         elif not name.startswith(SEMCONV_PREFIX):
                             unprefixed = name
-                    self._metric(metric, raw, scope, resource_key, extra, now, result)
+                    if index >= taken:  # (the first ``taken`` took the whole-export path)
+                        raw = body[slice(*spans[index])] if spans is not None and body is not None else None
+                        knowns.append(self._metric(metric, raw, scope, resource_key, extra, now, result))
+                    index += 1
         if not prefixed:
             result.unprefixed = unprefixed
+        if found is not None and spans is not None and not taken and index and None not in knowns:
+            self._remember_export(body, found, spans, knowns, tuple(resources), result.unprefixed)
         return result
+
+    def _take_export(self, body: bytes, key: bytes, now: float, result: IngestResult) -> int:
+        """Take a sender's export through the whole-export path: -1 when all of it was taken, else how many of its
+        metrics were (0 when it has no known export, or the bytes moved apart)."""
+        record = self.exports.get(key)
+        if record is None or not record.matches(body):
+            return 0
+        taken = record.take(body, now)
+        for known in record.knowns[:taken]:
+            self._taken(known, now, result)
+        if taken < len(record.knowns):
+            return taken
+        for resource_key in record.resources:
+            self.heard[resource_key] = now
+            result.sources.add(self.source_name(resource_key))
+        result.unprefixed = record.unprefixed
+        return -1
+
+    def _remember_export(
+        self,
+        body: bytes | None,
+        found: tuple[bytes, int],
+        spans: list[tuple[int, int]],
+        knowns: list[KnownMetric | None],
+        resources: tuple[bytes, ...],
+        unprefixed: str,
+    ) -> None:
+        """Keep a sender's export whose every metric the fast path knows, for the whole-export path."""
+        assert body is not None
+        known = [known for known in knowns if known is not None]
+        if len(set(map(id, known))) != len(known) or len(self.exports) >= self.options.max_streams:
+            return  # a metric sent twice in one export: the metric-by-metric path tells them apart
+        key, offset = found
+        record = self.exports[key] = known_export(body, offset, spans, known, resources)
+        record.unprefixed = unprefixed
+        for resource_key in resources:
+            self.export_keys[resource_key] = key
 
     def _metric(
         self,
         metric: Metric,
-        raw: bytes,
+        raw: bytes | None,
         scope: str,
         resource_key: bytes,
         extra: Labels,
         now: float,
         result: IngestResult,
-    ) -> None:
+    ) -> KnownMetric | None:
+        """Route one metric; its known metric for the next export, if it has one."""
+        raw = raw if raw is not None else metric.SerializeToString()
         key = (resource_key, scope, sys.intern(metric.name))  # (one name object for every sender)
         known = self.known.pop(key, None)
         if known is not None:
             if known.take(raw, now):
                 self.known[key] = known
-                result.accepted += known.layout.points
-                if known.woken:
-                    fast.wake(known, self.rules, now, result)
-                if known.eager:
-                    self._settle(known)
-                return
+                self._taken(known, now, result)
+                return known
             self._settle(known)  # what it kept comes before this export
         known = self.general.translate(metric, raw, resource_key, scope, extra, now, result)
         if known is not None:
             if len(self.known) >= self.options.max_streams:
                 self.settle()
                 self.known.clear()
+                self.exports.clear()
+                self.export_keys.clear()
             self.known[key] = known
+        return known
+
+    def _taken(self, known: KnownMetric, now: float, result: IngestResult) -> None:
+        """Answer for a metric the fast path took."""
+        result.accepted += known.layout.points
+        if known.woken:
+            fast.wake(known, self.rules, now, result)
+        if known.eager:
+            self._settle(known)
 
     # -- settling -------------------------------------------------------------------------------------------
     def settle(self) -> None:
@@ -147,34 +209,91 @@ class MetricsTranslator:
 
     # -- expiry ---------------------------------------------------------------------------------------------
     def expire(self, now: float) -> int:
-        """Drop stream state idle for the series TTL, then the series themselves.
+        """Drop stream state idle for the series TTL, then the series themselves; how many series went."""
+        return drained(self.expire_steps(now))
 
-        The fast path does not visit streams, so liveness flows here: known metric → its streams → their series.
+    def expire_steps(self, now: float) -> Generator[None, None, int]:
+        """``expire`` in slices of ``EXPIRY_SLICE`` entries (the caller lets requests in between).
+
+        The fast paths do not visit streams, so liveness flows here: known metric → its streams → their series.
         A delta stream also lives while its sender sends any metric: a delta exporter (the OpenTelemetry SDKs) sends
-        no point for a counter that did not move, and its running total must not go while the sender lives."""
+        no point for a counter that did not move, and its running total must not go while the sender lives.
+        What arrives between slices only makes state fresher: each entry is judged by what it is when visited."""
         cutoff = now - self.store.ttl
         self.settle()
         heard = self.heard
         for resource_key, when in list(heard.items()):
             if when < cutoff:
                 del heard[resource_key]
-        for key, known in list(self.known.items()):
+        yield from self._expire_known(cutoff)
+        yield from self._expire_exports(cutoff)
+        yield from self._expire_streams(cutoff)
+        return self.store.expire(now)
+
+    def _expire_known(self, cutoff: float) -> Iterator[None]:
+        for number, (key, known) in enumerate(list(self.known.items()), 1):
+            if number % EXPIRY_SLICE == 0:
+                yield
+            if self.known.get(key) is not known:
+                continue  # replaced since
             if known.last_seen < cutoff:
                 del self.known[key]
                 continue
             for stream in known.streams:
                 stream.last_seen = max(stream.last_seen, known.last_seen)
-        for stream_key, stream in list(self.streams.items()):
+
+    def _expire_exports(self, cutoff: float) -> Iterator[None]:
+        """A sender's export goes with the first of its metrics that goes."""
+        for number, (key, record) in enumerate(list(self.exports.items()), 1):
+            if number % EXPIRY_SLICE == 0:
+                yield
+            if self.exports.get(key) is record and any(known.last_seen < cutoff for known in record.knowns):
+                del self.exports[key]
+                for resource_key in record.resources:
+                    if self.export_keys.get(resource_key) == key:
+                        del self.export_keys[resource_key]
+
+    def _expire_streams(self, cutoff: float) -> Iterator[None]:
+        heard = self.heard
+        for number, (stream_key, stream) in enumerate(list(self.streams.items()), 1):
+            if number % EXPIRY_SLICE == 0:
+                yield
             if stream.delta:
                 stream.last_seen = max(stream.last_seen, heard.get(stream_key[0][0], stream.last_seen))
             if stream.last_seen < cutoff:
-                del self.streams[stream_key]
+                if self.streams.get(stream_key) is stream:
+                    del self.streams[stream_key]
                 continue
             for target in stream.targets:
                 series = target.series
                 if isinstance(series, Series) and series.last_seen < stream.last_seen:
                     series.last_seen = stream.last_seen
-        return self.store.expire(now)
+
+
+Result = TypeVar("Result")
+
+
+def drained(steps: Generator[None, None, Result]) -> Result:
+    """Run a generator of steps (``expire_steps``) to its end at once; what it returns."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            value: Result = done.value
+            return value
+
+
+EXPIRY_SLICE = 2_000  # entries visited between two pauses of ``expire_steps`` (about a millisecond)
+
+
+def _metric_spans(request: ExportMetricsServiceRequest, body: bytes | None) -> list[tuple[int, int]] | None:
+    """Where each metric of ``request`` lies in ``body`` (None without a body, or when they do not match)."""
+    spans = wire.metric_spans(body) if body is not None else None
+    if spans is None or len(spans) != sum(
+        len(scope.metrics) for resource in request.resource_metrics for scope in resource.scope_metrics
+    ):
+        return None
+    return spans
 
 
 def sender_prefix(name: str) -> str | None:

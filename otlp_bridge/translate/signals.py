@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
+
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
@@ -38,3 +40,7 @@ class SignalTranslators:
 
     def expire(self, now: float) -> int:
         return self.metrics.expire(now)
+
+    def expire_steps(self, now: float) -> Generator[None, None, int]:
+        """``expire`` in slices (see ``MetricsTranslator.expire_steps``)."""
+        return self.metrics.expire_steps(now)

@@ -134,16 +134,37 @@ def metric_slices(request_bytes: bytes) -> list[bytes] | None:
 
     Only the fast path reads these, and only through a layout checked against the same sender's previous bytes;
     the general path walks upb's own serialisation."""
-    metrics: list[bytes] = []
+    spans = metric_spans(request_bytes)
+    return None if spans is None else [request_bytes[start:end] for start, end in spans]
+
+
+def metric_spans(request_bytes: bytes) -> list[tuple[int, int]] | None:
+    """Where the bytes of every ``Metric`` of a serialised request lie (see ``metric_slices``)."""
+    spans: list[tuple[int, int]] = []
     end = len(request_bytes)
     try:
         for resource_start, resource_end in _messages(request_bytes, 0, end, 1):
             for scope_start, scope_end in _messages(request_bytes, resource_start, resource_end, 2):
-                for start, stop in _messages(request_bytes, scope_start, scope_end, 2):
-                    metrics.append(request_bytes[start:stop])
+                spans += _messages(request_bytes, scope_start, scope_end, 2)
     except (WireError, IndexError):
         return None
-    return metrics
+    if spans and spans[-1][1] > end:
+        return None  # a length past the end
+    return spans
+
+
+def first_metric_start(request_bytes: bytes) -> int | None:
+    """Where the first ``Metric`` of a serialised request starts (the resource and scope before it); None if there
+    is none or it cannot be read."""
+    end = len(request_bytes)
+    try:
+        for resource_start, resource_end in _messages(request_bytes, 0, end, 1):
+            for scope_start, scope_end in _messages(request_bytes, resource_start, resource_end, 2):
+                for start, _ in _messages(request_bytes, scope_start, scope_end, 2):
+                    return start
+    except (WireError, IndexError):
+        return None
+    return None
 
 
 def data_points(metric_bytes: bytes) -> Iterator[bytes]:

@@ -1,0 +1,211 @@
+"""The whole-export fast path (``otlp_bridge.translate.exports``): a sender's export read in one go gives what the
+metric-by-metric paths give, and stops being used the moment its bytes or its metrics move apart."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+from otlp_bridge.expose.exposition import Format, render
+from otlp_bridge.store import Store
+from otlp_bridge.translate import exports
+from otlp_bridge.translate.metrics import MetricsTranslator, TranslateOptions
+from tests.support import CUMULATIVE, DELTA, GATEWAY, ForgetfulTable, histogram_metric, metrics_request, sum_metric
+
+LANES = ("main", "cron:nightly", "session:agent:main:openai:1")
+
+
+def export(
+    sender: int,
+    totals: tuple[float, ...],
+    waits: tuple[list[float], ...],
+    *,
+    start: int = 1_000,
+    time: int = 10_000,
+    delta: bool = False,
+    extra_metric: bool = False,
+) -> ExportMetricsServiceRequest:
+    """A gateway's export: a counter and a histogram per lane (and, with ``extra_metric``, one more metric)."""
+    temporality = DELTA if delta else CUMULATIVE
+    metrics = [
+        sum_metric(
+            "openclaw.queue.lane.enqueue",
+            [({"openclaw.lane": lane}, total) for lane, total in zip(LANES, totals, strict=True)],
+            start=start,
+            time=time,
+            temporality=temporality,
+        ),
+        histogram_metric(
+            "openclaw.queue.wait_ms",
+            [({"openclaw.lane": lane}, observed) for lane, observed in zip(LANES, waits, strict=True)],
+            start=start,
+            time=time,
+            temporality=temporality,
+        ),
+    ]
+    if extra_metric:
+        metrics.append(sum_metric("openclaw.queue.lane.dequeue", [({"openclaw.lane": "main"}, 1.0)], start=start))
+    return metrics_request(*metrics, resource={**GATEWAY, "process.pid": sender})
+
+
+def translators() -> tuple[MetricsTranslator, MetricsTranslator]:
+    """One translator with every fast path, one that walks every point every time (the reference)."""
+    fast = MetricsTranslator(Store(4096, 4096, ttl=10**9), TranslateOptions())
+    slow = MetricsTranslator(Store(4096, 4096, ttl=10**9), TranslateOptions())
+    slow.known = ForgetfulTable()
+    return fast, slow
+
+
+def send(
+    fast: MetricsTranslator, slow: MetricsTranslator, request: ExportMetricsServiceRequest, now: float
+) -> tuple[int, int]:
+    body = request.SerializeToString()
+    fast_result, slow_result = fast.apply(request, now, body), slow.apply(request, now)
+    assert (fast_result.accepted, fast_result.rejected, fast_result.reasons, fast_result.sources) == (
+        slow_result.accepted,
+        slow_result.rejected,
+        slow_result.reasons,
+        slow_result.sources,
+    )
+    return fast_result.accepted, fast_result.rejected
+
+
+def same_pages(fast: MetricsTranslator, slow: MetricsTranslator) -> None:
+    assert render(fast.store, Format.TEXT) == render(slow.store, Format.TEXT)
+
+
+def test_a_repeated_export_takes_the_whole_export_path() -> None:
+    fast, slow = translators()
+    waits = ([5.0], [20.0], [1.0])
+    for number in range(3):
+        totals = (1.0 + number, 2.0, 3.0)
+        send(fast, slow, export(1, totals, waits, time=10_000 + number), float(number))
+        same_pages(fast, slow)
+    assert len(fast.exports) == 1
+    (record,) = fast.exports.values()
+    assert len(record.knowns) == 2
+    assert fast.export_keys == {
+        export(1, totals, waits).resource_metrics[0].resource.SerializeToString(): next(iter(fast.exports))
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "sequence"),
+    [
+        # the exact bytes of an earlier export after a later one: a reset, not a repeat
+        ("back to the first bytes", [(1.0, 5.0), (4.0, 9.0), (1.0, 5.0), (2.0, 6.0)]),
+        ("unchanged, then grows", [(1.0, 5.0), (1.0, 5.0), (1.0, 5.0), (3.0, 5.0)]),
+        ("goes down", [(5.0, 5.0), (6.0, 6.0), (2.0, 6.0), (3.0, 7.0)]),
+        ("only the histogram grows", [(1.0, 5.0), (1.0, 6.0), (1.0, 7.0)]),
+    ],
+)
+def test_cumulative_sequences_give_what_the_general_path_gives(name: str, sequence: list[tuple[float, float]]) -> None:
+    fast, slow = translators()
+    for number, (total, wait) in enumerate(sequence):
+        waits = ([wait] * int(wait), [1.0], [wait])
+        time = 10_000 if name == "back to the first bytes" else 10_000 + number * 1_000  # (the very same bytes)
+        request = export(1, (total, 1.0, 2.0), waits, time=time)
+        send(fast, slow, request, float(number))
+        same_pages(fast, slow)
+
+
+def test_a_restart_in_the_same_bytes_but_the_start_is_not_a_repeat() -> None:
+    fast, slow = translators()
+    waits = ([5.0], [1.0], [2.0])
+    send(fast, slow, export(1, (3.0, 1.0, 1.0), waits, start=1_000), 0.0)
+    send(fast, slow, export(1, (4.0, 1.0, 1.0), waits, start=1_000), 1.0)
+    send(fast, slow, export(1, (4.0, 1.0, 1.0), waits, start=1_001), 2.0)  # same values, a new start: a restart
+    same_pages(fast, slow)
+
+
+def test_an_export_of_another_shape_from_the_same_sender_forgets_its_export() -> None:
+    fast, slow = translators()
+    waits = ([5.0], [1.0], [2.0])
+    send(fast, slow, export(1, (1.0, 1.0, 1.0), waits), 0.0)
+    send(fast, slow, export(1, (2.0, 1.0, 1.0), waits), 1.0)
+    assert len(fast.exports) == 1
+    send(fast, slow, export(1, (3.0, 1.0, 1.0), waits, extra_metric=True), 2.0)
+    # read metric by metric: the previous shape's record is gone, the new shape is remembered
+    assert len(fast.exports) == 1
+    (record,) = fast.exports.values()
+    assert len(record.knowns) == 3
+    send(fast, slow, export(1, (4.0, 1.0, 1.0), waits), 3.0)
+    send(fast, slow, export(1, (5.0, 1.0, 1.0), waits), 4.0)
+    same_pages(fast, slow)
+
+
+def test_a_refused_value_goes_the_general_way_and_the_rest_are_still_taken() -> None:
+    fast, slow = translators()
+    waits = ([5.0], [1.0], [2.0])
+    send(fast, slow, export(1, (1.0, 1.0, 1.0), waits), 0.0)
+    send(fast, slow, export(1, (2.0, 1.0, 1.0), waits), 1.0)
+    accepted, rejected = send(fast, slow, export(1, (3.0, -1.0, 1.0), ([6.0, 7.0], [1.0], [2.0])), 2.0)
+    assert rejected == 1
+    assert accepted == 5
+    assert not fast.exports  # read metric by metric
+    same_pages(fast, slow)
+
+
+def test_expiry_forgets_the_export_with_its_metrics() -> None:
+    fast, _ = translators()
+    fast.store.ttl = 10
+    waits = ([5.0], [1.0], [2.0])
+    for number in range(2):
+        request = export(1, (1.0 + number, 1.0, 1.0), waits)
+        fast.apply(request, float(number), request.SerializeToString())
+    assert fast.exports
+    fast.expire(100.0)
+    assert not fast.exports
+    assert not fast.export_keys
+    assert not fast.known
+
+
+def test_struct_codes_splits_a_format_into_its_codes() -> None:
+    assert exports.struct_codes("3xQ16Q2s") == ["3x", "Q", "16Q", "2s"]
+    fmt = "".join(exports.struct_codes("12x2Qd5x16Q"))
+    assert struct.calcsize("<" + fmt) == struct.calcsize("<12x2Qd5x16Q")
+
+
+# A sender's values step by step: grow, repeat, go back to earlier bytes, restart, change shape, or a refused value.
+step = st.sampled_from(["grow", "grow", "same", "earlier", "restart", "shape", "invalid", "read", "other sender"])
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=st.lists(step, min_size=3, max_size=40), amounts=st.lists(st.integers(0, 5), min_size=6, max_size=6))
+def test_the_whole_export_path_gives_what_the_general_path_gives(steps: list[str], amounts: list[int]) -> None:
+    fast, slow = translators()
+    history: list[ExportMetricsServiceRequest] = []
+    totals = [0.0, 0.0, 0.0]
+    waits: list[list[float]] = [[1.0], [2.0], [3.0]]  # every point observed: a layout the fast path reads
+    start, time = 1_000, 10_000
+    shape = False
+    for number, what in enumerate(steps):
+        now = float(number)
+        if what == "read":
+            same_pages(fast, slow)
+            continue
+        if what == "earlier" and history:
+            request = history[amounts[number % 6] % len(history)]
+        else:
+            if what == "restart":
+                start, totals, waits = time + 1, [0.0, 0.0, 0.0], [[1.0], [2.0], [3.0]]
+            if what == "shape":
+                shape = not shape
+            if what in ("grow", "other sender", "invalid"):
+                for lane in range(3):
+                    grow = amounts[(number + lane) % 6]
+                    totals[lane] += grow
+                    waits[lane] += [float(grow * 3_000)] * (grow % 3)  # some above the last bound: placed
+            time += 1_000
+            sent = (totals[0], -1.0 if what == "invalid" else totals[1], totals[2])
+            request = export(1, sent, (waits[0], waits[1], waits[2]), start=start, time=time, extra_metric=shape)
+            history.append(request)
+        send(fast, slow, request, now)
+        if what == "other sender":
+            send(fast, slow, export(2, (float(number), 1.0, 1.0), ([1.0], [2.0], [3.0]), time=time, delta=True), now)
+    same_pages(fast, slow)
+    assert render(fast.store, Format.OPENMETRICS) == render(slow.store, Format.OPENMETRICS)
