@@ -51,7 +51,7 @@ from otlp_bridge.receive.body import BodyBudget, BodyReader, parse_content_encod
 from otlp_bridge.receive.codec import Encoding, ExportRequest, Signal
 from otlp_bridge.remotewrite import sender as remotewrite
 from otlp_bridge.store import Store
-from otlp_bridge.translate.metrics import drained, sender_prefix
+from otlp_bridge.translate.metrics import Taken, drained, sender_prefix
 from otlp_bridge.translate.result import IngestResult
 from otlp_bridge.translate.signals import SignalTranslators
 
@@ -152,14 +152,39 @@ class OtlpReceiver:
             reader.release()
         return reader.finish()
 
-    def ingest(self, signal: Signal, message: ExportRequest, now: float, body: bytes | None = None) -> IngestResult:
+    def translate(
+        self, signal: Signal, encoding: Encoding, body: bytes, now: float
+    ) -> tuple[IngestResult, ExportRequest | None]:
+        """Translate a request's body, and the decoded request (None when a sender's known export in new values was
+        taken without decoding it)."""
+        protobuf = encoding is Encoding.PROTOBUF
+        metrics = self.bridge.translators.metrics
+        taken = metrics.apply_export(body, now) if protobuf and signal is Signal.METRICS else None
+        if taken is not None and taken.complete:
+            self.answered(signal, taken.result, now)
+            return taken.result, None
+        message = codec.decode_request(signal, encoding, body)
+        return self.ingest(signal, message, now, body if protobuf else None, taken), message
+
+    def ingest(
+        self,
+        signal: Signal,
+        message: ExportRequest,
+        now: float,
+        body: bytes | None = None,
+        resume: Taken | None = None,
+    ) -> IngestResult:
+        result = self.bridge.translators.apply(message, now, body, resume)
+        self.answered(signal, result, now)
+        return result
+
+    def answered(self, signal: Signal, result: IngestResult, now: float) -> None:
+        """Note a translated request's sources, and warn when its metrics' names do not match the prefix."""
         bridge = self.bridge
-        result = bridge.translators.apply(message, now, body)
         for source in result.sources:
             bridge.metrics.received(signal.value, source, now)
         if result.unprefixed:
             self.warn_unprefixed(result.unprefixed)
-        return result
 
     def warn_unprefixed(self, name: str) -> None:
         """OpenClaw metrics arrive, none named with ``--metric-name-prefix``: the two settings disagree."""
@@ -192,9 +217,8 @@ class OtlpReceiver:
             with self.admitted():
                 reader = self.bodies.reader(request.content_length, gzipped)
                 body = await self.read_body(request, reader)
-                message = codec.decode_request(signal, encoding, body)
                 now = self.bridge.clock()
-                result = self.ingest(signal, message, now, body if encoding is Encoding.PROTOBUF else None)
+                result, message = self.translate(signal, encoding, body, now)
                 arrival = Arrival(encoding, gzipped, request.remote or "")
                 self.bridge.status.exported(signal.value, message, result, arrival, now)
             outcome = "partial" if result.rejected else "ok"

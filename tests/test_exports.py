@@ -4,18 +4,34 @@ metric-by-metric paths give, and stops being used the moment its bytes or its me
 from __future__ import annotations
 
 import struct
+from typing import Any
 
+import aiohttp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 from otlp_bridge.expose.exposition import Format, render
+from otlp_bridge.receive import codec
 from otlp_bridge.store import Store
-from otlp_bridge.translate import exports
+from otlp_bridge.translate import exports, wire
 from otlp_bridge.translate.metrics import MetricsTranslator, TranslateOptions
-from tests.support import CUMULATIVE, DELTA, GATEWAY, ForgetfulTable, histogram_metric, metrics_request, sum_metric
+from tests.support import (
+    CUMULATIVE,
+    DELTA,
+    GATEWAY,
+    PROTOBUF,
+    ForgetfulTable,
+    find,
+    histogram_metric,
+    in_process_bridge,
+    metrics_request,
+    scrape,
+    sum_metric,
+)
 
+HEADERS = {"Content-Type": PROTOBUF}
 LANES = ("main", "cron:nightly", "session:agent:main:openai:1")
 
 
@@ -209,3 +225,74 @@ def test_the_whole_export_path_gives_what_the_general_path_gives(steps: list[str
             send(fast, slow, export(2, (float(number), 1.0, 1.0), ([1.0], [2.0], [3.0]), time=time, delta=True), now)
     same_pages(fast, slow)
     assert render(fast.store, Format.OPENMETRICS) == render(slow.store, Format.OPENMETRICS)
+
+
+# --- through the server: a known export is translated without being decoded --------------------------------------
+
+
+async def test_the_server_takes_a_known_export_without_decoding_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three exports of one gateway over HTTP: only the first is decoded; the answers, the series, the sources and
+    the status page's sender are what decoding every request gives."""
+    decoded: list[int] = []
+    real_decode = codec.decode_request
+
+    def counting_decode(*args: Any) -> Any:
+        decoded.append(1)
+        return real_decode(*args)
+
+    monkeypatch.setattr(codec, "decode_request", counting_decode)
+    waits = ([5.0], [1.0], [2.0])
+    async with in_process_bridge() as bridge, aiohttp.ClientSession() as client:
+        for number in range(3):
+            body = export(1, (1.0 + number, 1.0, 1.0), waits, time=10_000 + number).SerializeToString()
+            async with client.post(f"{bridge.otlp_url}/v1/metrics", data=body, headers=HEADERS) as answer:
+                assert answer.status == 200
+                assert not (await answer.read())  # an empty ExportMetricsServiceResponse: nothing rejected
+        samples = await scrape(client, bridge.metrics_url)
+    assert len(decoded) == 1
+    assert find(samples, "openclaw_queue_lane_enqueue_total", lane="main") == 3.0
+    assert find(samples, "otlp_bridge_received_points_total", signal="metrics", outcome="accepted") == 3 * 6
+    (sender,) = bridge.bridge.status.senders.values()
+    assert (sender.key.service, sender.exports, sender.accepted, sender.temporality) == (
+        GATEWAY["service.name"],
+        3,
+        18,
+        {"cumulative"},
+    )
+    assert list(bridge.bridge.metrics.last_receive) == [("metrics", sender.key.service + ":" + sender.key.host)]
+
+
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("nested groups", b"\x0b" * 20_000),
+        ("a resource_metrics longer than the body", b"\x0a\xff\xff\x03" + b"\x00" * 10),
+        ("a megabyte of unknown fields", b"\x78\x01" * 500_000),
+        ("nothing", b""),
+    ],
+)
+def test_first_metric_start_reads_hostile_bytes_safely(name: str, body: bytes) -> None:
+    assert wire.first_metric_start(body) is None
+
+
+def test_first_metric_start_finds_the_first_metric() -> None:
+    request = export(1, (1.0, 1.0, 1.0), ([5.0], [1.0], [2.0]))
+    body = request.SerializeToString()
+    start = wire.first_metric_start(body)
+    assert start is not None
+    first = request.resource_metrics[0].scope_metrics[0].metrics[0].SerializeToString()
+    assert body[start : start + len(first)] == first
+    spans = wire.metric_spans(body)
+    assert spans is not None
+    assert spans[0] == (start, start + len(first))
+
+
+async def test_hostile_bodies_are_refused_with_400_and_nothing_else_changes() -> None:
+    async with in_process_bridge() as bridge, aiohttp.ClientSession() as client:
+        good = export(1, (1.0, 1.0, 1.0), ([5.0], [1.0], [2.0]), time=10_000).SerializeToString()
+        for body in (good, b"\x0b" * 20_000, good[:-3] + b"\xff\xff\xff", good):
+            async with client.post(f"{bridge.otlp_url}/v1/metrics", data=body, headers=HEADERS) as answer:
+                assert answer.status == (200 if body == good else 400), body[:20]
+        samples = await scrape(client, bridge.metrics_url)
+    assert find(samples, "openclaw_queue_lane_enqueue_total", lane="main") == 1.0
+    assert find(samples, "otlp_bridge_requests_total", signal="metrics", outcome="bad_request") == 2

@@ -8,6 +8,7 @@ Pure and synchronous; ``now`` is passed in.
 
 from __future__ import annotations
 
+import functools
 import statistics
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
@@ -96,11 +97,18 @@ class StatusBook:
         self.unattributed: Counter[str] = Counter()  # service → log exports not told apart among its senders
         self.exports = 0
 
-    def exported(self, signal: str, message: ExportRequest, result: IngestResult, arrival: Arrival, now: float) -> None:
-        """Note an accepted request; its points count for every sender it carries (OpenClaw sends one)."""
+    def exported(
+        self, signal: str, message: ExportRequest | None, result: IngestResult, arrival: Arrival, now: float
+    ) -> None:
+        """Note an accepted request; its points count for every sender it carries (OpenClaw sends one). Without the
+        decoded ``message`` (the whole-export path took it), its senders are ``result.senders``."""
         self.exports += 1
-        for resource, temporality in _resources(message):
-            key = identify(resource)
+        senders = (
+            ((identify(resource), temporality) for resource, temporality in _resources(message))
+            if message is not None
+            else ((identify_serialised(resource), temporality) for resource, temporality in result.senders)
+        )
+        for key, temporality in senders:
             sender = self._sender(key, arrival.peer)
             if sender is None:
                 self.unattributed[key.service] += 1
@@ -173,6 +181,12 @@ def identify(resource: Resource) -> SenderKey:
         if attribute.key in wanted:
             wanted[attribute.key] = attribute.value.string_value[:MAX_VALUE_CHARS]
     return SenderKey(wanted["service.name"] or "unknown", wanted["host.name"], wanted["service.instance.id"])
+
+
+@functools.lru_cache(maxsize=MAX_SOURCES)
+def identify_serialised(resource: bytes) -> SenderKey:
+    """``identify`` of a serialised resource (the same objects on every export of a sender: their hash is kept)."""
+    return identify(Resource.FromString(resource))
 
 
 def _resources(message: ExportRequest) -> Iterator[tuple[Resource, str]]:

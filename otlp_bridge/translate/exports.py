@@ -110,7 +110,7 @@ def struct_codes(fmt: str) -> list[str]:
 class KnownExport:
     """A sender's export as last taken: the known metrics in the order of its bytes, and what they share."""
 
-    __slots__ = ("knowns", "offset", "resources", "shape", "size", "skeleton", "unprefixed", "watched")
+    __slots__ = ("knowns", "offset", "senders", "shape", "size", "skeleton", "unprefixed", "watched")
 
     def __init__(
         self,
@@ -118,13 +118,13 @@ class KnownExport:
         offset: int,
         shape: ExportShape,
         knowns: tuple[KnownMetric, ...],
-        resources: tuple[bytes, ...],
+        senders: tuple[tuple[bytes, str], ...],
     ) -> None:
         self.offset = offset  # where the first metric starts: the bytes before it are the key
         self.size = offset + shape.skeleton.size
         self.shape = shape
         self.knowns = knowns
-        self.resources = resources  # the serialised resources of the request, in order
+        self.senders = senders  # each serialised resource of the request, with the temporality of its first metric
         self.skeleton = hash(shape.skeleton.unpack_from(body, offset))
         self.watched = array("Q", shape.watch.unpack_from(body, offset))
         self.unprefixed = ""  # what ``IngestResult.unprefixed`` says of this export
@@ -169,11 +169,11 @@ def known_export(
     offset: int,
     spans: Sequence[tuple[int, int]],
     knowns: Sequence[KnownMetric],
-    resources: tuple[bytes, ...],
+    senders: tuple[tuple[bytes, str], ...],
 ) -> KnownExport:
     """The export of ``body`` whose metrics (at ``spans``) all took, or were made for, the fast path."""
     relative = tuple((start - offset, end - offset) for start, end in spans)
     layouts = tuple(known.layout for known in knowns)
     cumulative = tuple(known.cumulative for known in knowns)
     shape = export_shape(relative, layouts, cumulative, len(body) - offset)
-    return KnownExport(body, offset, shape, tuple(knowns), resources)
+    return KnownExport(body, offset, shape, tuple(knowns), senders)

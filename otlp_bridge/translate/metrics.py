@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Generator, Iterator
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
@@ -31,7 +31,7 @@ from otlp_bridge.translate.mapping import METRIC_SPECS, specs_by_metric
 from otlp_bridge.translate.result import IngestResult, TranslateOptions
 from otlp_bridge.translate.rules import Rules
 
-__all__ = ["IngestResult", "MetricsTranslator", "TranslateOptions", "sender_prefix", "source_name"]
+__all__ = ["IngestResult", "MetricsTranslator", "Taken", "TranslateOptions", "sender_prefix", "source_name"]
 
 SEMCONV_PREFIX = "gen_ai."  # OpenClaw metrics named by the semantic conventions, never prefixed
 
@@ -69,17 +69,43 @@ class MetricsTranslator:
         return source_name(resource_key, self.options.source_attributes)
 
     # -- the request ----------------------------------------------------------------------------------------
-    def apply(self, request: ExportMetricsServiceRequest, now: float, body: bytes | None = None) -> IngestResult:
-        """Translate a decoded request; ``body``, the protobuf it was decoded from, lets a sender's export take the
-        whole-export fast path (``otlp_bridge.translate.exports``) and spares re-encoding each metric."""
+    def apply_export(self, body: bytes, now: float) -> Taken | None:
+        """The whole-export path (``otlp_bridge.translate.exports``) alone, before a request is decoded: None when
+        ``body`` is not its sender's known export in new values (decode it and ``apply``); else what it took, all
+        of it (``complete``) or its metrics up to one that goes the general way (decode and ``apply`` with
+        ``resume``)."""
+        found = export_key(body)
+        record = self.exports.get(found[0]) if found is not None else None
+        if record is None or not record.matches(body):
+            return None
         result = IngestResult()
-        found = export_key(body) if body is not None else None
-        taken = 0
-        if found is not None:
-            assert body is not None
-            taken = self._take_export(body, found[0], now, result)
-            if taken < 0:
-                return result
+        taken = record.take(body, now)
+        for known in record.knowns[:taken]:
+            self._taken(known, now, result)
+        if taken < len(record.knowns):
+            return Taken(result, taken, complete=False)
+        for resource_key, _ in record.senders:
+            self.heard[resource_key] = now
+            result.sources.add(self.source_name(resource_key))
+        result.unprefixed = record.unprefixed
+        result.senders = record.senders
+        return Taken(result, taken, complete=True)
+
+    def apply(
+        self,
+        request: ExportMetricsServiceRequest,
+        now: float,
+        body: bytes | None = None,
+        resume: Taken | None = None,
+    ) -> IngestResult:
+        """Translate a decoded request; ``body``, the protobuf it was decoded from, lets a sender's export take the
+        whole-export path and spares re-encoding each metric. ``resume``: what ``apply_export`` took of it."""
+        if resume is None and body is not None:
+            resume = self.apply_export(body, now)
+        if resume is not None and resume.complete:
+            return resume.result
+        result = resume.result if resume is not None else IngestResult()
+        taken = resume.metrics if resume is not None else 0
         spans = _metric_spans(request, body)
         index = 0
         prefix = self.options.metric_name_prefix
@@ -89,7 +115,7 @@ class MetricsTranslator:
         resources = []
         for resource_metrics in request.resource_metrics:
             resource_key = resource_metrics.resource.SerializeToString()
-            resources.append(resource_key)
+            resources.append((resource_key, index))
             self.exports.pop(self.export_keys.pop(resource_key, b""), None)  # its export is read metric by metric
             self.heard[resource_key] = now
             source = self.source_name(resource_key)
@@ -111,45 +137,32 @@ class MetricsTranslator:
                     index += 1
         if not prefixed:
             result.unprefixed = unprefixed
-        if found is not None and spans is not None and not taken and index and None not in knowns:
-            self._remember_export(body, found, spans, knowns, tuple(resources), result.unprefixed)
+        if body is not None and spans is not None and not taken and index and None not in knowns:
+            self._remember_export(body, spans, knowns, resources, result.unprefixed)
         return result
-
-    def _take_export(self, body: bytes, key: bytes, now: float, result: IngestResult) -> int:
-        """Take a sender's export through the whole-export path: -1 when all of it was taken, else how many of its
-        metrics were (0 when it has no known export, or the bytes moved apart)."""
-        record = self.exports.get(key)
-        if record is None or not record.matches(body):
-            return 0
-        taken = record.take(body, now)
-        for known in record.knowns[:taken]:
-            self._taken(known, now, result)
-        if taken < len(record.knowns):
-            return taken
-        for resource_key in record.resources:
-            self.heard[resource_key] = now
-            result.sources.add(self.source_name(resource_key))
-        result.unprefixed = record.unprefixed
-        return -1
 
     def _remember_export(
         self,
-        body: bytes | None,
-        found: tuple[bytes, int],
+        body: bytes,
         spans: list[tuple[int, int]],
         knowns: list[KnownMetric | None],
-        resources: tuple[bytes, ...],
+        resources: list[tuple[bytes, int]],
         unprefixed: str,
     ) -> None:
-        """Keep a sender's export whose every metric the fast path knows, for the whole-export path."""
-        assert body is not None
+        """Keep a sender's export whose every metric the fast path knows, for the whole-export path. ``resources``:
+        each serialised resource with the index of its first metric."""
         known = [known for known in knowns if known is not None]
-        if len(set(map(id, known))) != len(known) or len(self.exports) >= self.options.max_streams:
+        found = export_key(body)
+        if found is None or len(set(map(id, known))) != len(known) or len(self.exports) >= self.options.max_streams:
             return  # a metric sent twice in one export: the metric-by-metric path tells them apart
+        senders = tuple(
+            (key, ("cumulative" if known[first].cumulative else "delta") if first < len(known) else "")
+            for key, first in resources
+        )
         key, offset = found
-        record = self.exports[key] = known_export(body, offset, spans, known, resources)
+        record = self.exports[key] = known_export(body, offset, spans, known, senders)
         record.unprefixed = unprefixed
-        for resource_key in resources:
+        for resource_key, _ in senders:
             self.export_keys[resource_key] = key
 
     def _metric(
@@ -249,7 +262,7 @@ class MetricsTranslator:
                 yield
             if self.exports.get(key) is record and any(known.last_seen < cutoff for known in record.knowns):
                 del self.exports[key]
-                for resource_key in record.resources:
+                for resource_key, _ in record.senders:
                     if self.export_keys.get(resource_key) == key:
                         del self.export_keys[resource_key]
 
@@ -284,6 +297,14 @@ def drained(steps: Generator[None, None, Result]) -> Result:
 
 
 EXPIRY_SLICE = 2_000  # entries visited between two pauses of ``expire_steps`` (about a millisecond)
+
+
+class Taken(NamedTuple):
+    """What the whole-export path took of a request: its answer so far, and how many of its metrics."""
+
+    result: IngestResult
+    metrics: int
+    complete: bool
 
 
 def _metric_spans(request: ExportMetricsServiceRequest, body: bytes | None) -> list[tuple[int, int]] | None:

@@ -40,6 +40,9 @@ class IngestResult:
     reasons: Counter[Reason] = field(default_factory=Counter)
     sources: set[str] = field(default_factory=set)
     unprefixed: str = ""  # an OpenClaw metric named without --metric-name-prefix, when no metric had the prefix
+    # A request the whole-export path took (never decoded): each serialised resource with the temporality of its
+    # first metric, what the status page would otherwise read from the decoded request.
+    senders: tuple[tuple[bytes, str], ...] = ()
 
     def reject(self, reason: Reason, count: int = 1) -> None:
         self.rejected += count

@@ -11,7 +11,7 @@ from otlp_bridge.config import Config
 from otlp_bridge.receive.codec import ExportRequest
 from otlp_bridge.store import Store
 from otlp_bridge.translate.events import LogTranslator, SpanTranslator
-from otlp_bridge.translate.metrics import MetricsTranslator, TranslateOptions
+from otlp_bridge.translate.metrics import MetricsTranslator, Taken, TranslateOptions
 from otlp_bridge.translate.result import IngestResult
 
 
@@ -30,10 +30,13 @@ class SignalTranslators:
         self.spans = SpanTranslator(store, self.metrics, config.spans_complete)
         self.logs = LogTranslator(store, self.metrics)
 
-    def apply(self, message: ExportRequest, now: float, body: bytes | None = None) -> IngestResult:
-        """``body``: the protobuf ``message`` was decoded from, when it was protobuf."""
+    def apply(
+        self, message: ExportRequest, now: float, body: bytes | None = None, resume: Taken | None = None
+    ) -> IngestResult:
+        """``body``: the protobuf ``message`` was decoded from, when it was protobuf; ``resume``: what
+        ``MetricsTranslator.apply_export`` took of it."""
         if isinstance(message, ExportMetricsServiceRequest):
-            return self.metrics.apply(message, now, body)
+            return self.metrics.apply(message, now, body, resume)
         if isinstance(message, ExportLogsServiceRequest):
             return self.logs.apply(message, now)
         return self.spans.apply(message, now)

@@ -146,23 +146,31 @@ def metric_spans(request_bytes: bytes) -> list[tuple[int, int]] | None:
         for resource_start, resource_end in _messages(request_bytes, 0, end, 1):
             for scope_start, scope_end in _messages(request_bytes, resource_start, resource_end, 2):
                 spans += _messages(request_bytes, scope_start, scope_end, 2)
-    except (WireError, IndexError):
+    except (WireError, IndexError, RecursionError):
         return None
     if spans and spans[-1][1] > end:
         return None  # a length past the end
     return spans
 
 
+# How far into a body ``first_metric_start`` looks: the resource and scope before a gateway's first metric are a
+# kilobyte or two; a body with more before it (or none) simply takes the decoding path.
+FIRST_METRIC_WITHIN = 1 << 16
+
+
 def first_metric_start(request_bytes: bytes) -> int | None:
-    """Where the first ``Metric`` of a serialised request starts (the resource and scope before it); None if there
-    is none or it cannot be read."""
-    end = len(request_bytes)
+    """Where the first ``Metric`` of a serialised request starts (the resource and scope before it), found within
+    its first ``FIRST_METRIC_WITHIN`` bytes; None otherwise, or when the bytes cannot be read this far.
+
+    Unlike the rest of this module it reads bytes no parser has accepted yet (a request before it is decoded): the
+    walk is bounded, and any error means None."""
+    end = min(len(request_bytes), FIRST_METRIC_WITHIN)
     try:
         for resource_start, resource_end in _messages(request_bytes, 0, end, 1):
-            for scope_start, scope_end in _messages(request_bytes, resource_start, resource_end, 2):
-                for start, _ in _messages(request_bytes, scope_start, scope_end, 2):
+            for scope_start, scope_end in _messages(request_bytes, resource_start, min(resource_end, end), 2):
+                for start, _ in _messages(request_bytes, scope_start, min(scope_end, end), 2):
                     return start
-    except (WireError, IndexError):
+    except (WireError, IndexError, RecursionError):
         return None
     return None
 
