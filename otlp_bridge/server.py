@@ -44,7 +44,7 @@ from otlp_bridge.expose.exposition import (
 )
 from otlp_bridge.expose.selfmetrics import SelfMetrics
 from otlp_bridge.expose.status import Arrival, StatusBook
-from otlp_bridge.log import Throttle, get_logger
+from otlp_bridge.log import LogLevel, Throttle, get_logger
 from otlp_bridge.receive import auth, codec
 from otlp_bridge.receive.auth import TokenFile
 from otlp_bridge.receive.body import BodyBudget, BodyReader, parse_content_encoding
@@ -113,6 +113,7 @@ class OtlpReceiver:
         self.bridge = bridge
         self.token = TokenFile(config.ingest_token_file) if config.ingest_token_file else None
         self.bodies = BodyBudget(config.max_body_bytes, BUFFER_BUDGET_BODIES)
+        self.debug = config.log_level is LogLevel.DEBUG  # each request is logged (else only those that went wrong)
         self.inflight = 0
         self.idle = asyncio.Event()  # set while no OTLP request is in flight
         self.idle.set()
@@ -141,9 +142,14 @@ class OtlpReceiver:
     async def read_body(self, request: web.Request, reader: BodyReader) -> bytes:
         """Feed ``reader`` the body as it arrives, within ``READ_TIMEOUT_SECONDS``; its bytes are given back to the
         budget once read."""
+        content = request.content
         try:
+            if content.is_eof():  # it came whole with the headers (a gateway's export does): no wait, no timer
+                while chunk := content.read_nowait():
+                    reader.feed(chunk)
+                return reader.finish()
             async with asyncio.timeout(READ_TIMEOUT_SECONDS):
-                while chunk := await request.content.readany():
+                while chunk := await content.readany():
                     reader.feed(chunk)
         except TimeoutError:
             msg = f"request body not received within {READ_TIMEOUT_SECONDS:g} s"
@@ -251,10 +257,9 @@ class OtlpReceiver:
     ) -> None:
         """Count the request; log it at debug when all went well, else at warning (throttled per cause)."""
         bridge = self.bridge
-        bridge.metrics.requests.labels(signal.value, outcome).inc()
-        bridge.metrics.bytes.labels(signal.value, outcome).inc(wire)
-        if result is not None:
-            bridge.metrics.count_points(signal.value, result)
+        bridge.metrics.count_request(signal.value, outcome, wire, result)
+        if outcome == "ok" and not self.debug:
+            return
         fields: dict[str, object] = {
             "signal": signal.value,
             "status": status,

@@ -134,7 +134,8 @@ def test_throttle_lets_one_line_per_cause_through_and_counts_the_rest(
 
 async def test_refusals_and_drops_are_warnings_and_a_flood_is_throttled(tmp_path: Path) -> None:
     """A flood of 403s gives one warning line, a cap drop one with its reasons, a wrong scrape token one
-    scrape_refused line and a count; accepted requests log at debug only."""
+    scrape_refused line and a count; accepted requests log nothing at the default level (one debug line each at
+    ``--log-level debug``: ``test_one_json_event_per_request_without_secrets``)."""
     token = tmp_path / "token"
     token.write_text(SECRET)
     async with (
@@ -163,7 +164,7 @@ async def test_refusals_and_drops_are_warnings_and_a_flood_is_throttled(tmp_path
     assert partial["reasons"] == {"series_cap": 2}
     (refused,) = [entry for entry in warnings if entry["event"] == "scrape_refused"]
     assert (refused["status"], refused["path"]) == (403, "/metrics")
-    assert [entry["log_level"] for entry in logs if entry.get("outcome") == "ok"] == ["debug"]
+    assert [entry for entry in logs if entry.get("outcome") == "ok"] == []
     assert find(samples, "otlp_bridge_scrape_requests_total", outcome="forbidden") == 5
     assert find(samples, "otlp_bridge_scrape_requests_total", outcome="ok") == 1
     assert find(samples, "otlp_bridge_requests_total", signal="metrics", outcome="forbidden") == 30

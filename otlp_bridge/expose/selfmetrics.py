@@ -129,6 +129,10 @@ class SelfMetrics:
             "Time spent rendering the previous scrape.",
             registry=registry,
         )
+        # The children of the hot path's counters (``labels`` costs a lock and a tuple each time): signal and outcome
+        # are a few fixed values.
+        self._request_counters: dict[tuple[str, str], tuple[prometheus_client.Counter, prometheus_client.Counter]] = {}
+        self._accepted: dict[str, prometheus_client.Counter] = {}
         self.last_receive: dict[tuple[str, str], float] = {}  # (signal, source) → Unix time
         self._signals: Counter[str] = Counter()  # source → how many signals it has in last_receive
         for signal in ("metrics", "traces", "logs"):
@@ -170,10 +174,26 @@ class SelfMetrics:
                     gone.append(source)
         return sorted(gone)
 
+    def count_request(self, signal: str, outcome: str, wire: int, result: IngestResult | None) -> None:
+        """Count one OTLP request, its bytes on the wire and what it did with its points."""
+        counters = self._request_counters.get((signal, outcome))
+        if counters is None:
+            counters = self._request_counters[signal, outcome] = (
+                self.requests.labels(signal, outcome),
+                self.bytes.labels(signal, outcome),
+            )
+        counters[0].inc()
+        counters[1].inc(wire)
+        if result is not None:
+            self.count_points(signal, result)
+
     def count_points(self, signal: str, result: IngestResult) -> None:
         """Count what one request did with its points: each accepted or rejected once."""
         if result.accepted:
-            self.points.labels(signal, "accepted").inc(result.accepted)
+            accepted = self._accepted.get(signal)
+            if accepted is None:
+                accepted = self._accepted[signal] = self.points.labels(signal, "accepted")
+            accepted.inc(result.accepted)
         if result.rejected:
             self.points.labels(signal, "rejected").inc(result.rejected)
             for reason, count in result.reasons.items():

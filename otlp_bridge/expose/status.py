@@ -183,9 +183,10 @@ def identify(resource: Resource) -> SenderKey:
     return SenderKey(wanted["service.name"] or "unknown", wanted["host.name"], wanted["service.instance.id"])
 
 
-@functools.lru_cache(maxsize=MAX_SOURCES)
+@functools.lru_cache(maxsize=16 * 1024)
 def identify_serialised(resource: bytes) -> SenderKey:
-    """``identify`` of a serialised resource (the same objects on every export of a sender: their hash is kept)."""
+    """``identify`` of a serialised resource (the same objects on every export of a sender: their hash is kept).
+    Sized for a fleet: the senders past ``MAX_SOURCES`` are rows of ``other``, but each must still be told apart."""
     return identify(Resource.FromString(resource))
 
 

@@ -34,6 +34,7 @@ class ExportShape(NamedTuple):
     ranges: tuple[tuple[int, int], ...]
     watch: struct.Struct
     watched: tuple[tuple[int, int], ...]
+    points: tuple[int, ...]  # the points of the metrics before each one, then of all
 
 
 @functools.lru_cache(maxsize=1024)
@@ -43,7 +44,7 @@ def export_shape(
     """The shape of an export of ``size`` bytes from its first metric on, whose metrics lie at ``spans`` (relative
     to the first) with these layouts."""
     skeleton, values, watch = ["<"], ["<"], ["<"]
-    ranges, watched = [], []
+    ranges, watched, points = [], [], [0]
     cursor = read = watching = 0
     for (start, end), layout, is_cumulative in zip(spans, layouts, cumulative, strict=True):
         if start > cursor:
@@ -55,6 +56,7 @@ def export_shape(
         count = layout.stride * layout.points
         ranges.append((read, read + count))
         read += count
+        points.append(points[-1] + layout.points)
         if is_cumulative:
             watch.append(_watch_format(layout))
             watched.append((watching, watching + 2 * layout.points))
@@ -72,6 +74,7 @@ def export_shape(
         tuple(ranges),
         struct.Struct("".join(watch)),
         tuple(watched),
+        tuple(points),
     )
 
 
@@ -133,16 +136,16 @@ class KnownExport:
         """Whether ``body`` has every byte of the export it was made from but the values."""
         return len(body) == self.size and hash(self.shape.skeleton.unpack_from(body, self.offset)) == self.skeleton
 
-    def take(self, body: bytes, now: float) -> int:
-        """Take every metric of ``body`` (which ``matches``) in order; the number taken: all of them, or up to the
-        first that its known metric refused (that metric goes the general way, and the caller takes the rest metric
-        by metric)."""
+    def take(self, body: bytes, now: float) -> Took:
+        """Take every metric of ``body`` (which ``matches``) in order: all of them, or those up to the first that its
+        known metric refused (that metric goes the general way, and the caller takes the rest metric by metric)."""
         shape = self.shape
         offset = self.offset
         watched = array("Q", shape.watch.unpack_from(body, offset))
         previous = self.watched
         unchanged = watched == previous
         values = None
+        kept: list[KnownMetric] = []
         for index, known in enumerate(self.knowns):
             low, high = shape.watched[index]
             if low != high and (unchanged or watched[low:high] == previous[low:high]):
@@ -153,9 +156,19 @@ class KnownExport:
             start, end = shape.spans[index]
             first, last = shape.ranges[index]
             if not known.take(body[offset + start : offset + end], now, values[first:last]):
-                return index
+                return Took(index, shape.points[index], kept)
+            kept.append(known)
         self.watched = watched
-        return len(self.knowns)
+        return Took(len(self.knowns), shape.points[-1], kept)
+
+
+class Took(NamedTuple):
+    """What ``KnownExport.take`` took: how many metrics and their points, and those of them that kept values (the
+    others did not move)."""
+
+    metrics: int
+    points: int
+    kept: list[KnownMetric]
 
 
 def export_key(body: bytes) -> tuple[bytes, int] | None:

@@ -79,17 +79,18 @@ class MetricsTranslator:
         if record is None or not record.matches(body):
             return None
         result = IngestResult()
-        taken = record.take(body, now)
-        for known in record.knowns[:taken]:
-            self._taken(known, now, result)
-        if taken < len(record.knowns):
-            return Taken(result, taken, complete=False)
+        took = record.take(body, now)
+        result.accepted += took.points
+        for known in took.kept:
+            self._kept(known, now, result)
+        if took.metrics < len(record.knowns):
+            return Taken(result, took.metrics, complete=False)
         for resource_key, _ in record.senders:
             self.heard[resource_key] = now
             result.sources.add(self.source_name(resource_key))
         result.unprefixed = record.unprefixed
         result.senders = record.senders
-        return Taken(result, taken, complete=True)
+        return Taken(result, took.metrics, complete=True)
 
     def apply(
         self,
@@ -182,7 +183,8 @@ class MetricsTranslator:
         if known is not None:
             if known.take(raw, now):
                 self.known[key] = known
-                self._taken(known, now, result)
+                result.accepted += known.layout.points
+                self._kept(known, now, result)
                 return known
             self._settle(known)  # what it kept comes before this export
         known = self.general.translate(metric, raw, resource_key, scope, extra, now, result)
@@ -195,9 +197,8 @@ class MetricsTranslator:
             self.known[key] = known
         return known
 
-    def _taken(self, known: KnownMetric, now: float, result: IngestResult) -> None:
-        """Answer for a metric the fast path took."""
-        result.accepted += known.layout.points
+    def _kept(self, known: KnownMetric, now: float, result: IngestResult) -> None:
+        """What follows a metric's export kept by the fast path: new gauges, and the settle of a gauge's metric."""
         if known.woken:
             fast.wake(known, self.rules, now, result)
         if known.eager:
