@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import enum
+import itertools
 import math
 import operator
 from collections import Counter
@@ -68,14 +69,25 @@ class Series:
         self.text = self.om = None
 
 
-class ScalarSeries(Series):
-    """A counter (only ever increased) or a gauge (set)."""
+# The order gauge values arrive in (across stores: only the order matters), for writers that set a gauge later than its
+# value arrived (the metrics fast path keeps exports until a read).
+_arrivals = itertools.count(1)
 
-    __slots__ = ("value",)
+
+def arrival() -> int:
+    """A stamp later than that of every gauge value set so far."""
+    return next(_arrivals)
+
+
+class ScalarSeries(Series):
+    """A counter (only ever increased) or a gauge (set; ``stamp``: when its value arrived, see ``arrival``)."""
+
+    __slots__ = ("stamp", "value")
 
     def __init__(self, family: Family, labels: Labels, created: float, now: float) -> None:
         super().__init__(family, labels, created, now)
         self.value = 0.0
+        self.stamp = 0
 
     def add(self, amount: float) -> None:
         if amount > 0:
@@ -84,7 +96,12 @@ class ScalarSeries(Series):
                 self.value = total
                 self.changed()
 
-    def set(self, value: float) -> None:
+    def set(self, value: float, stamp: int | None = None) -> None:
+        """Show ``value``, which arrived now or at ``stamp``: not if a value that arrived later is shown."""
+        stamp = arrival() if stamp is None else stamp
+        if stamp < self.stamp:
+            return
+        self.stamp = stamp
         if value != self.value:
             self.value = value
             self.changed()

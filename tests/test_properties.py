@@ -201,6 +201,7 @@ def test_the_fast_path_gives_what_the_general_path_gives(
     starts, times = [1_000, 2_000], [10_000, 10_000]
     totals: list[dict[str, float]] = [defaultdict(float), defaultdict(float)]
     observed: list[dict[str, list[float]]] = [defaultdict(list), defaultdict(list)]
+    depths: list[dict[str, list[float]]] = [defaultdict(list), defaultdict(list)]  # feed APPROX gauges
     last: list[ExportMetricsServiceRequest | None] = [None, None]
     now = 0.0
     for number, (kind, sender, what, pick) in enumerate(steps):
@@ -210,7 +211,7 @@ def test_the_fast_path_gives_what_the_general_path_gives(
             continue
         if kind == "restart":
             starts[sender] = times[sender] + 1
-            totals[sender], observed[sender] = defaultdict(float), defaultdict(list)
+            totals[sender], observed[sender], depths[sender] = defaultdict(float), defaultdict(list), defaultdict(list)
             continue
         request = last[sender]
         if kind == "export" or request is None:
@@ -221,12 +222,19 @@ def test_the_fast_path_gives_what_the_general_path_gives(
             amounts = {lane: float(increments[(i + pick) % 8]) for i, lane in enumerate(lanes[sender])}
             # up to 14.8 s: some land above the last bound and are placed
             durations = {lane: [float(increments[(i + pick + 1) % 8]) * 370] for i, lane in enumerate(lanes[sender])}
+            # 0, 1 or 2 queue depths: a delta export without any leaves the fast path (its point lacks a count)
+            depth = {
+                lane: [float(increments[(i + pick + 3) % 8])] * (increments[(i + pick + 2) % 8] % 3)
+                for i, lane in enumerate(lanes[sender])
+            }
             for lane in lanes[sender]:
                 totals[sender][lane] += amounts[lane]
                 observed[sender][lane] += durations[lane]
+                depths[sender][lane] += depth[lane]
             if what == "reset" and not delta:
                 totals[sender][lanes[sender][0]] = 0.0
                 observed[sender][lanes[sender][0]] = []
+                depths[sender][lanes[sender][0]] = []
             counter = sum_metric(
                 "openclaw.queue.lane.enqueue",
                 [({"openclaw.lane": lane}, amounts[lane] if delta else totals[sender][lane]) for lane in lanes[sender]],
@@ -244,6 +252,14 @@ def test_the_fast_path_gives_what_the_general_path_gives(
                 time=times[sender],
                 temporality=DELTA if delta else CUMULATIVE,
             )
+            queued = histogram_metric(
+                "openclaw.queue.depth",
+                [({"openclaw.lane": lane}, depth[lane] if delta else depths[sender][lane]) for lane in lanes[sender]],
+                start=times[sender] - 1_000 if delta else starts[sender],
+                time=times[sender],
+                temporality=DELTA if delta else CUMULATIVE,
+                unit="1",
+            )
             victim = pick % len(lanes[sender])
             if what == "nan":
                 waits.histogram.data_points[victim].sum = math.nan
@@ -251,7 +267,9 @@ def test_the_fast_path_gives_what_the_general_path_gives(
                 counter.sum.data_points[victim].as_double = -1.0
             elif what == "miscount":
                 waits.histogram.data_points[victim].count += 1
-            request = last[sender] = metrics_request(counter, waits, resource={**GATEWAY, "process.pid": sender})
+            request = last[sender] = metrics_request(
+                counter, waits, queued, resource={**GATEWAY, "process.pid": sender}
+            )
         body = request.SerializeToString() + (b"\x78\x01" if pick == 3 else b"")  # sometimes an unknown field 15
         fast_result, slow_result = fast.apply(request, now, body), slow.apply(request, now)
         assert (fast_result.accepted, fast_result.rejected, fast_result.reasons) == (

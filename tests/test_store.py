@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from otlp_bridge.store import DropReason, FamilyInfo, HistogramSeries, Kind, ScalarSeries, Series, Store
+from otlp_bridge.store import DropReason, FamilyInfo, HistogramSeries, Kind, ScalarSeries, Series, Store, arrival
 
 COUNTER = FamilyInfo("x_total", Kind.COUNTER, "A counter.")
 GAUGE = FamilyInfo("x", Kind.GAUGE, "A gauge.")
@@ -103,6 +103,24 @@ def test_a_scalar_series_adds_up_or_is_set(steps: list[tuple[str, float]], value
     for method, amount in steps:
         getattr(series, method)(amount)
     assert series.value == value
+
+
+def test_a_gauge_keeps_the_value_that_arrived_last() -> None:
+    """A value set later than it arrived (``arrival``: the fast path settles at a read) does not replace one that
+    arrived after it."""
+    store = Store(10, 10, 60)
+    family = store.family(FamilyInfo("g", Kind.GAUGE, "G."))
+    assert family is not None
+    series = store.series(family, (), 0.0, 0.0)
+    assert isinstance(series, ScalarSeries)
+    kept = arrival()
+    series.set(1.0)
+    series.set(2.0, kept)
+    assert series.value == 1.0
+    series.set(3.0, arrival())
+    assert series.value == 3.0
+    series.set(4.0)
+    assert series.value == 4.0
 
 
 def _histogram(store: Store) -> HistogramSeries:

@@ -1143,8 +1143,8 @@ def test_an_idle_lane_keeps_the_fast_path_and_its_gauge_appears_with_its_first_i
         metric = histogram_metric("openclaw.queue.depth", lanes, time=1_000 + export * 1_000, unit="1")
         request = metrics_request(metric)
         known_before = list(fast.known.values())
-        for translator in (fast, slow):
-            assert translator.apply(request, now=float(export), body=request.SerializeToString()).rejected == 0
+        assert fast.apply(request, now=float(export), body=request.SerializeToString()).rejected == 0
+        assert slow.apply(request, now=float(export)).rejected == 0  # (with its bytes: the whole-export path)
         if export in (3, 4):  # the known metric of the previous export took this one: the fast path
             assert known_before and list(fast.known.values()) == known_before
         assert render(fast_store, Format.TEXT) == render(slow_store, Format.TEXT)
@@ -1152,3 +1152,89 @@ def test_an_idle_lane_keeps_the_fast_path_and_its_gauge_appears_with_its_first_i
         assert cron_gauge == (8.0 if export >= 5 else None)
         if export > 1:
             assert value(fast_store, "openclaw_queue_lane_size", lane="main") == export
+
+
+# Each row: a histogram feeding APPROX gauges, its temporality, and per export what each of its streams observed in that
+# export's interval (READ: the store is read there); then how many exports the fast path keeps until the last read
+# (the first export takes the general path; a delta point without observations too, its bytes lack the count), and
+# the gauge each stream shows then (None: no series).
+READ = None
+Source = tuple[str, str, str, list[dict[str, str]], list[dict[str, str]]]
+RSS: Source = ("openclaw.memory.rss_bytes", "By", "openclaw_memory_bytes", [{}], [{"kind": "rss"}])
+LANES: Source = (
+    "openclaw.queue.depth",
+    "1",
+    "openclaw_queue_lane_size",
+    [{"openclaw.lane": "main"}, {"openclaw.lane": "cron"}],
+    [{"lane": "main"}, {"lane": "cron"}],
+)
+Intervals = list[list[list[float]] | None]
+GAUGE_ROWS: list[tuple[str, Source, int, Intervals, int, list[float | None]]] = [
+    ("observed in the last", RSS, CUMULATIVE, [[[6e8]], [[3e8, 3.2e8]], [[4e8]], [[5e8, 7e8]]], 3, [6e8]),
+    ("not in the last", RSS, CUMULATIVE, [[[6e8]], [[3e8, 3.2e8]], [[4e8, 8e8]], [[]], [[]]], 2, [6e8]),
+    ("not since the first", RSS, CUMULATIVE, [[[6e8]], [[]], [[]]], 0, [None]),
+    ("read between", RSS, CUMULATIVE, [[[6e8]], [[1e8]], READ, [[]], [[2e8]], [[]]], 1, [2e8]),
+    ("delta", RSS, DELTA, [[[7e8, 9e8]], [[1e8]], [[2e8, 4e8]]], 2, [3e8]),
+    ("delta, not in the last", RSS, DELTA, [[[7e8, 9e8]], [[1e8]], [[2e8, 4e8]], [[]], [[]]], 0, [3e8]),
+    ("lanes", LANES, CUMULATIVE, [[[1], [5]], [[2], [7, 9]], [[3], []], [[4, 6], []]], 3, [5, 8]),
+    ("lanes, one idle from the first", LANES, CUMULATIVE, [[[1], [5]], [[2], []], [[3], []]], 2, [3, None]),
+    ("lanes, one woken", LANES, CUMULATIVE, [[[1], [5]], [[2], []], READ, [[], [1, 2]], [[], []]], 1, [2, 1.5]),
+    ("delta lanes", LANES, DELTA, [[[1], [5]], [[2, 4], [6]], [[3], [1, 2]]], 2, [3, 1.5]),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "source", "temporality", "intervals", "kept", "expected"), GAUGE_ROWS, ids=[row[0] for row in GAUGE_ROWS]
+)
+def test_approx_gauges_show_the_latest_interval_of_the_exports_kept_until_a_read(
+    case: str, source: Source, temporality: int, intervals: Intervals, kept: int, expected: list[float | None]
+) -> None:
+    """Several exports kept between two reads: an APPROX gauge shows the mean of the latest interval that had
+    observations (not the mean of every export since the read), as the general path, which applies each export as
+    it comes, shows it."""
+    name, unit, gauge, attributes, labels = source
+    fast_store, fast = new_translator()
+    slow_store, slow = new_translator()
+    slow.known = ForgetfulTable()
+    observed: list[list[float]] = [[] for _ in attributes]
+    time = 1_000
+    for export in intervals:
+        if export is READ:
+            assert render(fast_store, Format.TEXT) == render(slow_store, Format.TEXT)
+            continue
+        time += 1_000
+        for stream, values in enumerate(export):
+            observed[stream] = observed[stream] + values if temporality == CUMULATIVE else values
+        points = list(zip(attributes, observed, strict=True))
+        start = 1_000 if temporality == CUMULATIVE else time - 1_000
+        metric = histogram_metric(name, points, start=start, time=time, temporality=temporality, unit=unit)
+        request = metrics_request(metric)
+        assert fast.apply(request, now=time / 1_000, body=request.SerializeToString()).rejected == 0
+        assert slow.apply(request, now=time / 1_000).rejected == 0
+    assert sum(known.exports for known in fast.known.values()) == kept
+    shown = samples(fast_store)
+    assert [shown.get((gauge, frozenset(each.items()))) for each in labels] == expected
+    assert render(fast_store, Format.TEXT) == render(slow_store, Format.TEXT)
+
+
+def test_an_approx_gauge_fed_by_two_senders_shows_the_interval_that_arrived_last() -> None:
+    """Exports the fast path keeps until a read do not override an interval of another sender that arrived after
+    them (the general path applies each as it comes)."""
+    fast_store, fast = new_translator()
+    slow_store, slow = new_translator()
+    slow.known = ForgetfulTable()
+    first, second = {**GATEWAY, "process.pid": 1}, {**GATEWAY, "process.pid": 2}
+    observed = [1e8]
+    requests = []
+    for time in (2_000, 3_000, 4_000):  # the first sender: the last two exports on the fast path
+        observed = [*observed, time * 1e5]
+        metric = histogram_metric("openclaw.memory.rss_bytes", [({}, observed)], time=time, unit="By")
+        requests.append(metrics_request(metric, resource=first))
+    late = histogram_metric("openclaw.memory.rss_bytes", [({}, [7e8])], time=5_000, temporality=DELTA, unit="By")
+    requests.append(metrics_request(late, resource=second))  # the second: one delta interval, after them
+    for now, request in enumerate(requests):
+        fast.apply(request, now=float(now), body=request.SerializeToString())
+        slow.apply(request, now=float(now))
+    assert sum(known.exports for known in fast.known.values()) == 2
+    assert value(fast_store, "openclaw_memory_bytes", kind="rss") == 7e8
+    assert render(fast_store, Format.TEXT) == render(slow_store, Format.TEXT)

@@ -17,11 +17,12 @@ from typing import NamedTuple
 
 from opentelemetry.proto.metrics.v1.metrics_pb2 import HistogramDataPoint, Metric, NumberDataPoint
 
-from otlp_bridge.store import HistogramSeries, Series
+from otlp_bridge.store import HistogramSeries, Series, arrival
 from otlp_bridge.translate import placement, wire
 from otlp_bridge.translate.result import IngestResult
 from otlp_bridge.translate.rules import (
     Batch,
+    Interval,
     Placed,
     Rules,
     Stream,
@@ -43,17 +44,18 @@ class KnownMetric:
     and ``counts`` (the value of a sum, the count of a histogram) of every point tell a restart or a reset (a new
     start, or a count that went down) from growth. Delta: ``pending`` sums the values of the exports not yet settled
     (a histogram's counts and bucket counts as lanes of one integer: ``_lane_values``) and ``last_time`` is the newest
-    end time (an export that is not newer is a resend and goes the general way). ``eager`` metrics (those feeding a
-    gauge) are settled as soon as they are taken. A change to a ``waiting`` point (whose APPROX gauge has no value
-    yet) is ``woken``: the translator creates the gauge's series before it settles, and answers for a refusal in the
-    request.
+    end time (an export that is not newer is a resend and goes the general way). A metric that feeds APPROX gauges
+    (``Value.MEAN``: the mean of the latest export interval, not of every export since the last read) keeps
+    ``means``: per point, the total, the count and the arrival (``otlp_bridge.store.arrival``) of the latest interval
+    with observations (cumulative: from ``sums``, the sum at each point's latest change). A change to a ``waiting``
+    point (whose APPROX gauge has no value yet) is ``woken``: the translator creates the gauge's series before it
+    settles, and answers for a refusal in the request.
     """
 
     __slots__ = (
         "batch",
         "counts",
         "cumulative",
-        "eager",
         "exports",
         "histogram",
         "lanes",
@@ -61,6 +63,7 @@ class KnownMetric:
         "last_time",
         "latest",
         "layout",
+        "means",
         "overflow",
         "pending",
         "placed",
@@ -68,6 +71,7 @@ class KnownMetric:
         "skeleton",
         "starts",
         "streams",
+        "sums",
         "waiting",
         "watched",
         "woken",
@@ -82,6 +86,7 @@ class KnownMetric:
         cumulative: bool,
         histogram: bool,
         placed: tuple[PlacedPoint, ...] = (),
+        means: bool = False,
     ) -> None:
         self.layout = layout
         self.skeleton = hash(layout.skeleton.unpack(raw))
@@ -89,7 +94,6 @@ class KnownMetric:
         self.batch = batch
         self.cumulative = cumulative
         self.histogram = histogram
-        self.eager = False  # settled at once: a gauge shows each export's own mean, it cannot wait for a read
         self.waiting: tuple[int, ...] = ()  # points whose APPROX gauge is not created yet (``general``)
         self.woken: tuple[int, ...] = ()  # those of them that changed in the export just taken
         self.latest: bytes | None = None  # the series reflect ``raw``
@@ -109,6 +113,10 @@ class KnownMetric:
         watched = [entry.point * layout.stride + layout.stride - 1 for entry in placed]
         self.watched = operator.itemgetter(*watched, watched[0]) if watched else None  # always a tuple
         self.overflow = self.watched(values if cumulative else [0] * len(values)) if self.watched else None
+        # Per point: the total, the count and the arrival of the latest interval with observations since the last
+        # settle (a count of 0: none); cumulative: the sum at each point's latest change, where its next one starts.
+        self.means = array("d", bytes(MEAN_BYTES * layout.points)) if means else None
+        self.sums = array("d", (stream.total for stream in streams)) if means and cumulative else None
 
     @property
     def unsettled(self) -> bool:
@@ -137,7 +145,7 @@ class KnownMetric:
         placements = self._placements(raw, values) if overflow != self.overflow else []
         if placements is None:
             return False
-        if not (self._keep_cumulative(typed) if typed is not None else self._keep_delta(raw, values)):
+        if not (self._keep_cumulative(typed, values) if typed is not None else self._keep_delta(raw, values)):
             return False
         for point, target, placed in placements:
             if self.placements is None:
@@ -161,11 +169,13 @@ class KnownMetric:
             return math.isfinite(sum(values[wire.SUM :: stride])) and buckets == sum(counts)
         return math.isfinite(sum(counts)) and min(counts) >= 0
 
-    def _keep_cumulative(self, typed: array[float]) -> bool:
+    def _keep_cumulative(self, typed: array[float], values: Values) -> bool:
         if not all(map(operator.ge, typed, self.counts)):
             return False  # a reset, for the general path to tell
         if self.waiting:
             self.woken = tuple(point for point in self.waiting if typed[point] != self.counts[point])
+        if self.means is not None and self.sums is not None:
+            self._interval_means(typed, values)
         self.counts[:] = typed  # in place: the collector tracks arrays, and a new one each export would be promoted
         return True
 
@@ -191,8 +201,26 @@ class KnownMetric:
             self.pending = values if pending is None else list(map(operator.add, pending, values))
         if self.waiting:
             self.woken = tuple(point for point in self.waiting if counts[point])
+        means = self.means
+        if means is not None:  # each export is an interval of its own
+            stamp = arrival()
+            for point, (count, total) in enumerate(zip(counts, values[wire.SUM :: stride], strict=True)):
+                if count:
+                    means[3 * point : 3 * point + 3] = array("d", (total, count, stamp))
         self.last_time = int(max(times))
         return True
+
+    def _interval_means(self, typed: array[float], values: Values) -> None:
+        """Keep the interval of every point whose count grew since the previous export (cumulative)."""
+        means, sums = self.means, self.sums
+        assert means is not None and sums is not None
+        totals = values[wire.SUM :: self.layout.stride]
+        stamp = arrival()
+        for point, (count, before) in enumerate(zip(typed, self.counts, strict=True)):
+            if count != before:
+                total = totals[point]
+                means[3 * point : 3 * point + 3] = array("d", (total - sums[point], count - before, stamp))
+                sums[point] = total
 
     def _placements(self, raw: bytes, values: Values) -> list[tuple[int, Target, list[float]]] | None:
         """What this export adds to the ``extra`` buckets of its placed points' targets (placed as the general path
@@ -254,6 +282,8 @@ class PlacedPoint(NamedTuple):
                 groups.setdefault(extra, []).append(target)
         return cls(point, tuple((extra, tuple(targets)) for extra, targets in groups.items())) if groups else None
 
+
+MEAN_BYTES = 24  # a point's ``KnownMetric.means``: three doubles
 
 # A delta histogram's counts and bucket counts are summed as 64-bit lanes of one integer (one addition per export,
 # not one per bucket). Lanes stay apart while every export's count is below LANE_LIMIT and at most
@@ -330,7 +360,11 @@ def settle(known: KnownMetric, rules: Rules) -> None:
                 0,
             )
             placed = known.placements.get(index) if known.placements else None
-            rules.histogram_point(stream, point, temporality, batch, index, placed)
+            latest = None
+            if known.means is not None:
+                total, observations, stamp = known.means[3 * index : 3 * index + 3]
+                latest = Interval(total, observations, int(stamp))
+            rules.histogram_point(stream, point, temporality, batch, index, placed, latest)
         else:
             number = wire.NumberPoint(stream.start, time, float(row[wire.VALUE]), b"", 0, False)
             rules.sum_point(stream, number, temporality, batch, index)
@@ -339,6 +373,8 @@ def settle(known: KnownMetric, rules: Rules) -> None:
     known.latest = known.pending = None
     known.placements = None
     known.exports = 0
+    if known.means is not None:
+        known.means[:] = array("d", bytes(MEAN_BYTES * layout.points))
 
 
 def wake(known: KnownMetric, rules: Rules, now: float, result: IngestResult) -> None:

@@ -274,7 +274,7 @@ class GeneralPath:
         batch.points, batch.result = (), SETTLED  # neither the request's parsed message nor its answer is kept
         placed = [PlacedPoint.of(index, stream) for index, stream in enumerate(streams)] if histogram else []
         cumulative = temporality is Temporality.CUMULATIVE
-        known = KnownMetric(layout, raw, streams, batch, cumulative, histogram, tuple(filter(None, placed)))
-        known.eager = any(spec.kind is Kind.GAUGE for spec in batch.specs)
+        means = any(spec.value is Value.MEAN for spec in batch.specs)
+        known = KnownMetric(layout, raw, streams, batch, cumulative, histogram, tuple(filter(None, placed)), means)
         known.waiting = tuple(waiting)
         return known

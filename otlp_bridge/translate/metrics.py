@@ -201,8 +201,6 @@ class MetricsTranslator:
         """What follows a metric's export kept by the fast path: new gauges, and the settle of a gauge's metric."""
         if known.woken:
             fast.wake(known, self.rules, now, result)
-        if known.eager:
-            self._settle(known)
 
     # -- settling -------------------------------------------------------------------------------------------
     def settle(self) -> None:

@@ -46,6 +46,15 @@ class Increment(NamedTuple):
     counts: tuple[float, ...] = ()
 
 
+class Interval(NamedTuple):
+    """The latest export interval with observations of several exports applied at once (the fast path's settle), for
+    APPROX gauges: its total and its count (0: none), and when it arrived (``otlp_bridge.store.arrival``)."""
+
+    total: float
+    observations: float
+    stamp: int
+
+
 class Target:
     """One family a stream feeds: its spec, its series (or why it was refused, or None before the first point), the
     stream's bucket bounds in the family's unit and the official bounds placed above them (``extra``, in the stream's
@@ -293,8 +302,10 @@ class Rules:
         batch: Batch,
         index: int,
         placed: Placed | None = None,
+        latest: Interval | None = None,
     ) -> Reason | None:
-        """``placed``: what the fast path placed of the exports it settles (the general path places each export)."""
+        """``placed``: what the fast path placed of the exports it settles (the general path places each export);
+        ``latest``: the latest of their intervals with observations, for APPROX gauges (see ``apply``)."""
         if self._repeated(stream, point, temporality):
             return self.touch(stream, batch, index)
         count = point.observations
@@ -316,7 +327,7 @@ class Rules:
         extremes = None
         if temporality is Temporality.DELTA and (point.low is not None or point.high is not None):
             extremes = placement.Extremes(finite(point.low), finite(point.high))  # this interval's own
-        return self.apply(stream, increment, full, batch, index, extremes, interval, placed)
+        return self.apply(stream, increment, full, batch, index, extremes, interval, placed, latest)
 
     @staticmethod
     def _repeated(stream: Stream, point: wire.HistogramPoint, temporality: Temporality) -> bool:
@@ -393,18 +404,24 @@ class Rules:
         extremes: placement.Extremes | None = None,
         interval: bool = True,
         placed: Placed | None = None,
+        latest: Interval | None = None,
     ) -> Reason | None:
         """Feed every family of the stream; the first refusal's reason when a family refused the point.
 
         An APPROX gauge (``Value.MEAN``) takes only an ``interval``'s mean: the first cumulative point of a stream
-        carries the sender's whole life, so such a gauge shows nothing until the next export."""
+        carries the sender's whole life, so such a gauge shows nothing until the next export. Settling several
+        exports at once, it takes ``latest``, the latest of their intervals with observations (none: it stays), unless a
+        value that arrived later is shown (another stream's)."""
         refused = None
         for target in stream.targets:
             series = target.series
             mean = target.spec.value is Value.MEAN
             if isinstance(series, Series):
                 series.last_seen = batch.now
-                if interval or not mean:
+                if mean and latest is not None:
+                    if latest.observations > 0 and isinstance(series, ScalarSeries):
+                        series.set(latest.total / latest.observations / target.spec.divisor, latest.stamp)
+                elif interval or not mean:
                     self.feed(target, increment, stream, extremes, placed.get(target) if placed else None)
                 continue
             if mean and (batch.settling or not (interval and increment.observations > 0)):
