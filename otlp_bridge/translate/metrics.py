@@ -198,7 +198,7 @@ class MetricsTranslator:
         return known
 
     def _kept(self, known: KnownMetric, now: float, result: IngestResult) -> None:
-        """What follows a metric's export kept by the fast path: new gauges, and the settle of a gauge's metric."""
+        """What follows a metric's export kept by the fast path: the gauges of its first interval are created."""
         if known.woken:
             fast.wake(known, self.rules, now, result)
 
