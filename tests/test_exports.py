@@ -296,3 +296,19 @@ async def test_hostile_bodies_are_refused_with_400_and_nothing_else_changes() ->
         samples = await scrape(client, bridge.metrics_url)
     assert find(samples, "openclaw_queue_lane_enqueue_total", lane="main") == 1.0
     assert find(samples, "otlp_bridge_requests_total", signal="metrics", outcome="bad_request") == 2
+
+
+def test_senders_whose_keys_collide_only_take_each_others_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key is a hash of the bytes before the first metric; with every key the same, two senders keep replacing
+    each other's export, and what they send is still translated as the general path translates it."""
+    from otlp_bridge.translate import metrics  # noqa: PLC0415
+
+    monkeypatch.setattr(metrics, "export_key", lambda body: 0 if wire.first_metric_start(body) else None)
+    fast, slow = translators()
+    waits = ([5.0], [1.0], [2.0])
+    for number in range(6):
+        for sender in (1, 2):
+            request = export(sender, (1.0 + number * sender, 1.0, 1.0), waits, time=10_000 + number)
+            send(fast, slow, request, float(number))
+        same_pages(fast, slow)
+    assert len(fast.exports) == 1

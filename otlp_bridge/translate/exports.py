@@ -1,15 +1,18 @@
 """The whole-export fast path: a sender whose export has every byte of its previous one but the values, and whose
-every metric the fast path knows (``otlp_bridge.translate.fast``), is read with one skeleton check and one ``struct``
-call for the whole body. Its cumulative metrics whose start and count columns did not move are only touched; the
-others are handed to their ``KnownMetric`` with the values already read.
+every metric the fast path knows (``otlp_bridge.translate.fast``), is checked and read as one: one hash of everything
+but the values, each cumulative metric's start and count columns compared in one go with the export before, and only
+the metrics that moved handed to their ``KnownMetric`` with their values read.
 
 A gateway sends the same metrics in the same bytes every interval, so after its first exports this is the only path
-its requests take: the per-metric routing, the per-metric skeleton checks and most per-metric calls are skipped.
+its requests take: no decoding, no per-metric routing or lookups, no per-metric skeleton hash. The reads are the
+metrics' own layouts (``wire.Layout``) at their places, which every sender with that metric layout shares: an export
+shape costs a kilobyte or so, however many senders have it and however many distinct shapes a fleet sends.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import struct
 from array import array
 from collections.abc import Sequence
@@ -20,62 +23,50 @@ from otlp_bridge.translate.fast import KnownMetric
 
 
 class ExportShape(NamedTuple):
-    """Where everything lies in an export's bytes from its first metric on, shared by every sender whose metrics have
-    the same layouts and the same bytes between them (a fleet of like gateways: one shape).
+    """Where everything lies in an export's bytes.
 
-    ``skeleton`` and ``values`` read the body as the metrics' own layouts do, one after the other; ``spans`` are the
-    metrics' bytes and ``ranges`` their values, both relative to the first metric. ``watch`` reads the start and
-    count columns of the cumulative metrics as raw 64-bit words (an exact comparison), ``watched`` where each
-    metric's are in that read (empty for a delta metric)."""
+    ``metrics``: each metric's place and layout. ``gaps`` reads the bytes around the metrics (the resource and scope
+    before the first, tags and lengths, other resources and scopes), skipping the metrics. ``watches``: for each
+    cumulative metric, its place, a read of its start and count columns as raw 64-bit words (an exact comparison)
+    and where those lie in the sender's ``KnownExport.watched``; ``points``: the points of the metrics before each
+    one, then of all."""
 
-    skeleton: struct.Struct
-    values: struct.Struct
-    spans: tuple[tuple[int, int], ...]
-    ranges: tuple[tuple[int, int], ...]
-    watch: struct.Struct
-    watched: tuple[tuple[int, int], ...]
-    points: tuple[int, ...]  # the points of the metrics before each one, then of all
+    metrics: tuple[tuple[int, int, wire.Layout], ...]
+    gaps: struct.Struct
+    watches: tuple[tuple[int, struct.Struct, int, int] | None, ...]
+    points: tuple[int, ...]
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=4096)
 def export_shape(
     spans: tuple[tuple[int, int], ...], layouts: tuple[wire.Layout, ...], cumulative: tuple[bool, ...], size: int
 ) -> ExportShape:
-    """The shape of an export of ``size`` bytes from its first metric on, whose metrics lie at ``spans`` (relative
-    to the first) with these layouts."""
-    skeleton, values, watch = ["<"], ["<"], ["<"]
-    ranges, watched, points = [], [], [0]
-    cursor = read = watching = 0
+    """The shape of an export of ``size`` bytes whose metrics lie at ``spans`` with these layouts."""
+    gaps = ["<"]
+    watches: list[tuple[int, struct.Struct, int, int] | None] = []
+    points = [0]
+    cursor = watching = 0
     for (start, end), layout, is_cumulative in zip(spans, layouts, cumulative, strict=True):
         if start > cursor:
-            skeleton.append(f"{start - cursor}s")
-            values.append(f"{start - cursor}x")
-            watch.append(f"{start - cursor}x")
-        skeleton.append(layout.skeleton.format[1:])
-        values.append(layout.values.format[1:])
-        count = layout.stride * layout.points
-        ranges.append((read, read + count))
-        read += count
+            gaps.append(f"{start - cursor}s")
+        gaps.append(f"{end - start}x")
         points.append(points[-1] + layout.points)
         if is_cumulative:
-            watch.append(_watch_format(layout))
-            watched.append((watching, watching + 2 * layout.points))
+            watches.append((start, watch_struct(layout), watching, watching + 2 * layout.points))
             watching += 2 * layout.points
         else:
-            watch.append(f"{layout.values.size}x")
-            watched.append((watching, watching))
+            watches.append(None)
         cursor = end
     if size > cursor:
-        skeleton.append(f"{size - cursor}s")
-    return ExportShape(
-        struct.Struct("".join(skeleton)),
-        struct.Struct("".join(values)),
-        tuple(spans),
-        tuple(ranges),
-        struct.Struct("".join(watch)),
-        tuple(watched),
-        tuple(points),
-    )
+        gaps.append(f"{size - cursor}s")
+    metrics = tuple((start, end, layout) for (start, end), layout in zip(spans, layouts, strict=True))
+    return ExportShape(metrics, struct.Struct("".join(gaps)), tuple(watches), tuple(points))
+
+
+@functools.lru_cache(maxsize=4096)
+def watch_struct(layout: wire.Layout) -> struct.Struct:
+    """A read of a cumulative metric's start and count columns (a sum's value) as ``Q``: one per layout."""
+    return struct.Struct("<" + _watch_format(layout))
 
 
 def _watch_format(layout: wire.Layout) -> str:
@@ -113,49 +104,56 @@ def struct_codes(fmt: str) -> list[str]:
 class KnownExport:
     """A sender's export as last taken: the known metrics in the order of its bytes, and what they share."""
 
-    __slots__ = ("knowns", "offset", "senders", "shape", "size", "skeleton", "unprefixed", "watched")
+    __slots__ = ("knowns", "senders", "shape", "size", "skeleton", "unprefixed", "watched")
 
     def __init__(
         self,
         body: bytes,
-        offset: int,
         shape: ExportShape,
         knowns: tuple[KnownMetric, ...],
         senders: tuple[tuple[bytes, str], ...],
     ) -> None:
-        self.offset = offset  # where the first metric starts: the bytes before it are the key
-        self.size = offset + shape.skeleton.size
+        self.size = shape.gaps.size
         self.shape = shape
         self.knowns = knowns
         self.senders = senders  # each serialised resource of the request, with the temporality of its first metric
-        self.skeleton = hash(shape.skeleton.unpack_from(body, offset))
-        self.watched = array("Q", shape.watch.unpack_from(body, offset))
+        self.skeleton = self._skeleton(body)
+        self.watched = self._watched(body)
         self.unprefixed = ""  # what ``IngestResult.unprefixed`` says of this export
+
+    def _skeleton(self, body: bytes) -> int:
+        """A hash of every byte of ``body`` but the values."""
+        pieces = [layout.skeleton.unpack_from(body, start) for start, _, layout in self.shape.metrics]
+        return hash((self.shape.gaps.unpack(body), *pieces))
+
+    def _watched(self, body: bytes) -> array[int]:
+        return array(
+            "Q",
+            itertools.chain.from_iterable(
+                watch[1].unpack_from(body, watch[0]) for watch in self.shape.watches if watch is not None
+            ),
+        )
 
     def matches(self, body: bytes) -> bool:
         """Whether ``body`` has every byte of the export it was made from but the values."""
-        return len(body) == self.size and hash(self.shape.skeleton.unpack_from(body, self.offset)) == self.skeleton
+        return len(body) == self.size and self._skeleton(body) == self.skeleton
 
     def take(self, body: bytes, now: float) -> Took:
         """Take every metric of ``body`` (which ``matches``) in order: all of them, or those up to the first that its
         known metric refused (that metric goes the general way, and the caller takes the rest metric by metric)."""
         shape = self.shape
-        offset = self.offset
-        watched = array("Q", shape.watch.unpack_from(body, offset))
+        watched = self._watched(body)
         previous = self.watched
         unchanged = watched == previous
-        values = None
         kept: list[KnownMetric] = []
         for index, known in enumerate(self.knowns):
-            low, high = shape.watched[index]
-            if low != high and (unchanged or watched[low:high] == previous[low:high]):
+            watch = shape.watches[index]
+            if watch is not None and (unchanged or watched[watch[2] : watch[3]] == previous[watch[2] : watch[3]]):
                 known.last_seen = now  # a cumulative metric that did not move: nothing to keep
                 continue
-            if values is None:
-                values = shape.values.unpack_from(body, offset)
-            start, end = shape.spans[index]
-            first, last = shape.ranges[index]
-            if not known.take(body[offset + start : offset + end], now, values[first:last]):
+            start, end, layout = shape.metrics[index]
+            values = layout.values.unpack_from(body, start)
+            if not known.take(body[start:end], now, values):
                 return Took(index, shape.points[index], kept)
             kept.append(known)
         self.watched = watched
@@ -171,22 +169,21 @@ class Took(NamedTuple):
     kept: list[KnownMetric]
 
 
-def export_key(body: bytes) -> tuple[bytes, int] | None:
-    """The bytes before a request's first metric (its first resource and scope: who sends it) and where they end."""
+def export_key(body: bytes) -> int | None:
+    """A hash of the bytes before a request's first metric (its first resource and scope: who sends it). Two senders
+    whose keys collide only take each other's place: the skeleton check covers those bytes too."""
     offset = wire.first_metric_start(body)
-    return None if offset is None else (body[:offset], offset)
+    return None if offset is None else hash(body[:offset])
 
 
 def known_export(
     body: bytes,
-    offset: int,
     spans: Sequence[tuple[int, int]],
     knowns: Sequence[KnownMetric],
     senders: tuple[tuple[bytes, str], ...],
 ) -> KnownExport:
     """The export of ``body`` whose metrics (at ``spans``) all took, or were made for, the fast path."""
-    relative = tuple((start - offset, end - offset) for start, end in spans)
     layouts = tuple(known.layout for known in knowns)
     cumulative = tuple(known.cumulative for known in knowns)
-    shape = export_shape(relative, layouts, cumulative, len(body) - offset)
-    return KnownExport(body, offset, shape, tuple(knowns), senders)
+    shape = export_shape(tuple(spans), layouts, cumulative, len(body))
+    return KnownExport(body, shape, tuple(knowns), senders)

@@ -58,8 +58,8 @@ class MetricsTranslator:
         self.known: dict[tuple[bytes, str, str], KnownMetric] = {}
         # The whole-export path: each sender's export by the bytes before its first metric, and the key of its export
         # by each of its resources (read metric by metric, a sender's export is forgotten: its metrics move apart).
-        self.exports: dict[bytes, KnownExport] = {}
-        self.export_keys: dict[bytes, bytes] = {}
+        self.exports: dict[int, KnownExport] = {}
+        self.export_keys: dict[bytes, int] = {}
         # When each sender (serialised resource) last sent a request: its delta streams live as long as it does.
         self.heard: BoundedDict[bytes, float] = BoundedDict(options.max_streams)
         store.add_settler(self.settle_steps)
@@ -74,8 +74,8 @@ class MetricsTranslator:
         ``body`` is not its sender's known export in new values (decode it and ``apply``); else what it took, all
         of it (``complete``) or its metrics up to one that goes the general way (decode and ``apply`` with
         ``resume``)."""
-        found = export_key(body)
-        record = self.exports.get(found[0]) if found is not None else None
+        key = export_key(body)
+        record = self.exports.get(key) if key is not None else None
         if record is None or not record.matches(body):
             return None
         result = IngestResult()
@@ -117,7 +117,7 @@ class MetricsTranslator:
         for resource_metrics in request.resource_metrics:
             resource_key = resource_metrics.resource.SerializeToString()
             resources.append((resource_key, index))
-            self.exports.pop(self.export_keys.pop(resource_key, b""), None)  # its export is read metric by metric
+            self.exports.pop(self.export_keys.pop(resource_key, -1), None)  # its export is read metric by metric
             self.heard[resource_key] = now
             source = self.source_name(resource_key)
             result.sources.add(source)
@@ -153,15 +153,14 @@ class MetricsTranslator:
         """Keep a sender's export whose every metric the fast path knows, for the whole-export path. ``resources``:
         each serialised resource with the index of its first metric."""
         known = [known for known in knowns if known is not None]
-        found = export_key(body)
-        if found is None or len(set(map(id, known))) != len(known) or len(self.exports) >= self.options.max_streams:
+        key = export_key(body)
+        if key is None or len(set(map(id, known))) != len(known) or len(self.exports) >= self.options.max_streams:
             return  # a metric sent twice in one export: the metric-by-metric path tells them apart
         senders = tuple(
             (key, ("cumulative" if known[first].cumulative else "delta") if first < len(known) else "")
             for key, first in resources
         )
-        key, offset = found
-        record = self.exports[key] = known_export(body, offset, spans, known, senders)
+        record = self.exports[key] = known_export(body, spans, known, senders)
         record.unprefixed = unprefixed
         for resource_key, _ in senders:
             self.export_keys[resource_key] = key
