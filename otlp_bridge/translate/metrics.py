@@ -194,7 +194,7 @@ class MetricsTranslator:
                 self.exports.clear()
                 self.export_keys.clear()
             self.known[key] = known
-        return known
+        return known if self.known.get(key) is known else None  # (a table that keeps nothing: no whole export)
 
     def _kept(self, known: KnownMetric, now: float, result: IngestResult) -> None:
         """What follows a metric's export kept by the fast path: the gauges of its first interval are created."""
