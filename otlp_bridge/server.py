@@ -9,7 +9,7 @@ import signal as signals
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from aiohttp import web
@@ -51,13 +51,14 @@ from otlp_bridge.receive.body import BodyBudget, BodyReader, parse_content_encod
 from otlp_bridge.receive.codec import Encoding, ExportRequest, Signal
 from otlp_bridge.remotewrite import sender as remotewrite
 from otlp_bridge.store import Store
-from otlp_bridge.translate.metrics import Taken, drained, sender_prefix
+from otlp_bridge.translate.metrics import NOT_TRIED, NotTried, Taken, drained, sender_prefix
 from otlp_bridge.translate.result import IngestResult
 from otlp_bridge.translate.signals import SignalTranslators
 
 READ_TIMEOUT_SECONDS = 30.0
 SHUTDOWN_TIMEOUT_SECONDS = 10.0
 RENDER_SLICE_SECONDS = 0.0005
+Result = TypeVar("Result")
 # From a request's bytes to its handler's first step, aiohttp takes two loop iterations on Python 3.11: one wakes
 # the connection's task, which starts the handler as a task of its own.
 HANDLER_START_ITERATIONS = 2
@@ -178,7 +179,7 @@ class OtlpReceiver:
         message: ExportRequest,
         now: float,
         body: bytes | None = None,
-        resume: Taken | None = None,
+        resume: Taken | NotTried | None = NOT_TRIED,
     ) -> IngestResult:
         result = self.bridge.translators.apply(message, now, body, resume)
         self.answered(signal, result, now)
@@ -564,27 +565,32 @@ async def _sweep_stalled(app: web.Application) -> None:
     await app[CONNECTIONS].sweep_forever()
 
 
+async def _in_slices(steps: Generator[None, None, Result]) -> Result:
+    """Run a generator of steps, letting I/O in every ``RENDER_SLICE_SECONDS``; what it returns."""
+    slice_started = time.perf_counter()
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            value: Result = done.value
+            return value
+        if time.perf_counter() - slice_started > RENDER_SLICE_SECONDS:
+            await _after_io()
+            slice_started = time.perf_counter()
+
+
+def _generator(steps: Iterator[None]) -> Generator[None, None, None]:
+    yield from steps
+
+
 async def _expire_forever(app: web.Application) -> None:
     bridge = app[BRIDGE]
     interval = max(0.5, min(30.0, bridge.config.series_ttl / 10))
     while True:
         await asyncio.sleep(interval)
-        slice_started = time.perf_counter()
-        for _ in bridge.store.settle_steps():  # in slices, as a scrape does, rather than all at once in expire
-            if time.perf_counter() - slice_started > RENDER_SLICE_SECONDS:
-                await _after_io()
-                slice_started = time.perf_counter()
-        removed = 0
-        steps = bridge.expire_steps()
-        while True:  # in slices too: at thousands of gateways the stream table alone takes a tenth of a second
-            try:
-                next(steps)
-            except StopIteration as done:
-                removed = done.value
-                break
-            if time.perf_counter() - slice_started > RENDER_SLICE_SECONDS:
-                await _after_io()
-                slice_started = time.perf_counter()
+        # Both in slices, as a scrape settles: at thousands of gateways the tables take a tenth of a second.
+        await _in_slices(_generator(bridge.store.settle_steps()))
+        removed = await _in_slices(bridge.expire_steps())
         if removed:
             bridge.log.info("series_expired", count=removed, live=bridge.store.live_series)
 

@@ -205,14 +205,14 @@ async def test_js_delta_counter_lives_as_long_as_its_sender() -> None:
 
 
 def test_expiry_in_slices_keeps_what_arrives_between_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``expire_steps`` pauses every few entries (the server lets requests in there); a sender heard during a pause
-    keeps its streams, its export and its series, and its next export adds only what it grew by."""
+    """``expire_steps`` pauses every few entries (the server lets requests in there). A sender heard in any pause,
+    whether its entries were visited before it or come after, keeps its streams, its export and its series, and its
+    next export adds only what it grew by; the silent senders' state all goes."""
     from otlp_bridge.translate import metrics  # noqa: PLC0415
 
     monkeypatch.setattr(metrics, "EXPIRY_SLICE", 2)
-    translator = MetricsTranslator(Store(10_000, 10_000, ttl=TTL), TranslateOptions())
 
-    def export(sender: int, total: float, time: int) -> None:
+    def export(translator: MetricsTranslator, sender: int, total: float, time: int) -> None:
         request = metrics_request(
             sum_metric("openclaw.queue.lane.enqueue", [({"openclaw.lane": "main"}, total)], start=1, time=time),
             histogram_metric("openclaw.queue.wait_ms", [({"openclaw.lane": "main"}, [5.0])], start=1, time=time),
@@ -220,26 +220,36 @@ def test_expiry_in_slices_keeps_what_arrives_between_them(monkeypatch: pytest.Mo
         )
         translator.apply(request, float(time), request.SerializeToString())
 
-    for sender in range(6):
-        export(sender, 10.0, 0)
-        export(sender, 10.0, 1)
-    assert len(translator.exports) == 6
-    steps = translator.expire_steps(TTL + 100)
-    next(steps)  # paused after the first slice of known metrics
-    pauses = 1
-    export(5, 12.0, int(TTL + 100))  # heard meanwhile
-    while True:
-        try:
-            next(steps)
-            pauses += 1
-        except StopIteration as done:
-            removed = done.value
-            break
-    assert pauses > 3
-    assert removed == 0  # the series are shared by all six senders, and one of them is alive
-    assert len(translator.exports) == len(translator.export_keys) == 1  # sender 5's
-    assert {key[0] for key in translator.known} == set(translator.export_keys)
-    assert {key[0][0] for key in translator.streams} == set(translator.export_keys)
-    export(5, 15.0, int(TTL + 101))
-    samples = parse_exposition(render(translator.store, Format.TEXT))
-    assert find(samples, "openclaw_queue_lane_enqueue_total", lane="main") == 6 * 10.0 + 2.0 + 3.0
+    def _resource_of(sender: int) -> bytes:
+        request = metrics_request(resource={"service.name": "openclaw", "host.name": f"gw-{sender}"})
+        return request.resource_metrics[0].resource.SerializeToString()
+
+    def fleet() -> MetricsTranslator:
+        translator = MetricsTranslator(Store(10_000, 10_000, ttl=TTL), TranslateOptions())
+        for sender in range(6):
+            export(translator, sender, 10.0, 0)
+            export(translator, sender, 10.0, 1)
+        assert len(translator.exports) == 6
+        return translator
+
+    pauses = sum(1 for _ in fleet().expire_steps(TTL + 100))
+    assert pauses > 10
+    for returning in (0, 5):  # its entries first in every table, or last
+        for pause in range(pauses + 1):
+            translator = fleet()
+            steps = translator.expire_steps(TTL + 100)
+            for _ in range(pause):
+                next(steps)
+            # Judged when visited: if its counter's stream already went, it comes back new (its whole total).
+            stream = (_resource_of(returning), "openclaw", "openclaw.queue.lane.enqueue")
+            known = any(key[0][:3] == stream for key in translator.streams)
+            export(translator, returning, 12.0, int(TTL + 100))  # heard in this pause
+            assert metrics.drained(steps) == 0  # the series are shared by all six, and one of them is alive
+            export(translator, returning, 15.0, int(TTL + 101))
+            senders = {key[0] for key in translator.known}
+            assert len(senders) == 1, (returning, pause)
+            assert {key[0][0] for key in translator.streams} == senders
+            assert set(translator.export_keys) <= senders
+            samples = parse_exposition(render(translator.store, Format.TEXT))
+            grew = 2.0 if known else 12.0
+            assert find(samples, "openclaw_queue_lane_enqueue_total", lane="main") == 6 * 10.0 + grew + 3.0, pause

@@ -4,9 +4,10 @@ but the values, each cumulative metric's start and count columns compared in one
 the metrics that moved handed to their ``KnownMetric`` with their values read.
 
 A gateway sends the same metrics in the same bytes every interval, so after its first exports this is the only path
-its requests take: no decoding, no per-metric routing or lookups, no per-metric skeleton hash. The reads are the
-metrics' own layouts (``wire.Layout``) at their places, which every sender with that metric layout shares: an export
-shape costs a kilobyte or so, however many senders have it and however many distinct shapes a fleet sends.
+its requests take: no decoding, no per-metric routing or lookups. The reads are the metrics' own layouts
+(``wire.Layout``) at their places, which every sender with that metric layout shares: an export shape (23 metrics)
+costs about 6 KB however many senders have it, where structs of the whole export would cost 31 KB a shape, and a
+fleet whose gateways send different metrics or lanes sends many shapes.
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
-"""Metrics translation: a decoded ``ExportMetricsServiceRequest`` → increments of ``openclaw_*`` series.
+"""Metrics translation: an ``ExportMetricsServiceRequest`` → increments of ``openclaw_*`` series.
 
-Each metric of a request takes the fast path (``otlp_bridge.translate.fast``: the same streams in the same bytes as
-its previous export, values kept until the store is read) or the general path (``otlp_bridge.translate.general``:
-every point walked); both apply points through one set of per-point rules (``otlp_bridge.translate.rules``). This
-module routes each metric, names the sources, settles before a read and expires idle state.
+A sender's export that repeats its previous one but for the values takes the whole-export path before it is even
+decoded (``apply_export``; ``otlp_bridge.translate.exports``). Otherwise, once decoded, each metric takes the fast
+path (``otlp_bridge.translate.fast``: the same streams in the same bytes as its previous export, values kept until
+the store is read) or the general path (``otlp_bridge.translate.general``: every point walked); both apply points
+through one set of per-point rules (``otlp_bridge.translate.rules``). A request the whole-export path took only in
+part is resumed there, metric by metric. This module routes, names the sources, settles before a read and expires
+idle state.
 
 Pure and synchronous; ``now`` is passed in.
 """
@@ -44,6 +47,20 @@ def source_name(resource_key: bytes, source_attributes: tuple[str, ...]) -> str:
     return normalize_value(":".join(values), "unknown")
 
 
+KnownKey = tuple[bytes, str, str]  # a known metric's: its serialised resource, scope and name
+
+
+class NotTried:
+    """``apply``'s default ``resume``: the whole-export path was not tried yet."""
+
+
+NOT_TRIED = NotTried()
+
+
+def _temporality(known: KnownMetric) -> str:
+    return "cumulative" if known.cumulative else "delta"
+
+
 class MetricsTranslator:
     """Routes each metric of a request to the fast or the general path; writes into a ``Store``."""
 
@@ -55,7 +72,7 @@ class MetricsTranslator:
             self.rules, specs_by_metric(options.metric_name_prefix, options.spans_complete), options
         )
         self.streams = self.general.streams
-        self.known: dict[tuple[bytes, str, str], KnownMetric] = {}
+        self.known: dict[KnownKey, KnownMetric] = {}
         # The whole-export path: each sender's export by the bytes before its first metric, and the key of its export
         # by each of its resources (read metric by metric, a sender's export is forgotten: its metrics move apart).
         self.exports: dict[int, KnownExport] = {}
@@ -76,7 +93,7 @@ class MetricsTranslator:
         ``resume``)."""
         key = export_key(body)
         record = self.exports.get(key) if key is not None else None
-        if record is None or not record.matches(body):
+        if key is None or record is None or not record.matches(body):
             return None
         result = IngestResult()
         took = record.take(body, now)
@@ -84,6 +101,7 @@ class MetricsTranslator:
         for known in took.kept:
             self._kept(known, now, result)
         if took.metrics < len(record.knowns):
+            self._forget_export(key)  # read metric by metric from here on
             return Taken(result, took.metrics, complete=False)
         for resource_key, _ in record.senders:
             self.heard[resource_key] = now
@@ -97,32 +115,34 @@ class MetricsTranslator:
         request: ExportMetricsServiceRequest,
         now: float,
         body: bytes | None = None,
-        resume: Taken | None = None,
+        resume: Taken | NotTried | None = NOT_TRIED,
     ) -> IngestResult:
         """Translate a decoded request; ``body``, the protobuf it was decoded from, lets a sender's export take the
-        whole-export path and spares re-encoding each metric. ``resume``: what ``apply_export`` took of it."""
-        if resume is None and body is not None:
-            resume = self.apply_export(body, now)
-        if resume is not None and resume.complete:
+        whole-export path and spares re-encoding each metric. ``resume``: what ``apply_export`` took of it, when the
+        caller tried it."""
+        if isinstance(resume, NotTried):
+            resume = self.apply_export(body, now) if body is not None else None
+        if resume is None:
+            return self._apply_decoded(request, now, body, IngestResult(), 0)
+        if resume.complete:
             return resume.result
-        result = resume.result if resume is not None else IngestResult()
-        taken = resume.metrics if resume is not None else 0
+        return self._apply_decoded(request, now, body, resume.result, resume.metrics)
+
+    def _apply_decoded(
+        self, request: ExportMetricsServiceRequest, now: float, body: bytes | None, result: IngestResult, taken: int
+    ) -> IngestResult:
+        """Route each metric of a decoded request but the first ``taken`` (the whole-export path took those)."""
         spans = _metric_spans(request, body)
         index = 0
         prefix = self.options.metric_name_prefix
         prefixed = False
         unprefixed = ""
-        knowns: list[KnownMetric | None] = []
+        knowns: list[tuple[KnownKey, KnownMetric] | None] = []
         resources = []
         for resource_metrics in request.resource_metrics:
             resource_key = resource_metrics.resource.SerializeToString()
             resources.append((resource_key, index))
-            self.exports.pop(self.export_keys.pop(resource_key, -1), None)  # its export is read metric by metric
-            self.heard[resource_key] = now
-            source = self.source_name(resource_key)
-            result.sources.add(source)
-            label = self.options.source_label
-            extra: Labels = (label_pair(label, source),) if label else ()
+            extra = self._heard_from(resource_key, now, result)
             for scope_metrics in resource_metrics.scope_metrics:
                 scope = sys.intern(scope_metrics.scope.name)
                 for metric in scope_metrics.metrics:
@@ -132,38 +152,68 @@ class MetricsTranslator:
                             prefixed = True
                         elif not name.startswith(SEMCONV_PREFIX):
                             unprefixed = name
-                    if index >= taken:  # (the first ``taken`` took the whole-export path)
+                    if index >= taken:
                         raw = body[slice(*spans[index])] if spans is not None and body is not None else None
                         knowns.append(self._metric(metric, raw, scope, resource_key, extra, now, result))
                     index += 1
         if not prefixed:
             result.unprefixed = unprefixed
-        if body is not None and spans is not None and not taken and index and None not in knowns:
+        if body is not None and spans is not None and not taken and index:
             self._remember_export(body, spans, knowns, resources, result.unprefixed)
         return result
+
+    def _heard_from(self, resource_key: bytes, now: float, result: IngestResult) -> Labels:
+        """Note a sender of a request read metric by metric (its export, if remembered, is forgotten: its metrics
+        are about to move apart); the source labels of its series."""
+        record_key = self.export_keys.get(resource_key)
+        if record_key is not None:
+            self._forget_export(record_key)
+        self.heard[resource_key] = now
+        source = self.source_name(resource_key)
+        result.sources.add(source)
+        label = self.options.source_label
+        return (label_pair(label, source),) if label else ()
 
     def _remember_export(
         self,
         body: bytes,
         spans: list[tuple[int, int]],
-        knowns: list[KnownMetric | None],
+        knowns: list[tuple[KnownKey, KnownMetric] | None],
         resources: list[tuple[bytes, int]],
         unprefixed: str,
     ) -> None:
-        """Keep a sender's export whose every metric the fast path knows, for the whole-export path. ``resources``:
+        """Keep a sender's export whose every metric the fast path knows, for the whole-export path: only when each
+        metric has a key of its own and is still its key's known metric (a name sent twice in one export, or the
+        stream cap's clear, leaves one that the table no longer holds, which nothing would settle). ``resources``:
         each serialised resource with the index of its first metric."""
-        known = [known for known in knowns if known is not None]
-        key = export_key(body)
-        if key is None or len(set(map(id, known))) != len(known) or len(self.exports) >= self.options.max_streams:
-            return  # a metric sent twice in one export: the metric-by-metric path tells them apart
-        senders = tuple(
-            (key, ("cumulative" if known[first].cumulative else "delta") if first < len(known) else "")
-            for key, first in resources
+        entries = [entry for entry in knowns if entry is not None]
+        if len(entries) != len(knowns) or len({key for key, _ in entries}) != len(entries):
+            return
+        if any(self.known.get(key) is not known for key, known in entries):
+            return
+        record_key = export_key(body)
+        if record_key is None or len(self.exports) >= self.options.max_streams:
+            return
+        metrics = [known for _, known in entries]
+        firsts = [first for _, first in resources] + [len(metrics)]
+        senders = tuple(  # each resource's temporality as ``status`` reads it: that of its first metric
+            (resource_key, _temporality(metrics[first]) if first < firsts[number + 1] else "")
+            for number, (resource_key, first) in enumerate(resources)
         )
-        record = self.exports[key] = known_export(body, spans, known, senders)
+        self._forget_export(record_key)
+        record = self.exports[record_key] = known_export(body, spans, metrics, senders)
         record.unprefixed = unprefixed
         for resource_key, _ in senders:
-            self.export_keys[resource_key] = key
+            self.export_keys[resource_key] = record_key
+
+    def _forget_export(self, record_key: int) -> None:
+        """Drop a sender's export, and its key under each of its resources."""
+        record = self.exports.pop(record_key, None)
+        if record is None:
+            return
+        for resource_key, _ in record.senders:
+            if self.export_keys.get(resource_key) == record_key:
+                del self.export_keys[resource_key]
 
     def _metric(
         self,
@@ -174,8 +224,8 @@ class MetricsTranslator:
         extra: Labels,
         now: float,
         result: IngestResult,
-    ) -> KnownMetric | None:
-        """Route one metric; its known metric for the next export, if it has one."""
+    ) -> tuple[KnownKey, KnownMetric] | None:
+        """Route one metric; its key and known metric for the next export, if it has one."""
         raw = raw if raw is not None else metric.SerializeToString()
         key = (resource_key, scope, sys.intern(metric.name))  # (one name object for every sender)
         known = self.known.pop(key, None)
@@ -184,7 +234,7 @@ class MetricsTranslator:
                 self.known[key] = known
                 result.accepted += known.layout.points
                 self._kept(known, now, result)
-                return known
+                return key, known
             self._settle(known)  # what it kept comes before this export
         known = self.general.translate(metric, raw, resource_key, scope, extra, now, result)
         if known is not None:
@@ -194,7 +244,7 @@ class MetricsTranslator:
                 self.exports.clear()
                 self.export_keys.clear()
             self.known[key] = known
-        return known if self.known.get(key) is known else None  # (a table that keeps nothing: no whole export)
+        return (key, known) if known is not None else None
 
     def _kept(self, known: KnownMetric, now: float, result: IngestResult) -> None:
         """What follows a metric's export kept by the fast path: the gauges of its first interval are created."""
@@ -236,8 +286,10 @@ class MetricsTranslator:
         for resource_key, when in list(heard.items()):
             if when < cutoff:
                 del heard[resource_key]
-        yield from self._expire_known(cutoff)
+        # Exports before their metrics: a sender heard in a pause after its known metrics were dropped must find no
+        # export (its request is decoded, and the general path revives its streams), not feed dropped ones.
         yield from self._expire_exports(cutoff)
+        yield from self._expire_known(cutoff)
         yield from self._expire_streams(cutoff)
         return self.store.expire(now)
 
@@ -259,10 +311,10 @@ class MetricsTranslator:
             if number % EXPIRY_SLICE == 0:
                 yield
             if self.exports.get(key) is record and any(known.last_seen < cutoff for known in record.knowns):
-                del self.exports[key]
-                for resource_key, _ in record.senders:
-                    if self.export_keys.get(resource_key) == key:
-                        del self.export_keys[resource_key]
+                self._forget_export(key)
+        for resource_key, key in list(self.export_keys.items()):
+            if key not in self.exports:
+                del self.export_keys[resource_key]  # (none should be left: a last guard against growth)
 
     def _expire_streams(self, cutoff: float) -> Iterator[None]:
         heard = self.heard

@@ -11,7 +11,7 @@ from otlp_bridge.config import Config
 from otlp_bridge.receive.codec import ExportRequest
 from otlp_bridge.store import Store
 from otlp_bridge.translate.events import LogTranslator, SpanTranslator
-from otlp_bridge.translate.metrics import MetricsTranslator, Taken, TranslateOptions
+from otlp_bridge.translate.metrics import NOT_TRIED, MetricsTranslator, NotTried, Taken, TranslateOptions
 from otlp_bridge.translate.result import IngestResult
 
 
@@ -31,7 +31,11 @@ class SignalTranslators:
         self.logs = LogTranslator(store, self.metrics)
 
     def apply(
-        self, message: ExportRequest, now: float, body: bytes | None = None, resume: Taken | None = None
+        self,
+        message: ExportRequest,
+        now: float,
+        body: bytes | None = None,
+        resume: Taken | NotTried | None = NOT_TRIED,
     ) -> IngestResult:
         """``body``: the protobuf ``message`` was decoded from, when it was protobuf; ``resume``: what
         ``MetricsTranslator.apply_export`` took of it."""

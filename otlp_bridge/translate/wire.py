@@ -5,7 +5,9 @@ translator instead walks the canonical bytes upb re-serialises for each metric (
 repeated scalars), so a known stream is found by its raw attribute bytes and its values are read with
 ``struct``. Only new streams look at the parsed attributes.
 
-Input is always upb's own serialisation of a message it parsed, never raw client bytes, so it is well-formed.
+Input is upb's own serialisation of a message it parsed, or a client's bytes that upb accepted (``metric_spans``,
+``metric_slices``, read through layouts checked against the same sender's previous bytes), so it is well-formed; the
+one exception, ``first_metric_start``, reads a request before it is decoded and has its own bounded reader.
 """
 
 from __future__ import annotations
@@ -146,7 +148,7 @@ def metric_spans(request_bytes: bytes) -> list[tuple[int, int]] | None:
         for resource_start, resource_end in _messages(request_bytes, 0, end, 1):
             for scope_start, scope_end in _messages(request_bytes, resource_start, resource_end, 2):
                 spans += _messages(request_bytes, scope_start, scope_end, 2)
-    except (WireError, IndexError, RecursionError):
+    except (WireError, IndexError):
         return None
     if spans and spans[-1][1] > end:
         return None  # a length past the end
@@ -155,24 +157,59 @@ def metric_spans(request_bytes: bytes) -> list[tuple[int, int]] | None:
 
 # How far into a body ``first_metric_start`` looks: the resource and scope before a gateway's first metric are a
 # kilobyte or two; a body with more before it (or none) simply takes the decoding path.
-FIRST_METRIC_WITHIN = 1 << 16
+FIRST_METRIC_WITHIN = 1 << 14
+_VARINT_BYTES = 10  # the longest varint protobuf has
 
 
 def first_metric_start(request_bytes: bytes) -> int | None:
     """Where the first ``Metric`` of a serialised request starts (the resource and scope before it), found within
-    its first ``FIRST_METRIC_WITHIN`` bytes; None otherwise, or when the bytes cannot be read this far.
+    its first ``FIRST_METRIC_WITHIN`` bytes; None otherwise, or when those bytes are not well-formed protobuf.
 
-    Unlike the rest of this module it reads bytes no parser has accepted yet (a request before it is decoded): the
-    walk is bounded, and any error means None."""
-    end = min(len(request_bytes), FIRST_METRIC_WITHIN)
+    Unlike the rest of this module it reads bytes no parser has accepted yet (a request before it is decoded): it
+    reads nothing past the bound, varints of at most ten bytes and no groups, so that hostile bytes cost at most one
+    step per byte of the bound."""
+    data = memoryview(request_bytes)[:FIRST_METRIC_WITHIN]
+    end = len(data)
     try:
-        for resource_start, resource_end in _messages(request_bytes, 0, end, 1):
-            for scope_start, scope_end in _messages(request_bytes, resource_start, min(resource_end, end), 2):
-                for start, _ in _messages(request_bytes, scope_start, min(scope_end, end), 2):
+        for resource_start, resource_end in _fields(data, 0, end, 1):
+            for scope_start, scope_end in _fields(data, resource_start, min(resource_end, end), 2):
+                for start, _ in _fields(data, scope_start, min(scope_end, end), 2):
                     return start
-    except (WireError, IndexError, RecursionError):
+    except (WireError, IndexError):
         return None
     return None
+
+
+def _fields(data: memoryview, pos: int, end: int, wanted: int) -> Iterator[tuple[int, int]]:
+    """``_messages`` for bytes no parser has accepted: each length-delimited field ``wanted`` between ``pos`` and
+    ``end``; WireError for a group, an unknown wire type or an over-long varint."""
+    while pos < end:
+        tag, pos = _short_varint(data, pos)
+        wire_type = tag & 7
+        if wire_type == 2:
+            length, pos = _short_varint(data, pos)
+            if tag >> 3 == wanted:
+                yield pos, pos + length
+            pos += length
+        elif wire_type == 0:
+            pos = _short_varint(data, pos)[1]
+        elif wire_type in (1, 5):
+            pos += 8 if wire_type == 1 else 4
+        else:
+            msg = f"wire type {wire_type} where a message was expected"
+            raise WireError(msg)
+
+
+def _short_varint(data: memoryview, pos: int) -> tuple[int, int]:
+    result = 0
+    for shift in range(0, 7 * _VARINT_BYTES, 7):
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos
+    msg = "a varint longer than ten bytes"
+    raise WireError(msg)
 
 
 def data_points(metric_bytes: bytes) -> Iterator[bytes]:
