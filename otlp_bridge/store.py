@@ -14,11 +14,17 @@ import enum
 import itertools
 import math
 import operator
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 Labels = tuple[tuple[str, str], ...]
+
+# Bucket counts added as lanes of one integer (``HistogramSeries.add_lanes``): 64 bits a bucket, folded into the list
+# before a lane's total could reach 2**64.
+LANE_BYTES = 8
+LANE_LIMIT = 1 << 63
 
 
 class Kind(enum.IntEnum):
@@ -108,16 +114,35 @@ class ScalarSeries(Series):
 
 
 class HistogramSeries(Series):
-    """Explicit-bucket histogram. ``counts`` are per bucket (not cumulative); the last one is ``+Inf``."""
+    """Explicit-bucket histogram. ``counts`` are per bucket (not cumulative); the last one is ``+Inf``. Increments
+    added as lanes (``add_lanes``) wait in ``pending`` until ``counts`` is read."""
 
-    __slots__ = ("bounds", "count", "counts", "sum")
+    __slots__ = ("_counts", "bounds", "count", "pending", "pending_count", "sum")
 
     def __init__(self, family: Family, labels: Labels, created: float, now: float) -> None:
         super().__init__(family, labels, created, now)
         self.bounds: tuple[float, ...] = ()
-        self.counts: list[float] = [0]
+        self._counts: list[float] = [0]
+        self.pending = 0  # bucket counts added as lanes (``add_lanes``), not yet in ``counts``
+        self.pending_count: float = 0  # the observations they hold: a bound for every lane
         self.count = 0.0
         self.sum = 0.0
+
+    @property
+    def counts(self) -> list[float]:
+        if self.pending:
+            self._add_pending()
+        return self._counts
+
+    @counts.setter
+    def counts(self, counts: list[float]) -> None:
+        self.pending = self.pending_count = 0
+        self._counts = counts
+
+    def _add_pending(self) -> None:
+        lanes = array("Q", self.pending.to_bytes(LANE_BYTES * len(self._counts), "little"))
+        self._counts = list(map(operator.add, self._counts, lanes))
+        self.pending = self.pending_count = 0
 
     def add(self, bounds: tuple[float, ...], counts: Sequence[float], total: float, count: float) -> None:
         """Add an increment. Bounds that differ from the series' own are folded into its buckets as a lower-bound
@@ -135,6 +160,24 @@ class HistogramSeries(Series):
         self.count += count
         self.sum += total
         self.changed()
+
+    def add_lanes(self, bounds: tuple[float, ...], lanes: int, total: float, count: float) -> bool:
+        """``add`` an increment of the series' own ``bounds`` whose bucket counts are the ``LANE_BYTES`` lanes of
+        ``lanes`` (the first bucket in the lowest; as many as the series has buckets, or fewer: the rest are 0), and
+        whose ``count`` is a bound for each of them: one addition, not one per bucket. False, adding nothing, when
+        the series has no buckets yet or other bounds (``add`` folds them)."""
+        if count <= 0:
+            return True
+        if bounds is not self.bounds and (not self.bounds or bounds != self.bounds):
+            return False
+        if self.pending_count + count >= LANE_LIMIT:
+            self._add_pending()  # before a lane could carry into its neighbour
+        self.pending += lanes
+        self.pending_count += count
+        self.count += count
+        self.sum += total
+        self.changed()
+        return True
 
     def observe(self, bounds: tuple[float, ...], value: float, exemplar: tuple[str, float] | None = None) -> None:
         """Add one observation (from a span or a log record); ``exemplar`` is ``(trace_id, timestamp)``."""

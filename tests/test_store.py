@@ -9,7 +9,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from otlp_bridge.store import DropReason, FamilyInfo, HistogramSeries, Kind, ScalarSeries, Series, Store, arrival
+from otlp_bridge.store import (
+    LANE_BYTES,
+    DropReason,
+    FamilyInfo,
+    HistogramSeries,
+    Kind,
+    ScalarSeries,
+    Series,
+    Store,
+    arrival,
+)
 
 COUNTER = FamilyInfo("x_total", Kind.COUNTER, "A counter.")
 GAUGE = FamilyInfo("x", Kind.GAUGE, "A gauge.")
@@ -109,7 +119,7 @@ def test_a_gauge_keeps_the_value_that_arrived_last() -> None:
     """A value set later than it arrived (``arrival``: the fast path settles at a read) does not replace one that
     arrived after it."""
     store = Store(10, 10, 60)
-    family = store.family(FamilyInfo("g", Kind.GAUGE, "G."))
+    family = store.family(GAUGE)
     assert family is not None
     series = store.series(family, (), 0.0, 0.0)
     assert isinstance(series, ScalarSeries)
@@ -141,6 +151,42 @@ def test_a_histogram_observation_goes_in_the_first_bucket_not_below_it() -> None
 
 
 BOUNDS = st.lists(st.floats(0.001, 1000), min_size=1, max_size=6, unique=True).map(lambda b: tuple(sorted(b)))
+
+
+def lanes(counts: list[int]) -> int:
+    return int.from_bytes(b"".join(count.to_bytes(LANE_BYTES, "little") for count in counts), "little")
+
+
+@pytest.mark.parametrize(
+    ("increments", "expected"),
+    [
+        ([[1, 0, 2], [0, 3, 1]], [1, 3, 3]),
+        ([[1, 0, 2], [0, 0, 0], [4, 0, 0]], [5, 0, 2]),  # an empty increment adds nothing
+        ([[2, 1]], [2, 1, 0]),  # fewer lanes than buckets: the rest are 0
+        ([[1 << 63, 0, 0], [1 << 63, 0, 0], [0, 0, 5]], [1 << 64, 0, 5]),  # folded before a lane carries
+    ],
+)
+def test_increments_added_as_lanes_are_those_added_bucket_by_bucket(
+    increments: list[list[int]], expected: list[int]
+) -> None:
+    store = Store(10, 10, 60)
+    by_lanes, by_bucket = _histogram(store), _histogram(Store(10, 10, 60))
+    bounds = (1.0, 2.0)
+    by_bucket.add(bounds, [0, 0, 0], 0.0, 1)  # the series has its buckets
+    by_lanes.add(bounds, [0, 0, 0], 0.0, 1)
+    for counts in increments:
+        assert by_lanes.add_lanes(bounds, lanes(counts), 1.0, sum(counts))
+        by_bucket.add(bounds, [*counts, 0][:3], 1.0, sum(counts))
+    assert by_lanes.counts == by_bucket.counts == expected
+    assert (by_lanes.count, by_lanes.sum) == (by_bucket.count, by_bucket.sum)
+
+
+def test_lanes_of_other_bounds_or_before_the_first_buckets_are_left_to_add() -> None:
+    series = _histogram(Store(10, 10, 60))
+    assert not series.add_lanes((1.0, 2.0), lanes([1, 0, 0]), 1.0, 1)  # no buckets yet
+    series.add((1.0, 2.0), [1, 0, 0], 1.0, 1)
+    assert not series.add_lanes((1.0, 3.0), lanes([1, 0, 0]), 1.0, 1)
+    assert series.counts == [1, 0, 0] and series.count == 1
 
 
 @given(BOUNDS, BOUNDS, st.lists(st.integers(0, 50), min_size=7, max_size=7))

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import pytest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.metrics.v1 import metrics_pb2
 from prometheus_client.parser import text_string_to_metric_families
 
 from otlp_bridge.expose.exposition import Format, render
@@ -25,6 +26,7 @@ from tests.support import (
     ForgetfulTable,
     encode_varint,
     histogram_metric,
+    key_values,
     metrics_request,
     scrape_time,
     sum_metric,
@@ -1238,3 +1240,73 @@ def test_an_approx_gauge_fed_by_two_senders_shows_the_interval_that_arrived_last
     assert sum(known.exports for known in fast.known.values()) == 2
     assert value(fast_store, "openclaw_memory_bytes", kind="rss") == 7e8
     assert render(fast_store, Format.TEXT) == render(slow_store, Format.TEXT)
+
+
+# Each row: exports of two lanes (count, sum, bucket counts each) that the fast path keeps until one read at the end,
+# which a settle of lanes (every bucket of a metric in one subtraction) cannot take as plain growth.
+Point = tuple[int, float, list[int]]
+FIRST: list[Point] = [(3, 30.0, [1, 1, 1, 0]), (1, 5.0, [0, 1, 0, 0])]
+GROWTH_ROWS: list[tuple[str, list[list[Point]]]] = [
+    ("a bucket down, the count up", [FIRST, [(4, 40.0, [2, 2, 0, 0]), (2, 6.0, [0, 2, 0, 0])]]),
+    (
+        "buckets moved, the count did not",
+        [FIRST, [(3, 30.0, [1, 2, 0, 0]), (2, 6.0, [0, 2, 0, 0])], [(4, 45.0, [1, 2, 1, 0]), (3, 7.0, [0, 3, 0, 0])]],
+    ),
+    ("the sum moved, the count did not", [FIRST, [(3, 31.0, [1, 1, 1, 0]), (2, 6.0, [0, 2, 0, 0])]]),
+    (
+        "counts of 2**63 and more",
+        [
+            FIRST,
+            [(2**63 + 3, 40.0, [2**63 + 1, 1, 1, 0]), (2, 6.0, [0, 2, 0, 0])],  # every lane grew by 0 or 2**63
+            [(2**63 + 4, 45.0, [2**63 + 1, 1, 2, 0]), (3, 7.0, [0, 3, 0, 0])],
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize("reads", [False, True], ids=["one read", "a read after each"])
+@pytest.mark.parametrize(("case", "exports"), GROWTH_ROWS, ids=[row[0] for row in GROWTH_ROWS])
+def test_exports_a_settle_of_lanes_leaves_to_the_rules_give_what_the_general_path_gives(
+    case: str, exports: list[list[Point]], reads: bool
+) -> None:
+    fast_store, fast = new_translator()
+    slow_store, slow = new_translator()
+    slow.known = ForgetfulTable()
+    for number, points in enumerate(exports):
+        request = _two_lanes(points, number)
+        assert fast.apply(request, float(number), request.SerializeToString()).accepted == 2
+        assert slow.apply(request, float(number)).accepted == 2
+        if reads or number == len(exports) - 1:
+            assert render(fast_store, Format.TEXT) == render(slow_store, Format.TEXT)
+    assert len(fast.known) == 1
+
+
+def test_buckets_that_do_not_add_up_point_by_point_feed_nothing() -> None:
+    """Buckets that add up to the counts over the metric, not point by point: the fast path takes the export (its
+    answer is the general path's for valid points) and the settle leaves the points to the rules, which refuse them,
+    so that the series are the general path's."""
+    fast_store, fast = new_translator()
+    slow_store, slow = new_translator()
+    slow.known = ForgetfulTable()
+    miscounted = [(4, 40.0, [1, 1, 1, 2]), (2, 6.0, [0, 1, 0, 0])]  # one bucket count too many, one too few
+    for number, points in enumerate([FIRST, miscounted]):
+        request = _two_lanes(points, number)
+        fast.apply(request, float(number), request.SerializeToString())
+        slow.apply(request, float(number))
+    assert fast.known and render(fast_store, Format.TEXT) == render(slow_store, Format.TEXT)
+
+
+def _two_lanes(points: list[Point], number: int) -> ExportMetricsServiceRequest:
+    metric = metrics_pb2.Metric(name="openclaw.queue.wait_ms", unit="ms")
+    metric.histogram.aggregation_temporality = CUMULATIVE  # type: ignore[assignment]
+    for lane, (count, total, buckets) in zip(("main", "cron"), points, strict=True):
+        point = metric.histogram.data_points.add(
+            start_time_unix_nano=1_000,
+            time_unix_nano=2_000 + number * 1_000,
+            count=count,
+            sum=total,
+            bucket_counts=buckets,
+            explicit_bounds=[1.0, 10.0, 100.0],
+        )
+        point.attributes.extend(key_values({"openclaw.lane": lane}))
+    return metrics_request(metric)

@@ -1,23 +1,27 @@
 """The fast path: a metric whose every byte but its values matches its previous export (the same streams in the same
 places: what OpenClaw sends every interval) is read with one ``struct`` call, checked, and kept (cumulative: the
-latest export; delta: the running sum) until the store is read, when ``settle`` applies it to the series through the
-per-point rules (``otlp_bridge.translate.rules``). Anything the checks cannot vouch for (a reset, a resend, a new
-stream, an invalid value) is not taken: the caller settles what was kept and goes the general way. New observations
-above the last bound of a histogram whose official buckets go further are placed from their own export as it is
-taken (``otlp_bridge.translate.placement``), and the placed counts are kept with the values until the settle.
+latest export; delta: the running sum) until the store is read, when ``settle`` applies it to the series: each
+point's increment straight to its series where the per-point rules (``otlp_bridge.translate.rules``) would take it as
+it is, through those rules otherwise. Anything the checks cannot vouch for (a reset, a resend, a new stream, an
+invalid value) is not taken: the caller settles what was kept and goes the general way. New observations above the
+last bound of a histogram whose official buckets go further are placed from their own export as it is taken
+(``otlp_bridge.translate.placement``), and the placed counts are kept with the values until the settle.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 import operator
+import struct
 from array import array
 from collections.abc import Sequence
 from typing import NamedTuple
 
 from opentelemetry.proto.metrics.v1.metrics_pb2 import HistogramDataPoint, Metric, NumberDataPoint
 
-from otlp_bridge.store import HistogramSeries, Series, arrival
+from otlp_bridge.store import LANE_BYTES, HistogramSeries, Series, arrival
 from otlp_bridge.translate import placement, wire
 from otlp_bridge.translate.result import IngestResult
 from otlp_bridge.translate.rules import (
@@ -42,7 +46,8 @@ class KnownMetric:
     ``streams`` are the streams of its points in order (their state: what the series reflect). ``latest`` is the
     newest export taken and not yet settled (None once settled: no copy of the bytes is kept). Cumulative: ``starts``
     and ``counts`` (the value of a sum, the count of a histogram) of every point tell a restart or a reset (a new
-    start, or a count that went down) from growth. Delta: ``pending`` sums the values of the exports not yet settled
+    start, or a count that went down) from growth, and a histogram's ``settled`` lanes (``_growth``) are what its
+    series reflect. Delta: ``pending`` sums the values of the exports not yet settled
     (a histogram's counts and bucket counts as lanes of one integer: ``_lane_values``) and ``last_time`` is the newest
     end time (an export that is not newer is a resend and goes the general way). A metric that feeds APPROX gauges
     (``Value.MEAN``: the mean of the latest export interval, not of every export since the last read) keeps
@@ -68,6 +73,7 @@ class KnownMetric:
         "pending",
         "placed",
         "placements",
+        "settled",
         "skeleton",
         "starts",
         "streams",
@@ -117,6 +123,8 @@ class KnownMetric:
         # settle (a count of 0: none); cumulative: the sum at each point's latest change, where its next one starts.
         self.means = array("d", bytes(MEAN_BYTES * layout.points)) if means else None
         self.sums = array("d", (stream.total for stream in streams)) if means and cumulative else None
+        # Cumulative histograms: the lanes (``_growth``) of what the series reflect; None: read from the streams.
+        self.settled: bytes | None = None
 
     @property
     def unsettled(self) -> bool:
@@ -206,7 +214,10 @@ class KnownMetric:
             stamp = arrival()
             for point, (count, total) in enumerate(zip(counts, values[wire.SUM :: stride], strict=True)):
                 if count:
-                    means[3 * point : 3 * point + 3] = array("d", (total, count, stamp))
+                    at = 3 * point
+                    means[at] = total
+                    means[at + 1] = count
+                    means[at + 2] = stamp
         self.last_time = int(max(times))
         return True
 
@@ -219,7 +230,10 @@ class KnownMetric:
         for point, (count, before) in enumerate(zip(typed, self.counts, strict=True)):
             if count != before:
                 total = totals[point]
-                means[3 * point : 3 * point + 3] = array("d", (total - sums[point], count - before, stamp))
+                at = 3 * point
+                means[at] = total - sums[point]
+                means[at + 1] = count - before
+                means[at + 2] = stamp
                 sums[point] = total
 
     def _placements(self, raw: bytes, values: Values) -> list[tuple[int, Target, list[float]]] | None:
@@ -322,32 +336,204 @@ class ParsedPoints:
 
 
 def settle(known: KnownMetric, rules: Rules) -> None:
-    """Apply what ``known`` kept to the series, through the per-point rules."""
+    """Apply what ``known`` kept to the series: each point's increment fed straight to its families' series where
+    ``Rules.feed_growth`` or ``Rules.feed_sum`` can (``take`` checked what the per-point rules would check), through
+    the per-point rules otherwise (placement above the last bound, a family without its series yet, a bucket that
+    went down, buckets that do not add up to the count)."""
     if not known.unsettled:
         return
+    assert known.latest is not None
+    latest = known.layout.values.unpack(known.latest) if known.cumulative else None
+    fallback = _settle_histogram(known, rules, latest) if known.histogram else _settle_sum(known, rules, latest)
+    if fallback:
+        values: Values | None = latest
+        if values is None:
+            assert known.pending is not None
+            values = _lane_values(known.lanes, known.pending, known.layout) if known.histogram else known.pending
+        _settle_by_the_rules(known, rules, values, fallback)
+        if known.cumulative and known.histogram:
+            stride = known.layout.stride
+            for index, _ in fallback:  # a point the rules refused keeps its stream's previous state
+                stream = known.streams[index]
+                if stream.counts != values[index * stride + wire.BUCKETS : (index + 1) * stride]:
+                    known.settled = None
+    known.latest = known.pending = None
+    known.placements = None
+    known.exports = 0
+    if known.means is not None:
+        known.means[:] = array("d", bytes(MEAN_BYTES * known.layout.points))
+
+
+def _settle_sum(known: KnownMetric, rules: Rules, values: Values | None) -> list[tuple[int, int]]:
+    """Feed every kept counter point; the points (with their end times) left to the rules."""
+    stride = known.layout.stride
+    if values is None:
+        assert known.pending is not None
+        values = known.pending
+    cumulative = known.cumulative
+    now = known.last_seen
+    time = known.last_time
+    fallback = []
+    for index, stream in enumerate(known.streams):
+        at = index * stride
+        value = float(values[at + wire.VALUE])
+        if cumulative:
+            if values[at + wire.VALUE] == stream.value:
+                continue  # unchanged since it was settled
+            time = int(values[at + wire.TIME])
+            if rules.feed_sum(stream, value - stream.value, now):
+                stream.value = value
+                stream.last_time = time
+                continue
+        elif rules.feed_sum(stream, value, now):
+            stream.last_time = time
+            continue
+        fallback.append((index, time))
+    return fallback
+
+
+def _settle_histogram(known: KnownMetric, rules: Rules, values: tuple[float, ...] | None) -> list[tuple[int, int]]:
+    """Feed every kept histogram point whose increment every family takes as it is; the points (with their end
+    times) left to the rules. Increments are read as lanes (``_growth``)."""
     layout = known.layout
     stride = layout.stride
+    width = (stride - wire.BUCKETS + 1) * LANE_BYTES  # a point's lanes: its count, then its bucket counts
+    growth, falling, latest_lanes = _growth(known)
+    now = known.last_seen
+    means = known.means
+    placements = known.placements
+    whole = layout.points == 1  # its buckets add up to its count: ``take`` checked the metric's
+    time = known.last_time
+    fallback = []
+    mirrored = growth is not None  # whether the lanes of the export settled are the streams' states
+    unmoved = bytes(width)
+    for index, stream in enumerate(known.streams):
+        at = index * stride
+        lanes = width * index  # where its lanes start in ``growth``
+        if values is not None:  # cumulative
+            count = values[at + wire.COUNT]
+            if count == stream.observations:
+                if mirrored and growth is not None and growth[lanes : lanes + width] != unmoved:
+                    mirrored = False  # its buckets moved, its count did not: its stream keeps them
+                continue  # unchanged since it was settled
+            time = int(values[at + wire.TIME])
+            total = values[at + wire.SUM]
+            observations, added = count - stream.observations, total - stream.total
+            consistent = whole or sum(values[at + wire.BUCKETS : at + stride]) == count
+        elif growth is not None:
+            assert known.pending is not None
+            observations, added = int.from_bytes(growth[lanes : lanes + LANE_BYTES], "little"), known.pending[index]
+            buckets = int.from_bytes(growth[lanes + LANE_BYTES : lanes + width], "little")
+            consistent = whole or buckets % LANE_SUM == observations  # (see LANE_SUM)
+        latest = None
+        if means is not None:
+            mean_total, mean_count, stamp = means[3 * index : 3 * index + 3]
+            latest = Interval(mean_total, mean_count, int(stamp))
+        if (
+            growth is not None
+            and consistent
+            and index not in falling
+            and rules.feed_growth(
+                stream,
+                observations,
+                added,
+                growth[lanes + LANE_BYTES : lanes + width],
+                now,
+                latest,
+                placements.get(index) if placements else None,
+            )
+        ):
+            stream.last_time = time
+            if values is not None:
+                stream.observations, stream.total = count, total
+                stream.counts = values[at + wire.BUCKETS : at + stride]
+            continue
+        fallback.append((index, time))
+    if values is not None:
+        known.settled = latest_lanes if mirrored else None
+    return fallback
+
+
+# The sum of a delta point's summed bucket counts, read off their lanes as the integer modulo 2**64 - 1 (as digits
+# add up modulo base - 1): exact while every lane stays under 2**52 (LANE_LIMIT * MAX_PENDING_EXPORTS) and a point
+# has under 2**11 buckets.
+LANE_SUM = (1 << 64) - 1
+
+
+def _growth(known: KnownMetric) -> tuple[bytes | None, frozenset[int], bytes]:
+    """The lanes of what every point of a histogram adds (its count, then its bucket counts, ``LANE_BYTES`` each),
+    and the points whose lanes went down (cumulative: a bucket down, for the rules to tell); None when the lanes
+    cannot be read so (every point goes through the rules). Cumulative, also the lanes of the latest export.
+
+    Cumulative: the lanes of the latest export minus those of the export settled (``settled``, or the streams'
+    states), in one subtraction: each lane of the latest gets its top bit set first, so that no lane borrows from its
+    neighbour, and a lane whose top bit is then clear went down."""
+    layout = known.layout
+    size = layout.points * (layout.stride - wire.BUCKETS + 1) * LANE_BYTES
+    if not known.cumulative:
+        if layout.stride - wire.BUCKETS >= 1 << 11:
+            return None, NONE, b""
+        return known.lanes.to_bytes(size, "little"), NONE, b""
+    assert known.latest is not None and layout.lanes is not None
+    latest_lanes = b"".join(layout.lanes.unpack(known.latest))
+    settled = known.settled if known.settled is not None else _state_lanes(known.streams, layout)
+    if settled is None:
+        return None, NONE, latest_lanes
+    latest = int.from_bytes(latest_lanes, "little")
+    before = int.from_bytes(settled, "little")
+    guard = _guard(size)
+    if (latest | before) & guard:
+        return None, NONE, latest_lanes  # counts of 2**63 or more
+    difference = (latest | guard) - before
+    falling = NONE
+    if difference & guard != guard:
+        width = size // layout.points
+        lanes = difference.to_bytes(size, "little")
+        point_guard = _guard(width)
+        falling = frozenset(
+            index
+            for index in range(layout.points)
+            if int.from_bytes(lanes[index * width : (index + 1) * width], "little") & point_guard != point_guard
+        )
+    return (difference ^ guard).to_bytes(size, "little"), falling, latest_lanes
+
+
+NONE: frozenset[int] = frozenset()
+
+
+@functools.lru_cache(maxsize=256)
+def _guard(size: int) -> int:
+    """The top bit of every lane of ``size`` bytes of lanes."""
+    return int.from_bytes((b"\0" * (LANE_BYTES - 1) + b"\x80") * (size // LANE_BYTES), "little")
+
+
+def _state_lanes(streams: Sequence[Stream], layout: wire.Layout) -> bytes | None:
+    """The lanes of what the series reflect of a cumulative histogram's points (their streams' states); None when
+    they are not all whole numbers below 2**64 in as many buckets as the layout's."""
+    buckets = layout.stride - wire.BUCKETS
+    if any(len(stream.counts) != buckets for stream in streams):
+        return None
+    try:
+        return struct.pack(
+            f"<{layout.points * (buckets + 1)}Q",
+            *itertools.chain.from_iterable((stream.observations, *stream.counts) for stream in streams),
+        )
+    except struct.error:
+        return None
+
+
+def _settle_by_the_rules(known: KnownMetric, rules: Rules, values: Values, points: list[tuple[int, int]]) -> None:
+    """Apply the kept ``points`` (index, end time) through the per-point rules."""
+    stride = known.layout.stride
     batch = known.batch
     batch.now = known.last_seen
     assert known.latest is not None
     batch.points = ParsedPoints(known.latest)
     batch.settling = True
-    cumulative = known.cumulative
-    if cumulative:
-        values: Values = layout.values.unpack(known.latest)
-        temporality = Temporality.CUMULATIVE
-    else:
-        assert known.pending is not None
-        values = _lane_values(known.lanes, known.pending, layout) if known.histogram else known.pending
-        temporality = Temporality.DELTA
-    time = known.last_time
-    for index, stream in enumerate(known.streams):
-        at = index * stride
-        row = values[at : at + stride]
-        if cumulative:
-            if row[wire.COUNT] == (stream.observations if known.histogram else stream.value):
-                continue  # unchanged since it was settled (VALUE and COUNT are the same column)
-            time = int(row[wire.TIME])
+    temporality = Temporality.CUMULATIVE if known.cumulative else Temporality.DELTA
+    for index, time in points:
+        stream = known.streams[index]
+        row = values[index * stride : (index + 1) * stride]
         if known.histogram:
             point = wire.HistogramPoint(
                 stream.start,
@@ -370,11 +556,6 @@ def settle(known: KnownMetric, rules: Rules) -> None:
             rules.sum_point(stream, number, temporality, batch, index)
     batch.settling = False
     batch.points = ()
-    known.latest = known.pending = None
-    known.placements = None
-    known.exports = 0
-    if known.means is not None:
-        known.means[:] = array("d", bytes(MEAN_BYTES * layout.points))
 
 
 def wake(known: KnownMetric, rules: Rules, now: float, result: IngestResult) -> None:

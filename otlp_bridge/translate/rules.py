@@ -14,13 +14,14 @@ import itertools
 import math
 import operator
 import weakref
+from array import array
 from collections.abc import Iterable
 from enum import IntEnum
 from typing import NamedTuple, Protocol
 
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
-from otlp_bridge.store import DropReason, HistogramSeries, Kind, Labels, ScalarSeries, Series, Store
+from otlp_bridge.store import LANE_BYTES, DropReason, HistogramSeries, Kind, Labels, ScalarSeries, Series, Store
 from otlp_bridge.translate import placement, wire
 from otlp_bridge.translate.attributes import attribute_dict, is_private_attribute
 from otlp_bridge.translate.labels import label_pair, normalize_value, sanitize_label_name
@@ -114,6 +115,8 @@ class Stream:
     def state(self, full: Increment) -> None:
         self.value, self.observations, self.total, self.counts = full
 
+
+NO_LANE = bytes(LANE_BYTES)
 
 # What makes streams of different senders feed the same series: the metric's scope, name, data kind and first family,
 # the point's attribute bytes, the source labels, and the bucket bounds.
@@ -468,6 +471,67 @@ class Rules:
         elif kind is Value.MEAN and increment.observations > 0:
             series.set(increment.total / increment.observations / spec.divisor)
 
+    @staticmethod
+    def feed_sum(stream: Stream, value: float, now: float) -> bool:
+        """Feed a counter's increment to every family of its stream as ``apply`` does, when each has its series;
+        False, feeding nothing, otherwise (the caller applies the point through the rules)."""
+        targets = stream.targets
+        for target in targets:
+            spec = target.spec
+            if type(target.series) is not ScalarSeries or spec.value is not Value.SUM or spec.kind is Kind.GAUGE:
+                return False
+        for target in targets:
+            series = target.series
+            assert isinstance(series, ScalarSeries)
+            series.last_seen = now
+            series.add(value / target.spec.divisor)
+        return True
+
+    def feed_growth(
+        self,
+        stream: Stream,
+        observations: float,
+        total: float,
+        lanes: bytes,
+        now: float,
+        latest: Interval | None,
+        placed: Placed | None,
+    ) -> bool:
+        """Feed a histogram point's increment (its bucket counts: the ``LANE_BYTES`` lanes of ``lanes``) to every
+        family of its stream as ``apply`` does, in the common case of the fast path's settle: each family has its
+        series, and what is above the last bound was ``placed`` (or there is none). False, feeding nothing, in any
+        other case (the caller applies the point through the rules)."""
+        targets = stream.targets
+        if not _takes_growth(targets, lanes[-LANE_BYTES:] != NO_LANE, latest is not None, placed):
+            return False
+        growth = int.from_bytes(lanes, "little")
+        for target in targets:
+            series = target.series
+            assert isinstance(series, Series)
+            series.last_seen = now
+            spec = target.spec
+            if type(series) is HistogramSeries:
+                bounds = target.bounds
+                assert bounds is not None
+                kept = placed.get(target) if placed else None
+                if kept is None and series.add_lanes(bounds, growth, total / spec.divisor, observations):
+                    continue
+                counts: tuple[float, ...] = _lane_counts(lanes)
+                if kept is not None:  # as ``_feed_histogram`` feeds what the fast path placed
+                    *extra, unplaced = kept
+                    counts = (*counts[:-1], *extra, counts[-1] - sum(extra))
+                    if unplaced:
+                        self.store.unplaced[spec.name] += int(unplaced)
+                elif target.extra:
+                    counts = (*counts[:-1], *(0,) * len(target.extra), 0)  # nothing above the last bound
+                series.add(bounds, counts, total / spec.divisor, observations)
+            elif type(series) is ScalarSeries:
+                if spec.value is Value.COUNT:
+                    series.add(observations)
+                elif latest is not None and latest.observations > 0:  # Value.MEAN
+                    series.set(latest.total / latest.observations / spec.divisor, latest.stamp)
+        return True
+
     def _feed_histogram(
         self,
         series: HistogramSeries,
@@ -501,3 +565,24 @@ class Rules:
         if unplaced:
             self.store.unplaced[spec.name] += int(unplaced)
         series.add(bounds, counts, increment.total / spec.divisor, increment.observations)
+
+
+def _takes_growth(targets: Targets, above: bool, latest: bool, placed: Placed | None) -> bool:
+    """Whether every target has its series and takes a point's increment as ``Rules.feed_growth`` feeds it:
+    ``above``, whether it has observations above the last bound (placed, or the target has no bound above it);
+    ``latest``, whether the latest interval is known (for APPROX gauges)."""
+    for target in targets:
+        series = target.series
+        kind = target.spec.value
+        if type(series) is HistogramSeries:
+            if target.bounds is None or (above and target.extra and not (placed and target in placed)):
+                return False
+        elif type(series) is not ScalarSeries or kind is Value.SUM or (kind is Value.MEAN and not latest):
+            return False
+    return True
+
+
+def _lane_counts(lanes: bytes) -> tuple[int, ...]:
+    counts = array("Q")
+    counts.frombytes(lanes)
+    return tuple(counts)
