@@ -18,6 +18,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
     SummaryDataPoint,
 )
 
+from otlp_bridge.bounded import BoundedDict
 from otlp_bridge.store import DropReason, Kind, Labels, Series
 from otlp_bridge.translate import wire
 from otlp_bridge.translate.fast import KnownMetric, PlacedPoint
@@ -111,6 +112,7 @@ class GeneralPath:
         self.max_streams = options.max_streams
         self.reserved = options.reserved_names
         self.streams: dict[StreamKey, Stream] = {}
+        self._batches: BoundedDict[tuple[int, Labels, bool], Batch] = BoundedDict(4096)
 
     def translate(
         self,
@@ -251,13 +253,21 @@ class GeneralPath:
             return None
         prefix, attributes_key = key[0], _shared_key(key[1])
         targets = self.rules.targets((prefix[1:], attributes_key, batch.extra, ()), batch, index)
-        created = start / 1e9 if start else batch.now
+        created = _seconds(start) if start else batch.now
         stream = self.streams[prefix, attributes_key] = Stream(targets, created, batch.now)
         return stream
 
-    @staticmethod
+    def _shared_batch(self, batch: Batch) -> Batch:
+        """The batch of a known metric: one per kind of metric (its families and source labels), shared by every
+        sender, as its settle and wake set its time and points before they use it."""
+        key = (id(batch.specs), batch.extra, batch.dynamic)
+        shared = self._batches.get(key)
+        if shared is None or shared.specs is not batch.specs:  # (an id is unique only while its object lives)
+            shared = self._batches[key] = Batch((), batch.specs, batch.extra, batch.dynamic, 0.0, SETTLED)
+        return shared
+
     def _known(
-        raw: bytes, streams: list[Stream], batch: Batch, temporality: Temporality, histogram: bool
+        self, raw: bytes, streams: list[Stream], batch: Batch, temporality: Temporality, histogram: bool
     ) -> KnownMetric | None:
         """The metric for the fast path, when every point's families have their series (or an APPROX gauge waits
         for its first interval) and its bytes have a layout the fast path reads."""
@@ -271,10 +281,24 @@ class GeneralPath:
         layout = wire.metric_layout(raw, histogram)
         if layout is None:
             return None
-        batch.points, batch.result = (), SETTLED  # neither the request's parsed message nor its answer is kept
         placed = [PlacedPoint.of(index, stream) for index, stream in enumerate(streams)] if histogram else []
         cumulative = temporality is Temporality.CUMULATIVE
         means = any(spec.value is Value.MEAN for spec in batch.specs)
-        known = KnownMetric(layout, raw, streams, batch, cumulative, histogram, tuple(filter(None, placed)), means)
+        known = KnownMetric(
+            layout, raw, streams, batch, cumulative, histogram, _shared(tuple(filter(None, placed))), means
+        )
+        known.batch = self._shared_batch(batch)
         known.waiting = tuple(waiting)
         return known
+
+
+@functools.lru_cache(maxsize=4096)
+def _seconds(start_ns: int) -> float:
+    """A start time in seconds: one float object per start (every stream of a gateway shares its process's)."""
+    return start_ns / 1e9
+
+
+@functools.lru_cache(maxsize=4096)
+def _shared(placed: tuple[PlacedPoint, ...]) -> tuple[PlacedPoint, ...]:
+    """One tuple per distinct set of placed points: their targets are shared by every sender of a fleet."""
+    return placed
