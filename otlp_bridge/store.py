@@ -86,14 +86,13 @@ def arrival() -> int:
 
 
 class ScalarSeries(Series):
-    """A counter (only ever increased) or a gauge (set; ``stamp``: when its value arrived, see ``arrival``)."""
+    """A counter (only ever increased) or a gauge (set: ``GaugeSeries``)."""
 
-    __slots__ = ("stamp", "value")
+    __slots__ = ("value",)
 
     def __init__(self, family: Family, labels: Labels, created: float, now: float) -> None:
         super().__init__(family, labels, created, now)
         self.value = 0.0
-        self.stamp = 0
 
     def add(self, amount: float) -> None:
         if amount > 0:
@@ -101,6 +100,23 @@ class ScalarSeries(Series):
             if total != math.inf:  # a counter that would overflow stops rather than print as 0 and go backwards
                 self.value = total
                 self.changed()
+
+    def set(self, value: float, stamp: int | None = None) -> None:
+        """Show ``value`` (``GaugeSeries`` also minds when it arrived)."""
+        if value != self.value:
+            self.value = value
+            self.changed()
+
+
+class GaugeSeries(ScalarSeries):
+    """A gauge: ``stamp`` is when its value arrived (see ``arrival``): only a gauge needs it, so a counter has no
+    such slot."""
+
+    __slots__ = ("stamp",)
+
+    def __init__(self, family: Family, labels: Labels, created: float, now: float) -> None:
+        super().__init__(family, labels, created, now)
+        self.stamp = 0
 
     def set(self, value: float, stamp: int | None = None) -> None:
         """Show ``value``, which arrived now or at ``stamp``: not if a value that arrived later is shown."""
@@ -117,14 +133,13 @@ class HistogramSeries(Series):
     """Explicit-bucket histogram. ``counts`` are per bucket (not cumulative); the last one is ``+Inf``. Increments
     added as lanes (``add_lanes``) wait in ``pending`` until ``counts`` is read."""
 
-    __slots__ = ("_counts", "bounds", "count", "pending", "pending_count", "sum")
+    __slots__ = ("_counts", "bounds", "count", "pending", "sum")
 
     def __init__(self, family: Family, labels: Labels, created: float, now: float) -> None:
         super().__init__(family, labels, created, now)
         self.bounds: tuple[float, ...] = ()
         self._counts: list[float] = [0]
         self.pending = 0  # bucket counts added as lanes (``add_lanes``), not yet in ``counts``
-        self.pending_count: float = 0  # the observations they hold: a bound for every lane
         self.count = 0.0
         self.sum = 0.0
 
@@ -136,13 +151,13 @@ class HistogramSeries(Series):
 
     @counts.setter
     def counts(self, counts: list[float]) -> None:
-        self.pending = self.pending_count = 0
+        self.pending = 0
         self._counts = counts
 
     def _add_pending(self) -> None:
         lanes = array("Q", self.pending.to_bytes(LANE_BYTES * len(self._counts), "little"))
         self._counts = list(map(operator.add, self._counts, lanes))
-        self.pending = self.pending_count = 0
+        self.pending = 0
 
     def add(self, bounds: tuple[float, ...], counts: Sequence[float], total: float, count: float) -> None:
         """Add an increment. Bounds that differ from the series' own are folded into its buckets as a lower-bound
@@ -170,10 +185,11 @@ class HistogramSeries(Series):
             return True
         if bounds is not self.bounds and (not self.bounds or bounds != self.bounds):
             return False
-        if self.pending_count + count >= LANE_LIMIT:
-            self._add_pending()  # before a lane could carry into its neighbour
+        if self.pending and self.count + count >= LANE_LIMIT:
+            # Before a lane could carry into its neighbour: no lane holds more than the series' whole count (a
+            # bound that spares a slot in every histogram series).
+            self._add_pending()
         self.pending += lanes
-        self.pending_count += count
         self.count += count
         self.sum += total
         self.changed()
@@ -296,6 +312,8 @@ class Store:
         series: Series
         if kind is Kind.HISTOGRAM:
             series = HistogramSeries(family, labels, created, now)
+        elif kind is Kind.GAUGE:
+            series = GaugeSeries(family, labels, created, now)
         else:
             series = ScalarSeries(family, labels, created, now)
         family.series[labels] = series

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +14,7 @@ from otlp_bridge.store import (
     LANE_BYTES,
     DropReason,
     FamilyInfo,
+    GaugeSeries,
     HistogramSeries,
     Kind,
     ScalarSeries,
@@ -252,3 +254,18 @@ def test_families_are_ordered_counters_gauges_histograms_then_by_name() -> None:
     for info in (HISTOGRAM, GAUGE, FamilyInfo("b_total", Kind.COUNTER, "B."), COUNTER):
         store.family(info)
     assert [f.info.name for f in store.ordered_families()] == ["b_total", "x_total", "x", "h_seconds"]
+
+
+def test_only_a_gauge_keeps_when_its_value_arrived() -> None:
+    """The arrival stamp is a gauge's: counters (most series) carry no slot for it."""
+    store = Store(10, 10, 60)
+    created = {}
+    for info in (COUNTER, GAUGE):
+        family = store.family(info)
+        assert family is not None
+        created[info.kind] = store.series(family, (), 0.0, 0.0)
+    counter, gauge = created[Kind.COUNTER], created[Kind.GAUGE]
+    assert type(counter) is ScalarSeries
+    assert isinstance(gauge, GaugeSeries)
+    assert not hasattr(counter, "stamp")
+    assert sys.getsizeof(counter) < sys.getsizeof(gauge)

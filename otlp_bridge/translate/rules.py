@@ -525,7 +525,7 @@ class Rules:
                 elif target.extra:
                     counts = (*counts[:-1], *(0,) * len(target.extra), 0)  # nothing above the last bound
                 series.add(bounds, counts, total / spec.divisor, observations)
-            elif type(series) is ScalarSeries:
+            elif isinstance(series, ScalarSeries):  # (or a GaugeSeries)
                 if spec.value is Value.COUNT:
                     series.add(observations)
                 elif latest is not None and latest.observations > 0:  # Value.MEAN
@@ -577,7 +577,7 @@ def _takes_growth(targets: Targets, above: bool, latest: bool, placed: Placed | 
         if type(series) is HistogramSeries:
             if target.bounds is None or (above and target.extra and not (placed and target in placed)):
                 return False
-        elif type(series) is not ScalarSeries or kind is Value.SUM or (kind is Value.MEAN and not latest):
+        elif not isinstance(series, ScalarSeries) or kind is Value.SUM or (kind is Value.MEAN and not latest):
             return False
     return True
 
