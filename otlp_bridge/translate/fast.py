@@ -46,8 +46,7 @@ class KnownMetric:
     ``streams`` are the streams of its points in order (their state: what the series reflect). ``latest`` is the
     newest export taken and not yet settled (None once settled: no copy of the bytes is kept). Cumulative: ``starts``
     and ``counts`` (the value of a sum, the count of a histogram) of every point tell a restart or a reset (a new
-    start, or a count that went down) from growth, and a histogram's ``settled`` lanes (``_growth``) are what its
-    series reflect. Delta: ``pending`` sums the values of the exports not yet settled
+    start, or a count that went down) from growth. Delta: ``pending`` sums the values of the exports not yet settled
     (a histogram's counts and bucket counts as lanes of one integer: ``_lane_values``) and ``last_time`` is the newest
     end time (an export that is not newer is a resend and goes the general way). A metric that feeds APPROX gauges
     (``Value.MEAN``: the mean of the latest export interval, not of every export since the last read) keeps
@@ -73,7 +72,6 @@ class KnownMetric:
         "pending",
         "placed",
         "placements",
-        "settled",
         "skeleton",
         "starts",
         "streams",
@@ -124,7 +122,6 @@ class KnownMetric:
         self.means = array("d", bytes(MEAN_BYTES * layout.points)) if means else None
         self.sums = array("d", (stream.total for stream in streams)) if means and cumulative else None
         # Cumulative histograms: the lanes (``_growth``) of what the series reflect; None: read from the streams.
-        self.settled: bytes | None = None
 
     @property
     def unsettled(self) -> bool:
@@ -351,12 +348,6 @@ def settle(known: KnownMetric, rules: Rules) -> None:
             assert known.pending is not None
             values = _lane_values(known.lanes, known.pending, known.layout) if known.histogram else known.pending
         _settle_by_the_rules(known, rules, values, fallback)
-        if known.cumulative and known.histogram:
-            stride = known.layout.stride
-            for index, _ in fallback:  # a point the rules refused keeps its stream's previous state
-                stream = known.streams[index]
-                if stream.counts != values[index * stride + wire.BUCKETS : (index + 1) * stride]:
-                    known.settled = None
     known.latest = known.pending = None
     known.placements = None
     known.exports = 0
@@ -398,23 +389,19 @@ def _settle_histogram(known: KnownMetric, rules: Rules, values: tuple[float, ...
     layout = known.layout
     stride = layout.stride
     width = (stride - wire.BUCKETS + 1) * LANE_BYTES  # a point's lanes: its count, then its bucket counts
-    growth, falling, latest_lanes = _growth(known)
+    growth, falling = _growth(known)
     now = known.last_seen
     means = known.means
     placements = known.placements
     whole = layout.points == 1  # its buckets add up to its count: ``take`` checked the metric's
     time = known.last_time
     fallback = []
-    mirrored = growth is not None  # whether the lanes of the export settled are the streams' states
-    unmoved = bytes(width)
     for index, stream in enumerate(known.streams):
         at = index * stride
         lanes = width * index  # where its lanes start in ``growth``
         if values is not None:  # cumulative
             count = values[at + wire.COUNT]
             if count == stream.observations:
-                if mirrored and growth is not None and growth[lanes : lanes + width] != unmoved:
-                    mirrored = False  # its buckets moved, its count did not: its stream keeps them
                 continue  # unchanged since it was settled
             time = int(values[at + wire.TIME])
             total = values[at + wire.SUM]
@@ -449,8 +436,6 @@ def _settle_histogram(known: KnownMetric, rules: Rules, values: tuple[float, ...
                 stream.counts = values[at + wire.BUCKETS : at + stride]
             continue
         fallback.append((index, time))
-    if values is not None:
-        known.settled = latest_lanes if mirrored else None
     return fallback
 
 
@@ -460,30 +445,31 @@ def _settle_histogram(known: KnownMetric, rules: Rules, values: tuple[float, ...
 LANE_SUM = (1 << 64) - 1
 
 
-def _growth(known: KnownMetric) -> tuple[bytes | None, frozenset[int], bytes]:
+def _growth(known: KnownMetric) -> tuple[bytes | None, frozenset[int]]:
     """The lanes of what every point of a histogram adds (its count, then its bucket counts, ``LANE_BYTES`` each),
     and the points whose lanes went down (cumulative: a bucket down, for the rules to tell); None when the lanes
-    cannot be read so (every point goes through the rules). Cumulative, also the lanes of the latest export.
+    cannot be read so (every point goes through the rules).
 
-    Cumulative: the lanes of the latest export minus those of the export settled (``settled``, or the streams'
-    states), in one subtraction: each lane of the latest gets its top bit set first, so that no lane borrows from its
-    neighbour, and a lane whose top bit is then clear went down."""
+    Cumulative: the lanes of the latest export minus those of the streams' states (what the series reflect; kept
+    nowhere else, which would cost 136 bytes a histogram point), in one subtraction: each lane of the latest gets
+    its top bit set first, so that no lane borrows from its neighbour, and a lane whose top bit is then clear went
+    down."""
     layout = known.layout
     size = layout.points * (layout.stride - wire.BUCKETS + 1) * LANE_BYTES
     if not known.cumulative:
         if layout.stride - wire.BUCKETS >= 1 << 11:
-            return None, NONE, b""
-        return known.lanes.to_bytes(size, "little"), NONE, b""
+            return None, NONE
+        return known.lanes.to_bytes(size, "little"), NONE
     assert known.latest is not None and layout.lanes is not None
     latest_lanes = b"".join(layout.lanes.unpack(known.latest))
-    settled = known.settled if known.settled is not None else _state_lanes(known.streams, layout)
+    settled = _state_lanes(known.streams, layout)
     if settled is None:
-        return None, NONE, latest_lanes
+        return None, NONE
     latest = int.from_bytes(latest_lanes, "little")
     before = int.from_bytes(settled, "little")
     guard = _guard(size)
     if (latest | before) & guard:
-        return None, NONE, latest_lanes  # counts of 2**63 or more
+        return None, NONE  # counts of 2**63 or more
     difference = (latest | guard) - before
     falling = NONE
     if difference & guard != guard:
@@ -495,7 +481,7 @@ def _growth(known: KnownMetric) -> tuple[bytes | None, frozenset[int], bytes]:
             for index in range(layout.points)
             if int.from_bytes(lanes[index * width : (index + 1) * width], "little") & point_guard != point_guard
         )
-    return (difference ^ guard).to_bytes(size, "little"), falling, latest_lanes
+    return (difference ^ guard).to_bytes(size, "little"), falling
 
 
 NONE: frozenset[int] = frozenset()
