@@ -62,7 +62,8 @@ def _temporality(known: KnownMetric) -> str:
 
 
 class MetricsTranslator:
-    """Routes each metric of a request to the fast or the general path; writes into a ``Store``."""
+    """Routes a sender's whole export, or each metric of a request, to the fast or the general path; writes into a
+    ``Store``."""
 
     def __init__(self, store: Store, options: TranslateOptions) -> None:
         self.store = store
