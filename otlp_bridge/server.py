@@ -579,17 +579,13 @@ async def _in_slices(steps: Generator[None, None, Result]) -> Result:
             slice_started = time.perf_counter()
 
 
-def _generator(steps: Iterator[None]) -> Generator[None, None, None]:
-    yield from steps
-
-
 async def _expire_forever(app: web.Application) -> None:
     bridge = app[BRIDGE]
     interval = max(0.5, min(30.0, bridge.config.series_ttl / 10))
     while True:
         await asyncio.sleep(interval)
         # Both in slices, as a scrape settles: at thousands of gateways the tables take a tenth of a second.
-        await _in_slices(_generator(bridge.store.settle_steps()))
+        await _in_slices(bridge.store.settle_steps())
         removed = await _in_slices(bridge.expire_steps())
         if removed:
             bridge.log.info("series_expired", count=removed, live=bridge.store.live_series)

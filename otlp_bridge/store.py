@@ -16,7 +16,7 @@ import math
 import operator
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 
 Labels = tuple[tuple[str, str], ...]
@@ -272,7 +272,7 @@ class Store:
         for _ in self.settle_steps():
             pass
 
-    def settle_steps(self) -> Iterator[None]:
+    def settle_steps(self) -> Generator[None, None, None]:
         """Settle piece by piece, so that a server can let other work run in between."""
         for settle in self._settlers:
             yield from settle()

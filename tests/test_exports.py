@@ -3,7 +3,6 @@ metric-by-metric paths give, and stops being used the moment its bytes or its me
 
 from __future__ import annotations
 
-import struct
 from typing import Any
 
 import aiohttp
@@ -15,7 +14,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from otlp_bridge.expose.exposition import Format, render
 from otlp_bridge.receive import codec
 from otlp_bridge.store import Store
-from otlp_bridge.translate import exports, wire
+from otlp_bridge.translate import wire
 from otlp_bridge.translate.metrics import MetricsTranslator, Taken, TranslateOptions
 from tests.support import (
     CUMULATIVE,
@@ -242,12 +241,6 @@ def test_a_resource_without_metrics_has_no_temporality_as_the_status_page_reads_
         fast.apply(request, float(empty), request.SerializeToString())
         (record,) = fast.exports.values()
         assert [temporality for _, temporality in record.senders] == expected
-
-
-def test_struct_codes_splits_a_format_into_its_codes() -> None:
-    assert exports.struct_codes("3xQ16Q2s") == ["3x", "Q", "16Q", "2s"]
-    fmt = "".join(exports.struct_codes("12x2Qd5x16Q"))
-    assert struct.calcsize("<" + fmt) == struct.calcsize("<12x2Qd5x16Q")
 
 
 # A sender's values step by step: grow, repeat, go back to earlier bytes, restart, change shape, or a refused value.

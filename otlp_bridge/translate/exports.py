@@ -53,7 +53,8 @@ def export_shape(
         gaps.append(f"{end - start}x")
         points.append(points[-1] + layout.points)
         if is_cumulative:
-            watches.append((start, watch_struct(layout), watching, watching + 2 * layout.points))
+            assert layout.watch is not None
+            watches.append((start, layout.watch, watching, watching + 2 * layout.points))
             watching += 2 * layout.points
         else:
             watches.append(None)
@@ -62,44 +63,6 @@ def export_shape(
         gaps.append(f"{size - cursor}s")
     metrics = tuple((start, end, layout) for (start, end), layout in zip(spans, layouts, strict=True))
     return ExportShape(metrics, struct.Struct("".join(gaps)), tuple(watches), tuple(points))
-
-
-@functools.lru_cache(maxsize=4096)
-def watch_struct(layout: wire.Layout) -> struct.Struct:
-    """A read of a cumulative metric's start and count columns (a sum's value) as ``Q``: one per layout."""
-    return struct.Struct("<" + _watch_format(layout))
-
-
-def _watch_format(layout: wire.Layout) -> str:
-    """``layout.values``'s format with its start and count (a sum's value) columns read as ``Q`` and the rest
-    skipped."""
-    codes = struct_codes(layout.values.format[1:])
-    out = []
-    column = 0
-    for code in codes:
-        if code.endswith("x"):
-            out.append(code)
-            continue
-        width = struct.calcsize("<" + code)
-        repeat = int(code[:-1] or 1)
-        for _ in range(repeat):
-            at = column % layout.stride
-            out.append("Q" if at in (wire.START, wire.COUNT) else f"{width // repeat}x")
-            column += 1
-    return "".join(out)
-
-
-def struct_codes(fmt: str) -> list[str]:
-    """A ``struct`` format (without byte order) as its codes with their repeat counts: ``"3xQ16Q"`` →
-    ``["3x", "Q", "16Q"]``."""
-    codes, digits = [], ""
-    for char in fmt:
-        if char.isdigit():
-            digits += char
-        else:
-            codes.append(digits + char)
-            digits = ""
-    return codes
 
 
 class KnownExport:

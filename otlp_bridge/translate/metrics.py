@@ -313,9 +313,6 @@ class MetricsTranslator:
                 yield
             if self.exports.get(key) is record and any(known.last_seen < cutoff for known in record.knowns):
                 self._forget_export(key)
-        for resource_key, key in list(self.export_keys.items()):
-            if key not in self.exports:
-                del self.export_keys[resource_key]  # (none should be left: a last guard against growth)
 
     def _expire_streams(self, cutoff: float) -> Iterator[None]:
         heard = self.heard

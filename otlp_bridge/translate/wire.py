@@ -383,6 +383,8 @@ class Layout(NamedTuple):
     points: int
     lanes: struct.Struct | None = None  # histograms: the raw bytes of every count and bucket count (see LANE_BYTES)
     extremes: tuple[int, ...] = ()  # histograms: the offsets of every point's min and max (-1: not sent)
+    # Every point's start and count (a sum's value) as raw 64-bit words: an exact comparison with an earlier export
+    watch: struct.Struct | None = None
 
 
 LANE_BYTES = 8  # a histogram's count and bucket counts are fixed64: side by side they add as lanes of one big int
@@ -408,17 +410,19 @@ def metric_layout(metric_bytes: bytes, histogram: bool) -> Layout | None:
         points += 1
     if codes is None:
         return None
-    values_format, skeleton_format, lanes_format = ["<"], ["<"], ["<"]
+    values_format, skeleton_format, lanes_format, watch_format = ["<"], ["<"], ["<"], ["<"]
     cursor = 0
     for index, (offset, size, code) in enumerate(segments):
         if offset > cursor:
             values_format.append(f"{offset - cursor}x")
             skeleton_format.append(f"{offset - cursor}s")
             lanes_format.append(f"{offset - cursor}x")
+            watch_format.append(f"{offset - cursor}x")
         values_format.append(f"{size}x" if code == "x" else code)
         skeleton_format.append(f"{size}x")
         lane = histogram and index % len(codes) in (_COUNT_FIELD, _BUCKETS_FIELD)
         lanes_format.append(f"{size}s" if lane else f"{size}x")
+        watch_format.append("Q" if index % len(codes) in (START, COUNT) else f"{size}x")  # (COUNT is VALUE's place)
         cursor = offset + size
     if cursor < len(metric_bytes):
         values_format.append(f"{len(metric_bytes) - cursor}x")
@@ -436,7 +440,8 @@ def metric_layout(metric_bytes: bytes, histogram: bool) -> Layout | None:
             for index, (offset, size, _) in enumerate(segments)
             if index % width in (_MIN_FIELD, _MAX_FIELD)
         )
-    return _shared(Layout(values, skeleton, stride, points, lanes, extremes))
+    watch = _struct("".join(watch_format))
+    return _shared(Layout(values, skeleton, stride, points, lanes, extremes, watch))
 
 
 @functools.lru_cache(maxsize=4096)
