@@ -53,7 +53,6 @@ def export_shape(
         gaps.append(f"{end - start}x")
         points.append(points[-1] + layout.points)
         if is_cumulative:
-            assert layout.watch is not None
             watches.append((start, layout.watch, watching, watching + 2 * layout.points))
             watching += 2 * layout.points
         else:

@@ -19,7 +19,7 @@ from array import array
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from opentelemetry.proto.metrics.v1.metrics_pb2 import HistogramDataPoint, Metric, NumberDataPoint
+from opentelemetry.proto.metrics.v1.metrics_pb2 import HistogramDataPoint, NumberDataPoint
 
 from otlp_bridge.store import LANE_BYTES, HistogramSeries, Series, arrival
 from otlp_bridge.translate import placement, wire
@@ -34,6 +34,7 @@ from otlp_bridge.translate.rules import (
     Temporality,
     finite,
     official_extension,
+    shared_time,
 )
 
 Values = Sequence[float]  # numbers as ``Layout.values`` reads them (ints and floats)
@@ -43,8 +44,9 @@ class KnownMetric:
     """A metric as last translated, with the layout of its bytes, so that an export of the same streams is read
     without a walk (see the module docstring).
 
-    ``streams`` are the streams of its points in order (their state: what the series reflect). ``latest`` is the
-    newest export taken and not yet settled (None once settled: no copy of the bytes is kept). Cumulative: ``starts``
+    ``streams`` are the streams of its points in order (their state: what the series reflect). ``latest`` holds the
+    values of the newest export taken and not yet settled, packed (``Layout.packed``: not the export's bytes; None
+    once settled). Cumulative: ``starts``
     and ``counts`` (the value of a sum, the count of a histogram) of every point tell a restart or a reset (a new
     start, or a count that went down) from growth. Delta: ``pending`` sums the values of the exports not yet settled
     (a histogram's counts and bucket counts as lanes of one integer: ``_lane_values``) and ``last_time`` is the newest
@@ -85,7 +87,7 @@ class KnownMetric:
         self,
         layout: wire.Layout,
         raw: bytes,
-        streams: list[Stream],
+        streams: Sequence[Stream],
         batch: Batch,
         cumulative: bool,
         histogram: bool,
@@ -94,20 +96,20 @@ class KnownMetric:
     ) -> None:
         self.layout = layout
         self.skeleton = hash(layout.skeleton.unpack(raw))
-        self.streams = streams
+        self.streams = tuple(streams)
         self.batch = batch
         self.cumulative = cumulative
         self.histogram = histogram
         self.waiting: tuple[int, ...] = ()  # points whose APPROX gauge is not created yet (``general``)
         self.woken: tuple[int, ...] = ()  # those of them that changed in the export just taken
-        self.latest: bytes | None = None  # the series reflect ``raw``
+        self.latest: bytes | None = None  # the series reflect ``raw``'s values
         self.pending: Values | None = None  # delta: the summed values (histograms: the sums; counts in ``lanes``)
         self.lanes = 0
         self.exports = 0  # taken since the last settle
         self.last_seen = batch.now
         values = layout.values.unpack(raw)
         self.last_time = int(max(values[wire.TIME :: layout.stride]))
-        self.starts = array("Q", values[wire.START :: layout.stride])  # 8 bytes a point, not an int object
+        self.starts = tuple(map(shared_time, values[wire.START :: layout.stride]))
         counts = values[wire.COUNT :: layout.stride]
         self.counts = array("d" if isinstance(counts[0], float) else "Q", counts)
         # The points whose observations above the last bound are placed, and their +Inf columns: an export that
@@ -121,7 +123,6 @@ class KnownMetric:
         # settle (a count of 0: none); cumulative: the sum at each point's latest change, where its next one starts.
         self.means = array("d", bytes(MEAN_BYTES * layout.points)) if means else None
         self.sums = array("d", (stream.total for stream in streams)) if means and cumulative else None
-        # Cumulative histograms: the lanes (``_growth``) of what the series reflect; None: read from the streams.
 
     @property
     def unsettled(self) -> bool:
@@ -139,7 +140,7 @@ class KnownMetric:
         typed = None
         if self.cumulative:
             typed = array(self.counts.typecode, values[wire.COUNT :: layout.stride])
-            if array("Q", values[wire.START :: layout.stride]) != self.starts:
+            if values[wire.START :: layout.stride] != self.starts:
                 return False  # a restart, for the general path to tell
             if typed == self.counts:  # nothing new (what the rules would take as unchanged): nothing to settle
                 self.last_seen = now
@@ -161,7 +162,7 @@ class KnownMetric:
         if self.cumulative:
             self.overflow = overflow
         self.exports += 1
-        self.latest = raw
+        self.latest = layout.packed.pack(*values)
         self.last_seen = now
         return True
 
@@ -239,7 +240,7 @@ class KnownMetric:
         tells why)."""
         layout = self.layout
         stride = layout.stride
-        latest = layout.values.unpack(self.latest) if self.cumulative and self.latest is not None else None
+        latest = layout.packed.unpack(self.latest) if self.cumulative and self.latest is not None else None
         placements = []
         for point, groups in self.placed:
             at = point * stride
@@ -315,21 +316,19 @@ def _lane_values(lanes: int, sums: Values, layout: wire.Layout) -> list[float]:
     return values
 
 
-class ParsedPoints:
-    """The data points of a serialised metric, parsed on first use (only a series that must be looked up again
-    needs its point's attributes)."""
+class StreamPoints:
+    """The data points of a known metric as far as the rules read them when they settle it (their attributes, to
+    look a series up again), parsed from its streams' attribute fields on use."""
 
-    __slots__ = ("_points", "raw")
+    __slots__ = ("histogram", "streams")
 
-    def __init__(self, raw: bytes) -> None:
-        self.raw = raw
-        self._points: Sequence[NumberDataPoint] | Sequence[HistogramDataPoint] | None = None
+    def __init__(self, streams: Sequence[Stream], histogram: bool) -> None:
+        self.streams = streams
+        self.histogram = histogram
 
     def __getitem__(self, index: int) -> NumberDataPoint | HistogramDataPoint:
-        if self._points is None:
-            metric = Metric.FromString(self.raw)  # a sum or a histogram: the fast path knows no other
-            self._points = metric.histogram.data_points if metric.HasField("histogram") else metric.sum.data_points
-        return self._points[index]
+        attributes = self.streams[index].attributes
+        return HistogramDataPoint.FromString(attributes) if self.histogram else NumberDataPoint.FromString(attributes)
 
 
 def settle(known: KnownMetric, rules: Rules) -> None:
@@ -340,7 +339,7 @@ def settle(known: KnownMetric, rules: Rules) -> None:
     if not known.unsettled:
         return
     assert known.latest is not None
-    latest = known.layout.values.unpack(known.latest) if known.cumulative else None
+    latest = known.layout.packed.unpack(known.latest) if known.cumulative else None
     fallback = _settle_histogram(known, rules, latest) if known.histogram else _settle_sum(known, rules, latest)
     if fallback:
         values: Values | None = latest
@@ -371,7 +370,8 @@ def _settle_sum(known: KnownMetric, rules: Rules, values: Values | None) -> list
         if cumulative:
             if values[at + wire.VALUE] == stream.value:
                 continue  # unchanged since it was settled
-            time = int(values[at + wire.TIME])
+            if values[at + wire.TIME] != time:
+                time = shared_time(int(values[at + wire.TIME]))  # (one object for every point of the export)
             if rules.feed_sum(stream, value - stream.value, now):
                 stream.value = value
                 stream.last_time = time
@@ -403,7 +403,8 @@ def _settle_histogram(known: KnownMetric, rules: Rules, values: tuple[float, ...
             count = values[at + wire.COUNT]
             if count == stream.observations:
                 continue  # unchanged since it was settled
-            time = int(values[at + wire.TIME])
+            if values[at + wire.TIME] != time:
+                time = shared_time(int(values[at + wire.TIME]))
             total = values[at + wire.SUM]
             observations, added = count - stream.observations, total - stream.total
             consistent = whole or sum(values[at + wire.BUCKETS : at + stride]) == count
@@ -460,8 +461,8 @@ def _growth(known: KnownMetric) -> tuple[bytes | None, frozenset[int]]:
         if layout.stride - wire.BUCKETS >= 1 << 11:
             return None, NONE
         return known.lanes.to_bytes(size, "little"), NONE
-    assert known.latest is not None and layout.lanes is not None
-    latest_lanes = b"".join(layout.lanes.unpack(known.latest))
+    assert known.latest is not None and layout.packed_lanes is not None
+    latest_lanes = b"".join(layout.packed_lanes.unpack(known.latest))
     settled = _state_lanes(known.streams, layout)
     if settled is None:
         return None, NONE
@@ -513,8 +514,7 @@ def _settle_by_the_rules(known: KnownMetric, rules: Rules, values: Values, point
     stride = known.layout.stride
     batch = known.batch
     batch.now = known.last_seen
-    assert known.latest is not None
-    batch.points = ParsedPoints(known.latest)
+    batch.points = StreamPoints(known.streams, known.histogram)
     batch.settling = True
     temporality = Temporality.CUMULATIVE if known.cumulative else Temporality.DELTA
     for index, time in points:
@@ -549,8 +549,7 @@ def wake(known: KnownMetric, rules: Rules, now: float, result: IngestResult) -> 
     refused counts as rejected, and stays waiting (retried at its next change, as the general path would)."""
     batch = known.batch
     batch.now = now
-    assert known.latest is not None
-    batch.points = ParsedPoints(known.latest)
+    batch.points = StreamPoints(known.streams, known.histogram)
     for point in known.woken:
         stream = known.streams[point]
         refused = None

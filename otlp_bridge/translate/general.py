@@ -254,7 +254,7 @@ class GeneralPath:
         prefix, attributes_key = key[0], _shared_key(key[1])
         targets = self.rules.targets((prefix[1:], attributes_key, batch.extra, ()), batch, index)
         created = _seconds(start) if start else batch.now
-        stream = self.streams[prefix, attributes_key] = Stream(targets, created, batch.now)
+        stream = self.streams[prefix, attributes_key] = Stream(targets, created, batch.now, attributes_key)
         return stream
 
     def _shared_batch(self, batch: Batch) -> Batch:

@@ -72,9 +72,11 @@ class Target:
 
 class Stream:
     """State of one incoming OTLP stream: the last cumulative point and the families it feeds; ``delta`` when its
-    points are deltas (it then lives as long as its sender: ``MetricsTranslator.expire``)."""
+    points are deltas (it then lives as long as its sender: ``MetricsTranslator.expire``). ``attributes``: its
+    points' attribute fields as serialised (the stream table's key; read back only to create a series again)."""
 
     __slots__ = (
+        "attributes",
         "counts",
         "created",
         "delta",
@@ -88,8 +90,9 @@ class Stream:
         "value",
     )
 
-    def __init__(self, targets: Targets, created: float, now: float) -> None:
+    def __init__(self, targets: Targets, created: float, now: float, attributes: bytes = b"") -> None:
         self.targets = targets
+        self.attributes = attributes
         self.created = created
         self.last_seen = now
         self.delta = False
@@ -225,6 +228,12 @@ def refusal(series: Series | DropReason | None) -> Reason | None:
     return Rejection.INVALID if series is None else series
 
 
+@functools.lru_cache(maxsize=4096)
+def shared_time(nanoseconds: int) -> int:
+    """One int object per distinct start or end time: the streams of a gateway's export share theirs."""
+    return nanoseconds
+
+
 @functools.lru_cache(maxsize=1024)
 def shared_bounds(bounds: tuple[float, ...]) -> tuple[float, ...] | None:
     """One tuple per distinct bound set, shared by every stream and series that uses it; None when the bounds are
@@ -287,14 +296,14 @@ class Rules:
                 return self.touch(stream, batch, index)
             full = Increment(value=value)
             increment = full if start != stream.start or value < previous else Increment(value=value - previous)
-            stream.start, stream.state = start, full
+            stream.start, stream.state = shared_time(start), full
         elif temporality is Temporality.DELTA:
             if point.time and point.time <= stream.last_time:
                 return self.touch(stream, batch, index)
             full = increment = Increment(value=value)
         else:  # gauge semantics
             full = increment = Increment(value=value)
-        stream.last_time = point.time or stream.last_time + 1
+        stream.last_time = shared_time(point.time) if point.time else stream.last_time + 1
         return self.apply(stream, increment, full, batch, index)
 
     def histogram_point(
@@ -323,10 +332,10 @@ class Rules:
         increment, interval = full, True  # the increment covers what happened since the previous export
         if temporality is Temporality.CUMULATIVE:
             increment, interval = self._growth(stream, point.start, full)
-            stream.start, stream.state = point.start, full
+            stream.start, stream.state = shared_time(point.start), full
         elif temporality is not Temporality.DELTA:
             return Rejection.INVALID  # histograms need a temporality
-        stream.last_time = point.time or stream.last_time + 1
+        stream.last_time = shared_time(point.time) if point.time else stream.last_time + 1
         extremes = None
         if temporality is Temporality.DELTA and (point.low is not None or point.high is not None):
             extremes = placement.Extremes(finite(point.low), finite(point.high))  # this interval's own

@@ -381,10 +381,13 @@ class Layout(NamedTuple):
     skeleton: struct.Struct
     stride: int
     points: int
-    lanes: struct.Struct | None = None  # histograms: the raw bytes of every count and bucket count (see LANE_BYTES)
-    extremes: tuple[int, ...] = ()  # histograms: the offsets of every point's min and max (-1: not sent)
     # Every point's start and count (a sum's value) as raw 64-bit words: an exact comparison with an earlier export
-    watch: struct.Struct | None = None
+    watch: struct.Struct
+    # ``values`` packed side by side: what ``KnownMetric.latest`` keeps of an export (not its bytes)
+    packed: struct.Struct
+    lanes: struct.Struct | None = None  # histograms: the raw bytes of every count and bucket count (see LANE_BYTES)
+    packed_lanes: struct.Struct | None = None  # histograms: ``lanes`` in ``packed`` bytes
+    extremes: tuple[int, ...] = ()  # histograms: the offsets of every point's min and max (-1: not sent)
 
 
 LANE_BYTES = 8  # a histogram's count and bucket counts are fixed64: side by side they add as lanes of one big int
@@ -411,6 +414,7 @@ def metric_layout(metric_bytes: bytes, histogram: bool) -> Layout | None:
     if codes is None:
         return None
     values_format, skeleton_format, lanes_format, watch_format = ["<"], ["<"], ["<"], ["<"]
+    packed_format, packed_lanes_format = ["<"], ["<"]
     cursor = 0
     for index, (offset, size, code) in enumerate(segments):
         if offset > cursor:
@@ -423,6 +427,9 @@ def metric_layout(metric_bytes: bytes, histogram: bool) -> Layout | None:
         lane = histogram and index % len(codes) in (_COUNT_FIELD, _BUCKETS_FIELD)
         lanes_format.append(f"{size}s" if lane else f"{size}x")
         watch_format.append("Q" if index % len(codes) in (START, COUNT) else f"{size}x")  # (COUNT is VALUE's place)
+        if code != "x":
+            packed_format.append(code)
+            packed_lanes_format.append(f"{size}s" if lane else f"{size}x")
         cursor = offset + size
     if cursor < len(metric_bytes):
         values_format.append(f"{len(metric_bytes) - cursor}x")
@@ -441,7 +448,9 @@ def metric_layout(metric_bytes: bytes, histogram: bool) -> Layout | None:
             if index % width in (_MIN_FIELD, _MAX_FIELD)
         )
     watch = _struct("".join(watch_format))
-    return _shared(Layout(values, skeleton, stride, points, lanes, extremes, watch))
+    packed = _struct("".join(packed_format))
+    packed_lanes = _struct("".join(packed_lanes_format)) if histogram else None
+    return _shared(Layout(values, skeleton, stride, points, watch, packed, lanes, packed_lanes, extremes))
 
 
 @functools.lru_cache(maxsize=4096)
