@@ -16,7 +16,7 @@ import math
 import operator
 import struct
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from opentelemetry.proto.metrics.v1.metrics_pb2 import HistogramDataPoint, NumberDataPoint
@@ -95,7 +95,7 @@ class KnownMetric:
         means: bool = False,
     ) -> None:
         self.layout = layout
-        self.skeleton = hash(layout.skeleton.unpack(raw))
+        self.skeleton = _shared_hash(hash(layout.skeleton.unpack(raw)))
         self.streams = tuple(streams)
         self.batch = batch
         self.cumulative = cumulative
@@ -108,7 +108,7 @@ class KnownMetric:
         self.exports = 0  # taken since the last settle
         self.last_seen = batch.now
         values = layout.values.unpack(raw)
-        self.last_time = int(max(values[wire.TIME :: layout.stride]))
+        self.last_time = shared_time(int(max(values[wire.TIME :: layout.stride])))
         self.starts = tuple(map(shared_time, values[wire.START :: layout.stride]))
         counts = values[wire.COUNT :: layout.stride]
         self.counts = array("d" if isinstance(counts[0], float) else "Q", counts)
@@ -116,8 +116,7 @@ class KnownMetric:
         # changes them (cumulative) or has any (delta) places them as it is taken.
         self.placed = placed
         self.placements: dict[int, Placed] | None = None  # by point: what ``placed`` points placed of the exports taken
-        watched = [entry.point * layout.stride + layout.stride - 1 for entry in placed]
-        self.watched = operator.itemgetter(*watched, watched[0]) if watched else None  # always a tuple
+        self.watched = _watcher(tuple(entry.point * layout.stride + layout.stride - 1 for entry in placed))
         self.overflow = self.watched(values if cumulative else [0] * len(values)) if self.watched else None
         # Per point: the total, the count and the arrival of the latest interval with observations since the last
         # settle (a count of 0: none); cumulative: the sum at each point's latest change, where its next one starts.
@@ -296,6 +295,19 @@ class PlacedPoint(NamedTuple):
 
 
 MEAN_BYTES = 24  # a point's ``KnownMetric.means``: three doubles
+
+
+@functools.lru_cache(maxsize=4096)
+def _shared_hash(skeleton: int) -> int:
+    """One object per skeleton hash: the gateways of a fleet send the same metrics."""
+    return skeleton
+
+
+@functools.lru_cache(maxsize=4096)
+def _watcher(columns: tuple[int, ...]) -> Callable[[Values], tuple[float, ...]] | None:
+    """What reads the +Inf columns of a known histogram's placed points (always a tuple), one per distinct set."""
+    return operator.itemgetter(*columns, columns[0]) if columns else None
+
 
 # A delta histogram's counts and bucket counts are summed as 64-bit lanes of one integer (one addition per export,
 # not one per bucket). Lanes stay apart while every export's count is below LANE_LIMIT and at most
