@@ -499,6 +499,30 @@ class StalledConnections:
 
 CONNECTIONS = web.AppKey("connections", StalledConnections)
 
+# What each socket read of the OTLP listener asks for. asyncio's own (256 KiB) is allocated afresh for every read,
+# above glibc's mmap threshold: that cost a 19 KB export about 30 µs of system time, a tenth of its handling.
+READ_BYTES = 64 * 1024
+
+
+def read_in_small_chunks(server: web.Server) -> None:
+    """Have ``server``'s connections read ``READ_BYTES`` at a time from their first request on (asyncio's selector
+    transports read ``max_size`` bytes; others, such as TLS, are left as they are)."""
+    make_request = server.request_factory
+
+    def request_factory(
+        message: RawRequestMessage,
+        payload: StreamReader,
+        protocol: web.RequestHandler,
+        writer: AbstractStreamWriter,
+        task: asyncio.Task[None],
+    ) -> web.BaseRequest:
+        transport: Any = protocol.transport
+        if getattr(transport, "max_size", READ_BYTES) != READ_BYTES:
+            transport.max_size = READ_BYTES
+        return make_request(message, payload, protocol, writer, task)
+
+    server.request_factory = request_factory
+
 
 def background(
     work: Callable[[web.Application], Coroutine[Any, Any, None]],
@@ -684,6 +708,8 @@ async def running(bridge: Bridge) -> AsyncIterator[tuple[int, int]]:
     for runner in (otlp_runner, metrics_runner):
         assert runner.server is not None  # set up
         runner.app[CONNECTIONS].watch(runner.server)
+    assert otlp_runner.server is not None
+    read_in_small_chunks(otlp_runner.server)
     try:
         otlp_site = web.TCPSite(otlp_runner, config.otlp_listen.host, config.otlp_listen.port, ssl_context=context)
         metrics_site = web.TCPSite(

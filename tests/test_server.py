@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import gzip
 import json
 import os
@@ -32,6 +33,7 @@ from tests.support import (
     decode_status,
     encode_varint,
     find,
+    gauge_request,
     in_process_bridge,
     json_body,
     scrape,
@@ -440,6 +442,35 @@ async def test_keep_alive_connection_serves_many_requests(bridge: RunningBridge)
             result = await post(client, f"{bridge.otlp_url}/v1/metrics", chunks(body, 64), PROTOBUF)
             assert_full_success("metrics", *result, PROTOBUF)
         assert find(await scrape(client, bridge.metrics_url), TOKENS, token_type="input") == 20
+
+
+def otlp_transports(port: int) -> list[asyncio.Transport]:
+    """The bridge's side of the open plain-TCP connections to ``port`` (asyncio's selector transports)."""
+    kind = asyncio.selector_events._SelectorSocketTransport  # type: ignore[attr-defined]
+    return [
+        transport
+        for transport in gc.get_objects()
+        if isinstance(transport, kind)
+        and not transport.is_closing()
+        and (transport.get_extra_info("sockname") or ("", 0))[1] == port
+    ]
+
+
+async def test_otlp_connections_read_in_small_chunks(bridge: RunningBridge) -> None:
+    """From its first request on, an OTLP connection reads ``READ_BYTES`` at a time, not asyncio's 256 KiB afresh
+    every read; a body of many reads still arrives whole."""
+    port = int(bridge.otlp_url.rsplit(":", 1)[1])
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as client:
+        first = tokens_request({"input": 1.0}).SerializeToString()
+        assert_full_success("metrics", *await post(client, f"{bridge.otlp_url}/v1/metrics", first), PROTOBUF)
+        transports = otlp_transports(port)
+        assert len(transports) == 1
+        assert transports[0].max_size == server.READ_BYTES < 256 * 1024  # type: ignore[attr-defined]
+        big = gauge_request("chunked_read", 2_000).SerializeToString()
+        assert len(big) > server.READ_BYTES
+        assert_full_success("metrics", *await post(client, f"{bridge.otlp_url}/v1/metrics", big), PROTOBUF)
+        page = await scrape(client, bridge.metrics_url)
+    assert find(page, "chunked_read_ratio", i="value-0001999") == 1999
 
 
 # -- error paths --------------------------------------------------------------------------------------------------
