@@ -46,16 +46,15 @@ class KnownMetric:
 
     ``streams`` are the streams of its points in order (their state: what the series reflect). ``latest`` holds the
     values of the newest export taken and not yet settled, packed (``Layout.packed``: not the export's bytes; None
-    once settled). Cumulative: ``starts``
-    and ``counts`` (the value of a sum, the count of a histogram) of every point tell a restart or a reset (a new
-    start, or a count that went down) from growth. Delta: ``pending`` sums the values of the exports not yet settled
-    (a histogram's counts and bucket counts as lanes of one integer: ``_lane_values``) and ``last_time`` is the newest
-    end time (an export that is not newer is a resend and goes the general way). A metric that feeds APPROX gauges
-    (``Value.MEAN``: the mean of the latest export interval, not of every export since the last read) keeps
-    ``means``: per point, the total, the count and the arrival (``otlp_bridge.store.arrival``) of the latest interval
-    with observations (cumulative: from ``sums``, the sum at each point's latest change). A change to a ``waiting``
-    point (whose APPROX gauge has no value yet) is ``woken``: the translator creates the gauge's series before it
-    settles, and answers for a refusal in the request.
+    once settled). Cumulative: ``starts`` and ``counts`` (the value of a sum, the count of a histogram) of every
+    point tell a restart or a reset (a new start, or a count that went down) from growth. Delta: ``pending`` sums
+    the values of the exports not yet settled (a histogram's counts and bucket counts as lanes of one integer:
+    ``_lane_values``) and ``last_time`` is the newest end time (an export that is not newer is a resend and goes the
+    general way). A metric that feeds APPROX gauges (``Value.MEAN``: the mean of the latest export interval, not of
+    every export since the last read) keeps ``means``: per point, the total, the count and the arrival
+    (``otlp_bridge.store.arrival``) of the latest interval with observations (cumulative: from ``sums``, the sum at
+    each point's latest change). A change to a ``waiting`` point (whose APPROX gauge has no value yet) is ``woken``:
+    the translator creates the gauge's series before it settles, and answers for a refusal in the request.
     """
 
     __slots__ = (
