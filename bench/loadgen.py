@@ -5,10 +5,11 @@ Run by the harness in its own process (pinned to the other core), one per measur
     python -m bench.loadgen --url http://127.0.0.1:4318/v1/metrics --spec '{"gateways": 8, ...}' \
         --warmup-intervals 2 --requests 2000 --duration 10 --concurrency 4 --out result.json
 
-Each of ``--concurrency`` workers owns a fixed subset of the gateways and keeps one keep-alive connection (the raw
-asyncio transport of ``bench/httpclient.py``: a tenth of a general client's CPU per request, so the client is not
-what a saturating run measures), so every gateway's exports arrive in order (cumulative points never go backwards). The first ``--warmup-intervals`` rounds
-(every gateway's first full snapshot creates its streams and series) are sent before the clock starts. Bodies are
+Each of ``--concurrency`` workers owns a fixed subset of the gateways and keeps one keep-alive connection, so every
+gateway's exports arrive in order (cumulative points never go backwards). The connections are the raw asyncio
+transport of ``bench/httpclient.py`` (far less CPU per request than a general client, so that the client is not what
+a saturating run measures). The first ``--warmup-intervals`` rounds (every gateway's first full snapshot creates its
+streams and series) are sent before the clock starts. Bodies are
 generated on the fly (``--pregenerate K`` instead cycles K pre-made exports per gateway: for receivers that do not
 interpret the data, so the client is never the bottleneck). ``--rate`` paces a single sender instead of saturating.
 

@@ -10,6 +10,7 @@ import itertools
 import json
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +22,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 
-from bench import loadgen
+from bench import loadgen, procs
 from bench.fleet import FleetSpec
+from bench.harness import client_bound
 from bench.httpclient import Answer, Connection, HttpError, ResponseReader
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 5\r\n\r\nhello"
@@ -281,3 +283,22 @@ async def test_the_load_client_counts_a_refused_connection_as_an_error() -> None
     assert result["requests"] == 0
     assert result["errors"] == {"ConnectionRefusedError": 3}
     assert result["warmup"]["errors"] == {"ConnectionRefusedError": 2}
+
+
+async def test_the_floor_server_reads_the_body_and_answers_an_empty_export_response(tmp_path: Path) -> None:
+    with procs.floor(procs.Cores(None, None), tmp_path) as server:
+        connection = Connection(server.otlp_url, loadgen.HEADERS)
+        for body in (b"", b"not even protobuf", b"x" * 3_000_000):
+            answer = await connection.post(body)
+            assert answer.status == 200
+            assert ExportMetricsServiceResponse.FromString(answer.body) == ExportMetricsServiceResponse()
+        connection.close()
+        assert connection.connects == 1
+
+
+@pytest.mark.parametrize(("share", "warned"), [(0.0, False), (0.5, False), (0.9, False), (0.91, True), (1.02, True)])
+def test_a_figure_is_flagged_as_the_clients_when_the_client_used_its_core(share: float, warned: bool) -> None:
+    warning = client_bound({"client_cpu_share": share})
+    assert bool(warning) == warned
+    if warned:
+        assert f"{share * 100:.0f} %" in warning
