@@ -14,8 +14,9 @@ it is found once (with marker values at each field's offset) and kept as one ``s
 between the fields as ``s`` arguments and every field a point can grow (and every export time) as a ``Q`` or ``d``
 argument. A gateway keeps its own argument list (its resource bytes, its values), grows the values in it, and a body
 is one ``pack`` of it: about 9 µs at 10 % changed, 19 µs when every point changes, so that the load client spends its
-core on the requests. ``per_request`` > 1 sends several gateways in one request (their ``ResourceMetrics`` concatenated, which
-protobuf reads as one message with every resource). The same ``FleetSpec`` always produces the same bytes.
+core on the requests. ``per_request`` > 1 sends several gateways in one request (their ``ResourceMetrics``
+concatenated, which protobuf reads as one message with every resource). The same ``FleetSpec`` always produces the
+same bytes.
 """
 
 from __future__ import annotations
