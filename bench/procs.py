@@ -259,10 +259,11 @@ def naive(cores: Cores, workdir: Path, extra: Sequence[str] = ()) -> Iterator[Se
 
 
 @contextlib.contextmanager
-def floor(cores: Cores, workdir: Path) -> Iterator[Server]:
+def floor(cores: Cores, workdir: Path, extra: Sequence[str] = ()) -> Iterator[Server]:
     """``bench/floor_server.py``, the do-nothing aiohttp receiver, pinned to the server core."""
     otlp = free_port()
-    command = cores.server_command([sys.executable, "-m", "bench.floor_server", "--otlp-listen", f"{LOOPBACK}:{otlp}"])
+    command = [sys.executable, "-m", "bench.floor_server", "--otlp-listen", f"{LOOPBACK}:{otlp}", *extra]
+    command = cores.server_command(command)
     url = f"http://{LOOPBACK}:{otlp}/v1/metrics"
     with _server("floor", command, url, None, lambda: tcp_open(otlp), workdir) as server:
         yield server

@@ -285,8 +285,11 @@ async def test_the_load_client_counts_a_refused_connection_as_an_error() -> None
     assert result["warmup"]["errors"] == {"ConnectionRefusedError": 2}
 
 
-async def test_the_floor_server_reads_the_body_and_answers_an_empty_export_response(tmp_path: Path) -> None:
-    with procs.floor(procs.Cores(None, None), tmp_path) as server:
+@pytest.mark.parametrize("extra", [(), ("--read-bytes", "1000")])
+async def test_the_floor_server_reads_the_body_and_answers_an_empty_export_response(
+    tmp_path: Path, extra: tuple[str, ...]
+) -> None:
+    with procs.floor(procs.Cores(None, None), tmp_path, extra) as server:
         connection = Connection(server.otlp_url, loadgen.HEADERS)
         for body in (b"", b"not even protobuf", b"x" * 3_000_000):
             answer = await connection.post(body)
