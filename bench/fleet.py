@@ -10,10 +10,13 @@ unchanged except the export time.
 
 Every numeric field of an OTLP Sum or Histogram point is fixed-width on the wire (``fixed64``/``double``, packed
 ``fixed64`` buckets), and the resource values have fixed widths here, so every gateway's body has the same layout:
-it is built once (with marker values to find each field's offset), copied per gateway, and grown by patching the
-fields in place; a body is that buffer with the export time patched in (a few µs, so the load client is never the
-bottleneck). ``per_request`` > 1 sends several gateways in one request (their ``ResourceMetrics`` concatenated, which
-protobuf reads as one message with every resource). The same ``FleetSpec`` always produces the same bytes.
+it is found once (with marker values at each field's offset) and kept as one ``struct`` format, the constant bytes
+between the fields as ``s`` arguments and every field a point can grow (and every export time) as a ``Q`` or ``d``
+argument. A gateway keeps its own argument list (its resource bytes, its values), grows the values in it, and a body
+is one ``pack`` of it: about 9 µs at 10 % changed, 19 µs when every point changes, so that the load client spends its
+core on the requests. ``per_request`` > 1 sends several gateways in one request (their ``ResourceMetrics``
+concatenated, which protobuf reads as one message with every resource). The same ``FleetSpec`` always produces the
+same bytes.
 """
 
 from __future__ import annotations
@@ -69,20 +72,28 @@ def is_fleet_spec(text: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _Point:
-    """Where a point's fields are in the body, and how it grows."""
+    """Where a point's fields are (offsets in the body, then indexes in the layout's arguments), and how it grows."""
 
     histogram: bool
-    value: int  # offset of as_double (sum) or of sum (histogram)
-    count: int = 0  # offset of count (histogram)
-    buckets: tuple[int, ...] = ()  # offsets of the occupied buckets
+    value: int  # as_double (sum) or sum (histogram)
+    count: int = 0  # count (histogram)
+    buckets: tuple[int, ...] = ()  # the occupied buckets
     observations: tuple[float, ...] = ()  # a value inside each of those buckets, within the point's min/max
     step: float = 1.0  # counter step
 
 
 @dataclass(frozen=True, slots=True)
 class FleetTemplate:
-    body: bytes  # gateway 0's first export, time placeholder in place
-    points: tuple[_Point, ...]
+    """Gateway 0's first export as one ``struct`` layout: the bytes between the patched fields are ``s`` arguments,
+    every field a point can grow (and every export time) a ``Q`` or ``d`` argument, so a body is one ``pack``."""
+
+    body: bytes
+    layout: struct.Struct
+    args: tuple[bytes | int | float, ...]  # the layout's arguments for ``body``
+    resource_segments: tuple[tuple[int, int, int], ...]  # (argument index, start, end) of the bytes that hold the
+    # resource values (each gateway its own), the other constant bytes are every gateway's
+    times: tuple[int, ...]  # argument indexes of the points' time_unix_nano
+    points: tuple[_Point, ...]  # with argument indexes
     resource_offsets: tuple[int, int, int]  # offsets of host.name, host.id and process.pid values
     metrics: int
 
@@ -180,11 +191,57 @@ def fleet_template() -> FleetTemplate:
     host_id = bytes(marked).find(_host_id(0))
     pid = bytes(marked).find(b"\x18" + _varint3(_pid(0))) + 1  # AnyValue.int_value is field 3, varint
     metrics = sum(len(sm.metrics) for sm in resource_metrics.scope_metrics)
-    return FleetTemplate(bytes(marked), tuple(points), (name, host_id, pid), metrics)
+    return _layout(bytes(marked), points, (name, host_id, pid), metrics)
+
+
+def _layout(body: bytes, points: list[_Point], resource: tuple[int, int, int], metrics: int) -> FleetTemplate:
+    """The template as one ``struct`` layout over every field a point grows and every export time."""
+    doubles = {point.value for point in points}
+    fields = doubles | {point.count for point in points if point.histogram}
+    fields |= {bucket for point in points for bucket in point.buckets}
+    mark, times = _stamp(TIME_MARK), set()
+    offset = body.find(mark)
+    while offset >= 0:
+        times.add(offset)
+        offset = body.find(mark, offset + 1)
+    fields |= times
+    codes = ["<"]
+    args: list[bytes | int | float] = []
+    segments: list[tuple[int, int, int]] = []
+    index: dict[int, int] = {}  # a field's offset: its argument's index
+    position = 0
+    for offset in sorted(fields):
+        segments.append((len(args), position, offset))
+        codes.append(f"{offset - position}s")
+        args.append(body[position:offset])
+        index[offset] = len(args)
+        code = _F64 if offset in doubles else _U64
+        codes.append("d" if offset in doubles else "Q")
+        args.append(code.unpack_from(body, offset)[0])
+        position = offset + 8
+    segments.append((len(args), position, len(body)))
+    codes.append(f"{len(body) - position}s")
+    args.append(body[position:])
+    layout = struct.Struct("".join(codes))
+    if layout.pack(*args) != body:
+        msg = "the fleet template's layout does not reproduce its body"
+        raise AssertionError(msg)
+    indexed = tuple(
+        dataclasses.replace(
+            point,
+            value=index[point.value],
+            count=index[point.count] if point.histogram else 0,
+            buckets=tuple(index[bucket] for bucket in point.buckets),
+        )
+        for point in points
+    )
+    timed = tuple(index[offset] for offset in sorted(times))
+    own = tuple(segment for segment in segments if any(segment[1] <= offset < segment[2] for offset in resource))
+    return FleetTemplate(body, layout, tuple(args), own, timed, indexed, resource, metrics)
 
 
 class FleetGateway:
-    """One cloned gateway: its body (values in place), grown before each export after the first."""
+    """One cloned gateway: its layout's arguments (values in place), grown before each export after the first."""
 
     def __init__(self, index: int, spec: FleetSpec, template: FleetTemplate) -> None:
         self.index = index
@@ -194,34 +251,40 @@ class FleetGateway:
         self.interval_ns = round(spec.interval_seconds * 1e9)
         self.points = len(template.points)
         self.changed = max(1, round(self.points * spec.change_fraction))
-        body = self.body = bytearray(template.body)
+        body = bytearray(template.body)
         name, host_id, pid = template.resource_offsets
         body[name : name + 9] = _host_name(index)
         body[host_id : host_id + 32] = _host_id(index)
         body[pid : pid + 3] = _varint3(_pid(index))
+        self.args: list[Any] = list(template.args)  # bytes between the fields, then each field's value
+        for arg, start, end in template.resource_segments:
+            self.args[arg] = bytes(body[start:end])
 
     def _grow(self, point: _Point) -> None:
-        body = self.body
+        args = self.args
         if not point.histogram:
-            _F64.pack_into(body, point.value, _F64.unpack_from(body, point.value)[0] + point.step)
+            args[point.value] += point.step
             return
-        which = self.rng.randrange(len(point.buckets)) if len(point.buckets) > 1 else 0
-        bucket = point.buckets[which]
-        _U64.pack_into(body, bucket, _U64.unpack_from(body, bucket)[0] + 1)
-        _U64.pack_into(body, point.count, _U64.unpack_from(body, point.count)[0] + 1)
-        observation = point.observations[which] if point.observations else 0.0
-        _F64.pack_into(body, point.value, _F64.unpack_from(body, point.value)[0] + observation)
+        which = int(self.rng.random() * len(point.buckets))
+        args[point.buckets[which]] += 1
+        args[point.count] += 1
+        args[point.value] += point.observations[which]
 
     def next_body(self) -> bytes:
         """This gateway's next export (interval 0 is the captured export itself)."""
         interval = self.interval
         self.interval += 1
+        template = self.template
         if interval:
-            points = self.template.points
+            points = template.points
             every = self.changed >= len(points)
             for index in range(len(points)) if every else self.rng.sample(range(len(points)), self.changed):
                 self._grow(points[index])
-        return bytes(self.body).replace(_stamp(TIME_MARK), _stamp(BASE_TIME_NS + interval * self.interval_ns))
+        args = self.args
+        stamp = BASE_TIME_NS + interval * self.interval_ns
+        for index in template.times:
+            args[index] = stamp
+        return template.layout.pack(*args)
 
     def skip(self, intervals: int) -> None:
         for _ in range(intervals):
@@ -229,7 +292,7 @@ class FleetGateway:
 
     def counter_total(self) -> float:
         """The sum of this gateway's counter points as last sent (what its share of the counters must add up to)."""
-        return math.fsum(_F64.unpack_from(self.body, p.value)[0] for p in self.template.points if not p.histogram)
+        return math.fsum(float(self.args[p.value]) for p in self.template.points if not p.histogram)
 
 
 class Sender:

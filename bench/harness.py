@@ -210,6 +210,23 @@ def contention(result: dict[str, Any]) -> str:
     return "; ".join(warnings)
 
 
+CLIENT_BOUND = 0.90  # the load client's CPU share above which a saturating figure is the client's
+
+
+def client_bound(result: dict[str, Any]) -> str:
+    """A warning when the load client used nearly all of its core: the figure is then the client's ceiling."""
+    share = result.get("client_cpu_share") or 0.0
+    if share <= CLIENT_BOUND:
+        return ""
+    return f"⚠ the load client used {share * 100:.0f} % of its core: this figure is the client's, not the server's"
+
+
+def warn_client_bound(result: dict[str, Any]) -> None:
+    """Log the client-bound warning on a line of its own, when there is one."""
+    if warning := client_bound(result):
+        log(f"    {warning}")
+
+
 def summary(result: dict[str, Any]) -> str:
     latency = result["latency"]
     share = result.get("server_cpu_share")

@@ -169,7 +169,7 @@ async def handle_health(request: web.Request) -> web.Response:
     return web.Response(text="ok\n")
 
 
-def _address(text: str) -> tuple[str, int]:
+def address(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     return host, int(port)
 
@@ -204,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--metrics-listen", default="127.0.0.1:9464", metavar="HOST:PORT")
     parser.add_argument("--no-gateway-label", action="store_true", help="no gateway label: like gateways share series")
     args = parser.parse_args(argv)
-    asyncio.run(serve(_address(args.otlp_listen), _address(args.metrics_listen), not args.no_gateway_label))
+    asyncio.run(serve(address(args.otlp_listen), address(args.metrics_listen), not args.no_gateway_label))
     return 0
 
 

@@ -1,5 +1,5 @@
-"""Processes the harness starts: the bridge, the naive bridge and rotel on the server core; load clients, the
-scraper and py-spy on the client core. Loopback only; every process is stopped in ``finally``."""
+"""Processes the harness starts: the bridge, the naive bridge, the aiohttp floor and rotel on the server core; load
+clients, the scraper and py-spy on the client core. Loopback only; every process is stopped in ``finally``."""
 
 from __future__ import annotations
 
@@ -255,6 +255,17 @@ def naive(cores: Cores, workdir: Path, extra: Sequence[str] = ()) -> Iterator[Se
         lambda: http_ok(f"{metrics_url}/healthz") and tcp_open(otlp),
         workdir,
     ) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def floor(cores: Cores, workdir: Path, extra: Sequence[str] = ()) -> Iterator[Server]:
+    """``bench/floor_server.py``, the do-nothing aiohttp receiver, pinned to the server core."""
+    otlp = free_port()
+    command = [sys.executable, "-m", "bench.floor_server", "--otlp-listen", f"{LOOPBACK}:{otlp}", *extra]
+    command = cores.server_command(command)
+    url = f"http://{LOOPBACK}:{otlp}/v1/metrics"
+    with _server("floor", command, url, None, lambda: tcp_open(otlp), workdir) as server:
         yield server
 
 

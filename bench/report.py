@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench.harness import TEMPORALITIES, contention, get_path
+from bench.harness import TEMPORALITIES, client_bound, contention, get_path
 from bench.parts.fleet import FLEET_PROFILES, FLEET_SCRAPE_VARIANTS
 from bench.parts.ingest import INGEST_SCRAPE_INTERVAL, SUM_FAMILIES
 from bench.parts.profile import PROFILE_SCENARIOS
@@ -483,6 +483,9 @@ def _fleet_rows(results: dict[str, Any], goal: Goals) -> list[Row]:
         return []
     rows: list[Row] = []
     gateways = fleet["gateways"]
+    floor = fleet.get("floor")
+    if isinstance(floor, dict):
+        rows.append(_fleet_floor_row(floor, fleet, gateways))
     for profile in FLEET_PROFILES:
         data = fleet.get(profile)
         if isinstance(data, dict):
@@ -504,6 +507,30 @@ def _fleet_rows(results: dict[str, Any], goal: Goals) -> list[Row]:
     return rows
 
 
+def _warnings(result: dict[str, Any]) -> str:
+    return "".join(f"; {text}" for text in (contention(result), client_bound(result)) if text)
+
+
+def _fleet_floor_row(floor: dict[str, Any], fleet: dict[str, Any], gateways: int) -> Row:
+    """The do-nothing aiohttp receiver on the fleet's bodies, as a multiple of each profile's naive bridge."""
+    ratios = [
+        f"{_times(_ratio(floor['requests_per_second'], get_path(fleet, p, 'naive', 'requests_per_second')), 'naive')} "
+        f"({p})"
+        for p in FLEET_PROFILES
+        if isinstance(fleet.get(p), dict)
+    ]
+    return Row(
+        "fleet",
+        f"aiohttp floor (reads the body, answers), {gateways:,} gateways",
+        f"{floor['requests_per_second']:,.0f} exports/s",
+        ", ".join(ratios)
+        + (": the most any aiohttp bridge can be on these bodies; " if ratios else "")
+        + f"server CPU {(floor.get('server_cpu_share') or math.nan) * 100:.0f} %, client CPU "
+        f"{floor['client_cpu_share'] * 100:.0f} %" + _warnings(floor),
+        number=floor["requests_per_second"],
+    )
+
+
 def _per_cpu_second(result: dict[str, Any]) -> float | None:
     """Points per second of the server's own CPU time: less sensitive than wall time to other load on its core."""
     return _ratio(result["points_per_second"], result.get("server_cpu_share"))
@@ -513,6 +540,8 @@ def _fleet_profile_rows(data: dict[str, Any], profile: str, gateways: int, goal:
     bridge, naive = data["bridge"], data["naive"]
     ratio = _ratio(bridge["points_per_second"], naive["points_per_second"])
     cpu_ratio = _ratio(_per_cpu_second(bridge), _per_cpu_second(naive))
+    share = data.get("bridge_share_of_floor")
+    share = share if isinstance(share, float) and math.isfinite(share) else None
     target = GOAL_FLEET_VS_NAIVE[profile]
     rows = [
         Row(
@@ -521,8 +550,7 @@ def _fleet_profile_rows(data: dict[str, Any], profile: str, gateways: int, goal:
             f"{bridge['points_per_second']:,.0f} pts/s",
             f"{bridge['requests_per_second']:,.0f} exports/s; server CPU "
             f"{(bridge.get('server_cpu_share') or math.nan) * 100:.0f} % ({_per_cpu_second(bridge) or math.nan:,.0f} "
-            f"pts per CPU-second), client CPU {bridge['client_cpu_share'] * 100:.0f} %"
-            + (f"; {contention(bridge)}" if contention(bridge) else ""),
+            f"pts per CPU-second), client CPU {bridge['client_cpu_share'] * 100:.0f} %" + _warnings(bridge),
             number=bridge["points_per_second"],
         ),
         Row(
@@ -532,14 +560,21 @@ def _fleet_profile_rows(data: dict[str, Any], profile: str, gateways: int, goal:
             f"{naive['requests_per_second']:,.0f} exports/s; ack p50 {naive['latency']['p50_ms']:.1f} / p99 "
             f"{naive['latency']['p99_ms']:.1f} ms; server CPU "
             f"{(naive.get('server_cpu_share') or math.nan) * 100:.0f} % ({_per_cpu_second(naive) or math.nan:,.0f} "
-            "pts per CPU-second)" + (f"; {contention(naive)}" if contention(naive) else ""),
+            f"pts per CPU-second), client CPU {naive['client_cpu_share'] * 100:.0f} %" + _warnings(naive),
             number=naive["points_per_second"],
         ),
         Row(
             "fleet",
             f"bridge / naive, {profile} changed",
             f"{ratio:.2f}×" if ratio is not None else "",
-            f"per server CPU-second {cpu_ratio:.2f}×" if cpu_ratio is not None else "",
+            "; ".join(
+                text
+                for text in (
+                    f"per server CPU-second {cpu_ratio:.2f}×" if cpu_ratio is not None else "",
+                    f"the bridge at {share * 100:.0f} % of the aiohttp floor" if share is not None else "",
+                )
+                if text
+            ),
             goal=f"≥ {target:g}×",
             status=goal(f"fleet ≥ {target:g}× naive ({profile})", ratio, f"≥ {target:g}", lambda v: v >= target),
             number=ratio,

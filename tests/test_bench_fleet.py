@@ -90,3 +90,17 @@ def test_the_naive_baseline_shares_series_across_cloned_gateways() -> None:
             if family.type == "counter" and sample.name.endswith("_total"):
                 counters += sample.value
     assert math.isclose(counters, math.fsum(sender.counter_total() for sender in fleet.gateways))
+
+
+def test_equal_specs_generate_equal_bytes_and_first_exports_differ_only_in_the_resource() -> None:
+    spec = FleetSpec(gateways=3, change_fraction=0.5)
+    first, second = Fleet(spec), Fleet(spec)
+    bodies = [sender.next_body() for sender in first.gateways]
+    assert bodies == [sender.next_body() for sender in second.gateways]
+    name, host_id, pid = first.template.resource_offsets
+    resource = {*range(name, name + 9), *range(host_id, host_id + 32), *range(pid, pid + 3)}
+    differing = {index for index in range(len(bodies[0])) if len({body[index] for body in bodies}) > 1}
+    assert differing
+    assert differing <= resource
+    for _ in range(3):
+        assert [sender.next_body() for sender in first.gateways] == [sender.next_body() for sender in second.gateways]

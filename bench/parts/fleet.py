@@ -1,5 +1,6 @@
 """``fleet``: thousands of small real-sized exports, one gateway each (``bench/fleet.py``): throughput and ack latency
-at saturation next to the naive bridge, RSS per gateway, and what back-to-back scrapes add to the acks."""
+at saturation next to the naive bridge and the aiohttp floor (a receiver that does nothing), RSS per gateway, and
+what back-to-back scrapes add to the acks."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from bench import procs
 from bench.fleet import Fleet, FleetSpec
-from bench.harness import SOURCE_LABEL_ARGS, Context, get_path, loadgen, log, summary
+from bench.harness import SOURCE_LABEL_ARGS, Context, get_path, loadgen, log, summary, warn_client_bound
 from bench.parts.ingest import INGEST_SCRAPE_INTERVAL, check_counters
 from bench.parts.scrape import scraped_exports
 from bench.procs import Server
@@ -25,6 +26,7 @@ SCRAPE_PER_REQUEST = 16
 SCRAPE_RATE = 50.0
 SCRAPE_SERIES = 90_000
 FLEET_SCRAPE_VARIANTS = ("none", "gzip", "plain")
+FLOOR_PREGENERATE = 2  # the floor reads no value: the client cycles 2 pre-made exports per gateway, its cheapest load
 
 
 def _rss_per_gateway(ctx: Context, server: Server, spec: FleetSpec) -> dict[str, Any]:
@@ -52,7 +54,7 @@ def _rss_per_gateway(ctx: Context, server: Server, spec: FleetSpec) -> dict[str,
     }
 
 
-def _saturate(ctx: Context, server: Server, spec: FleetSpec, scraped: bool) -> dict[str, Any]:
+def _saturate(ctx: Context, server: Server, spec: FleetSpec, scraped: bool, pregenerate: int = 0) -> dict[str, Any]:
     """Saturating load after the RSS rounds (the gateways continue where they were), scraped every few seconds
     like the ``ingest`` part's bridge when ``scraped``."""
     seconds = ctx.settings.ingest_seconds
@@ -65,12 +67,24 @@ def _saturate(ctx: Context, server: Server, spec: FleetSpec, scraped: bool) -> d
             scraper_args += ["--duration", str(seconds + 300), "--out", str(scrape_out)]
             command = procs.python_module(ctx.cores, "bench.scraper", scraper_args)
             stack.enter_context(procs.background(command, ctx.workdir / "fleet-scraper.log"))
-        result = loadgen(ctx, server, spec, seconds=seconds, requests=requests, warmup=0, skip=FLEET_ROUNDS)
+        result = loadgen(
+            ctx, server, spec, seconds=seconds, requests=requests, warmup=0, skip=FLEET_ROUNDS, pregenerate=pregenerate
+        )
     result["scrapes"] = json.loads(scrape_out.read_text()) if scraped and scrape_out.exists() else None
     return result
 
 
-def _profile(ctx: Context, spec: FleetSpec) -> dict[str, Any]:
+def _floor(ctx: Context, spec: FleetSpec) -> dict[str, Any]:
+    """The do-nothing aiohttp receiver (``bench/floor_server.py``) saturated with the fleet's bodies: the most exports/s
+    any aiohttp-based bridge could reach on its core, whatever its translation costs."""
+    with procs.floor(ctx.cores, ctx.workdir) as server:
+        result = _saturate(ctx, server, spec, scraped=False, pregenerate=FLOOR_PREGENERATE)
+    log(f"  aiohttp floor (reads the body, answers): {summary(result)}; {result['requests_per_second']:,.0f} exports/s")
+    warn_client_bound(result)
+    return result
+
+
+def _profile(ctx: Context, spec: FleetSpec, floor: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"change_fraction": spec.change_fraction}
     with procs.bridge(ctx.cores, ctx.workdir) as server:
         out["bridge_rss"] = _rss_per_gateway(ctx, server, spec)
@@ -81,18 +95,30 @@ def _profile(ctx: Context, spec: FleetSpec) -> dict[str, Any]:
     with procs.naive(ctx.cores, ctx.workdir, NAIVE_SHARED) as server:
         out["naive_rss"] = _rss_per_gateway(ctx, server, spec)
         out["naive"] = naive = _saturate(ctx, server, spec, scraped=False)
-    ratio = bridge["points_per_second"] / naive["points_per_second"] if naive["points_per_second"] else math.nan
+    ratio = _ratio(bridge["requests_per_second"], naive["requests_per_second"])
+    out["floor_vs_naive"] = floor_ratio = _ratio(floor["requests_per_second"], naive["requests_per_second"])
+    out["bridge_share_of_floor"] = share = _ratio(bridge["requests_per_second"], floor["requests_per_second"])
     log(
         f"  bridge: {summary(bridge)}; {bridge['requests_per_second']:,.0f} exports/s; counters "
         f"{'add up' if bridge['counters']['match'] else 'DO NOT add up'}"
     )
+    warn_client_bound(bridge)
     log(f"  naive:  {summary(naive)}; {naive['requests_per_second']:,.0f} exports/s; bridge / naive {ratio:.2f}×")
+    warn_client_bound(naive)
+    log(
+        f"  aiohttp floor / naive {floor_ratio:.2f}× (the most any aiohttp bridge can be on these bodies); "
+        f"the bridge reaches {share * 100:.0f} % of the floor"
+    )
     log(
         f"  RSS per gateway after {FLEET_ROUNDS} exports each, shared series ({out['bridge_series']:,} lines): "
         f"bridge {out['bridge_rss']['bytes_per_gateway'] / 1024:.1f} KiB, "
         f"naive {out['naive_rss']['bytes_per_gateway'] / 1024:.1f} KiB"
     )
     return out
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else math.nan
 
 
 def _scrape_session(ctx: Context) -> dict[str, Any]:
@@ -136,9 +162,10 @@ def _lines_per_gateway() -> int:
 def part_fleet(ctx: Context) -> dict[str, Any]:
     gateways = ctx.settings.fleet_gateways
     out: dict[str, Any] = {"gateways": gateways, "describe": Fleet(FleetSpec(gateways=1)).describe()}
+    out["floor"] = floor = _floor(ctx, FleetSpec(gateways=gateways, change_fraction=1.0))
     for name, fraction in FLEET_PROFILES.items():
         log(f"  {gateways:,} gateways, {name} changed per export:")
-        out[name] = _profile(ctx, FleetSpec(gateways=gateways, change_fraction=fraction))
+        out[name] = _profile(ctx, FleetSpec(gateways=gateways, change_fraction=fraction), floor)
     with procs.bridge(ctx.cores, ctx.workdir, SOURCE_LABEL_ARGS) as server:
         out["per_gateway_rss"] = rss = _rss_per_gateway(ctx, server, FleetSpec(gateways=gateways))
     log(f"  RSS per gateway with per-gateway series (--source-label): {rss['bytes_per_gateway'] / 1024:.1f} KiB")

@@ -17,6 +17,7 @@ from bench.harness import (
     loadgen,
     log,
     summary,
+    warn_client_bound,
 )
 from bench.procs import Server
 
@@ -77,6 +78,7 @@ def part_ingest(ctx: Context) -> dict[str, Any]:
             result["rss_bytes"] = procs.rss_bytes(server.pid)
             result["counters"] = check_counters(server, result.get("counter_total"))
             log(f"  bridge {temporality}: {summary(result)}")
+            warn_client_bound(result)
             log(f"  counter check: {result['counters']}")
             if temporality == "cumulative" and "idle" in ctx.parts:
                 ctx.results["idle"] = idle = _idle(server, settings.idle_seconds)
@@ -126,6 +128,7 @@ def part_naive(ctx: Context) -> dict[str, Any]:
                 warmup=settings.warmup_intervals,
             )
         log(f"  naive {temporality}: {summary(result)}")
+        warn_client_bound(result)
         out[temporality] = result
     return out
 
@@ -151,5 +154,6 @@ def part_rotel(ctx: Context) -> dict[str, Any]:
                 pregenerate=4,
             )
         log(f"  rotel {temporality}: {summary(result)}")
+        warn_client_bound(result)
         out[temporality] = result
     return out
