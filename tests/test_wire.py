@@ -222,12 +222,35 @@ def test_a_histogram_layout_reads_what_upb_reads(
     assert list(struct.unpack(f"<{len(lanes) // 8}Q", lanes)) == [
         number for p in metric.histogram.data_points for number in (p.count, *p.bucket_counts)
     ]
+    packed = layout.packed.pack(*values)  # what a known metric keeps of an export: its values, and so its lanes
+    assert layout.packed.unpack(packed) == values and len(packed) == 8 * len(values)
+    assert layout.packed_lanes is not None and b"".join(layout.packed_lanes.unpack(packed)) == lanes
     twin = metrics_pb2.Metric()
     twin.CopyFrom(metric)
     for point in twin.histogram.data_points:
         if point.HasField("min"):
             point.min, point.max = point.min - 1, point.max + 1
     assert layout.skeleton.unpack(twin.SerializeToString()) == layout.skeleton.unpack(metric.SerializeToString())
+
+
+def _sum_with_attribute(value: str) -> bytes:
+    metric = metrics_pb2.Metric(name="m")
+    point = metric.sum.data_points.add(start_time_unix_nano=1, time_unix_nano=2, as_double=1.0)
+    point.attributes.extend(_key_values([("lane", AnyValue(string_value=value))]))
+    return metric.SerializeToString()
+
+
+def test_like_metrics_share_one_layout_while_it_is_used() -> None:
+    """Metrics of the same formats share one ``Layout`` however many other layouts pass meanwhile (a fleet whose
+    gateways send lanes of many lengths); a layout no metric holds any more is not kept."""
+    first = wire.metric_layout(_sum_with_attribute("a"), histogram=False)
+    others = [wire.metric_layout(_sum_with_attribute("b" * length), histogram=False) for length in range(2, 6000)]
+    assert len({id(layout) for layout in others}) == len(others)
+    assert wire.metric_layout(_sum_with_attribute("z"), histogram=False) is first  # same length, same formats
+    assert wire.metric_layout(_sum_with_attribute("zz"), histogram=False) is others[0]
+    held = len(wire._LAYOUTS)
+    del others
+    assert len(wire._LAYOUTS) <= held - 5998
 
 
 def test_points_without_the_plain_shape_have_no_layout() -> None:

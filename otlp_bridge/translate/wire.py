@@ -12,9 +12,11 @@ one exception, ``first_metric_start``, reads a request before it is decoded and 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import operator
 import struct
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple
 
@@ -366,7 +368,8 @@ def _histogram_point_any(data: bytes) -> HistogramPoint:
     return HistogramPoint(start, time, count, total, counts, bounds, b"".join(key_parts), flags, low, high)
 
 
-class Layout(NamedTuple):
+@dataclasses.dataclass(frozen=True, slots=True, weakref_slot=True)
+class Layout:
     """Where the values of a serialised metric lie, so that the next export of the same streams is read with two
     ``struct`` calls instead of a walk.
 
@@ -388,6 +391,21 @@ class Layout(NamedTuple):
     lanes: struct.Struct | None = None  # histograms: the raw bytes of every count and bucket count (see LANE_BYTES)
     packed_lanes: struct.Struct | None = None  # histograms: ``lanes`` in ``packed`` bytes
     extremes: tuple[int, ...] = ()  # histograms: the offsets of every point's min and max (-1: not sent)
+
+    def identity(self) -> tuple[object, ...]:
+        """Its formats and shape, in ``_layout``'s order."""
+        lanes, packed_lanes = self.lanes, self.packed_lanes
+        return (
+            self.values.format,
+            self.skeleton.format,
+            self.watch.format,
+            self.packed.format,
+            lanes.format if lanes is not None else None,
+            packed_lanes.format if packed_lanes is not None else None,
+            self.stride,
+            self.points,
+            self.extremes,
+        )
 
 
 LANE_BYTES = 8  # a histogram's count and bucket counts are fixed64: side by side they add as lanes of one big int
@@ -435,10 +453,7 @@ def metric_layout(metric_bytes: bytes, histogram: bool) -> Layout | None:
         values_format.append(f"{len(metric_bytes) - cursor}x")
         skeleton_format.append(f"{len(metric_bytes) - cursor}s")
         lanes_format.append(f"{len(metric_bytes) - cursor}x")
-    values = _struct("".join(values_format))
-    skeleton = _struct("".join(skeleton_format))
     stride = sum(int(code[:-1] or 1) for code in codes if code != "x")
-    lanes = _struct("".join(lanes_format)) if histogram else None
     extremes: tuple[int, ...] = ()
     if histogram:
         width = len(codes)
@@ -447,16 +462,52 @@ def metric_layout(metric_bytes: bytes, histogram: bool) -> Layout | None:
             for index, (offset, size, _) in enumerate(segments)
             if index % width in (_MIN_FIELD, _MAX_FIELD)
         )
-    watch = _struct("".join(watch_format))
-    packed = _struct("".join(packed_format))
-    packed_lanes = _struct("".join(packed_lanes_format)) if histogram else None
-    return _shared(Layout(values, skeleton, stride, points, watch, packed, lanes, packed_lanes, extremes))
+    return _layout(
+        "".join(values_format),
+        "".join(skeleton_format),
+        "".join(watch_format),
+        "".join(packed_format),
+        "".join(lanes_format) if histogram else None,
+        "".join(packed_lanes_format) if histogram else None,
+        stride,
+        points,
+        extremes,
+    )
 
 
-@functools.lru_cache(maxsize=4096)
-def _shared(layout: Layout) -> Layout:
-    """One ``Layout`` per distinct layout: gateways of a fleet send the same ones."""
+def _layout(
+    values: str,
+    skeleton: str,
+    watch: str,
+    packed: str,
+    lanes: str | None,
+    packed_lanes: str | None,
+    stride: int,
+    points: int,
+    extremes: tuple[int, ...],
+) -> Layout:
+    """One ``Layout`` per distinct set of formats while any metric has it: the gateways of a fleet that send the same
+    ones share it (a fleet whose gateways send different lanes, agents or models has many, a few KB each). Found by
+    a hash of its identity, checked against its structs' own formats (no second copy of them is kept)."""
+    wanted = (values, skeleton, watch, packed, lanes, packed_lanes, stride, points, extremes)
+    layout = _LAYOUTS.get(hash(wanted))
+    if layout is not None and layout.identity() == wanted:
+        return layout
+    layout = _LAYOUTS[hash(wanted)] = Layout(
+        _struct(values),
+        _struct(skeleton),
+        stride,
+        points,
+        _struct(watch),
+        _struct(packed),
+        _struct(lanes) if lanes is not None else None,
+        _struct(packed_lanes) if packed_lanes is not None else None,
+        extremes,
+    )
     return layout
+
+
+_LAYOUTS: weakref.WeakValueDictionary[int, Layout] = weakref.WeakValueDictionary()
 
 
 def point_extremes(metric_bytes: bytes, layout: Layout, point: int) -> tuple[float | None, float | None]:
@@ -485,7 +536,7 @@ _COUNT_FIELD, _BUCKETS_FIELD, _MIN_FIELD, _MAX_FIELD = 2, 4, 5, 6  # their place
 
 @functools.lru_cache(maxsize=4096)
 def _struct(fmt: str) -> struct.Struct:
-    """One compiled ``Struct`` per format: gateways of a fleet send the same layouts."""
+    """One compiled ``Struct`` per format."""
     return struct.Struct(fmt)
 
 
