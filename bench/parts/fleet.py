@@ -26,6 +26,7 @@ SCRAPE_PER_REQUEST = 16
 SCRAPE_RATE = 50.0
 SCRAPE_SERIES = 90_000
 FLEET_SCRAPE_VARIANTS = ("none", "gzip", "plain")
+FLEET_MAX_RATE = 50_000  # exports/s: a saturating run's request cap is its duration at this rate (a bound, not a limit)
 FLOOR_PREGENERATE = 2  # the floor reads no value: the client cycles 2 pre-made exports per gateway, its cheapest load
 
 
@@ -58,7 +59,7 @@ def _saturate(ctx: Context, server: Server, spec: FleetSpec, scraped: bool, preg
     """Saturating load after the RSS rounds (the gateways continue where they were), scraped every few seconds
     like the ``ingest`` part's bridge when ``scraped``."""
     seconds = ctx.settings.ingest_seconds
-    requests = ctx.settings.ingest_requests * 10
+    requests = round(seconds * FLEET_MAX_RATE)
     with contextlib.ExitStack() as stack:
         scrape_out = ctx.workdir / f"fleet-scrapes-{server.name}.json"
         if scraped:
