@@ -6,8 +6,8 @@ the fleet's bodies it gives the most exports/s any aiohttp-based bridge could re
 naive bridge's figures are read against it.
 
 Run: ``python -m bench.floor_server --otlp-listen 127.0.0.1:4318``. ``--read-bytes N`` sets how much asyncio's socket
-transports ask of each read (asyncio's own is 256 KiB, allocated afresh for every read; the bench runs the floor
-with asyncio's own, as every aiohttp server gets it): a way to see what that allocation costs a receiver.
+transports ask of each read: asyncio's own 256 KiB are allocated afresh for every read, which costs a 19 KB request
+about 30 µs of system time; the bench's floor reads 64 KiB at a time, as the bridge does.
 """
 
 from __future__ import annotations

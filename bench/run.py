@@ -16,8 +16,8 @@ Parts (``--parts``, default all; ``--quick`` leaves out ``profile`` unless ``--p
 * ``remotewrite``: the remote-write collector per sample on the render part's stores (``bench/bench_remotewrite.py``);
 * ``profile``: py-spy on the bridge under cumulative and delta load; the hottest functions;
 * ``fleet``: thousands of real-sized exports (the captured gateway cloned, one per request), 10 % and every point
-  changed: throughput and ack latency next to the naive bridge, RSS per gateway, what back-to-back scrapes add to
-  the acks (``bench/fleet.py``, ``--fleet-gateways``).
+  changed: throughput and ack latency next to the naive bridge and the aiohttp floor (``bench/floor_server.py``),
+  RSS per gateway, what back-to-back scrapes add to the acks (``bench/fleet.py``, ``--fleet-gateways``).
 
 Prints one table and writes ``bench/results/bench.json``.
 """

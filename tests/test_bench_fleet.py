@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench.fleet import Fleet, FleetSpec
 from bench.naive_bridge import NaiveBridge
+from bench.report import build_table
 from bench.workload import BASE_CAPTURE, CAPTURES, _capture_bodies
 
 
@@ -104,3 +105,49 @@ def test_equal_specs_generate_equal_bytes_and_first_exports_differ_only_in_the_r
     assert differing <= resource
     for _ in range(3):
         assert [sender.next_body() for sender in first.gateways] == [sender.next_body() for sender in second.gateways]
+
+
+def _run(exports_per_second: float, client_share: float = 0.3) -> dict[str, Any]:
+    """A saturating run's result as the load client and the harness write it (the fields the table reads)."""
+    latency = {"p50_ms": 1.0, "p90_ms": 2.0, "p99_ms": 3.0, "max_ms": 4.0, "mean_ms": 1.5, "samples": 100}
+    return {
+        "points_per_second": exports_per_second * 62,
+        "requests_per_second": exports_per_second,
+        "requests": 100,
+        "concurrency": 4,
+        "latency": latency,
+        "server_cpu_share": 1.0,
+        "client_cpu_share": client_share,
+        "foreign_load": 0.0,
+        "foreign_client_load": 0.0,
+        "non_200": 0,
+        "rejected_points": 0,
+        "partial_responses": 0,
+        "errors": {},
+    }
+
+
+def test_the_table_reads_the_fleet_against_the_aiohttp_floor() -> None:
+    rss = {"gateways": 2000, "rounds": 3, "bytes_per_gateway": 4096.0, "rss_after_bytes": 2**27, "rejected_points": 0}
+    profile = {
+        "bridge": _run(3000.0),
+        "naive": _run(1500.0),
+        "bridge_rss": {**rss, "bad_answers": 0},
+        "naive_rss": {**rss, "bad_answers": 0},
+        "bridge_series": 812,
+        "bridge_share_of_floor": 3000.0 / 12000.0,
+    }
+    fleet = {"gateways": 2000, "floor": _run(12000.0, client_share=0.95), "every point": profile}
+    rows, goals = build_table({"fleet": fleet})
+    floor_row = next(row for row in rows if row.figure.startswith("aiohttp floor"))
+    assert floor_row.value == "12,000 exports/s"
+    assert "8.00× naive (every point)" in floor_row.ratios
+    assert "(10 %)" not in floor_row.ratios  # that profile did not run
+    assert "⚠ the load client used 95 % of its core" in floor_row.ratios
+    ratio_row = next(row for row in rows if row.figure == "bridge / naive, every point changed")
+    assert ratio_row.value == "2.00×"
+    assert "the bridge at 25 % of the aiohttp floor" in ratio_row.ratios
+    bridge_row = next(row for row in rows if row.figure.startswith("bridge e2e"))
+    assert "client CPU 30 %" in bridge_row.ratios
+    assert "⚠" not in bridge_row.ratios
+    assert {goal["goal"]: goal["status"] for goal in goals}["fleet ≥ 4× naive (every point)"] == "FAIL"

@@ -305,3 +305,18 @@ def test_a_figure_is_flagged_as_the_clients_when_the_client_used_its_core(share:
     assert bool(warning) == warned
     if warned:
         assert f"{share * 100:.0f} %" in warning
+
+
+async def test_a_paced_run_sends_no_faster_than_its_rate_over_one_connection() -> None:
+    async def answer(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        return web.Response(body=b"", content_type="application/x-protobuf")
+
+    async with serving(answer) as (url, connections):
+        args = _args(url, FleetSpec(gateways=5), "--rate", "40", "--duration", "0.5", "--requests", "1000")
+        result = await loadgen.run(args)
+    assert 1 <= result["requests"] <= 40 * 0.5 + 2
+    assert result["errors"] == {}
+    assert result["statuses"] == {"200": result["requests"]}
+    # the warm-up's 4 workers send the 5 gateways' first exports (2, 1, 1, 1); the paced sender then uses the first
+    assert sorted(connections.values()) == [1, 1, 1, 2 + result["requests"]]

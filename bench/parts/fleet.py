@@ -26,7 +26,9 @@ SCRAPE_PER_REQUEST = 16
 SCRAPE_RATE = 50.0
 SCRAPE_SERIES = 90_000
 FLEET_SCRAPE_VARIANTS = ("none", "gzip", "plain")
+FLEET_MAX_RATE = 50_000  # exports/s: a saturating run's request cap is its duration at this rate (a bound, not a limit)
 FLOOR_PREGENERATE = 2  # the floor reads no value: the client cycles 2 pre-made exports per gateway, its cheapest load
+FLOOR_READ_BYTES = 64 * 1024  # as the bridge reads its OTLP connections (asyncio's own 256 KiB reads cost more)
 
 
 def _rss_per_gateway(ctx: Context, server: Server, spec: FleetSpec) -> dict[str, Any]:
@@ -58,7 +60,7 @@ def _saturate(ctx: Context, server: Server, spec: FleetSpec, scraped: bool, preg
     """Saturating load after the RSS rounds (the gateways continue where they were), scraped every few seconds
     like the ``ingest`` part's bridge when ``scraped``."""
     seconds = ctx.settings.ingest_seconds
-    requests = ctx.settings.ingest_requests * 10
+    requests = round(seconds * FLEET_MAX_RATE)
     with contextlib.ExitStack() as stack:
         scrape_out = ctx.workdir / f"fleet-scrapes-{server.name}.json"
         if scraped:
@@ -77,7 +79,7 @@ def _saturate(ctx: Context, server: Server, spec: FleetSpec, scraped: bool, preg
 def _floor(ctx: Context, spec: FleetSpec) -> dict[str, Any]:
     """The do-nothing aiohttp receiver (``bench/floor_server.py``) saturated with the fleet's bodies: the most exports/s
     any aiohttp-based bridge could reach on its core, whatever its translation costs."""
-    with procs.floor(ctx.cores, ctx.workdir) as server:
+    with procs.floor(ctx.cores, ctx.workdir, ("--read-bytes", str(FLOOR_READ_BYTES))) as server:
         result = _saturate(ctx, server, spec, scraped=False, pregenerate=FLOOR_PREGENERATE)
     log(f"  aiohttp floor (reads the body, answers): {summary(result)}; {result['requests_per_second']:,.0f} exports/s")
     warn_client_bound(result)
