@@ -228,9 +228,10 @@ def refusal(series: Series | DropReason | None) -> Reason | None:
     return Rejection.INVALID if series is None else series
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=64)
 def shared_time(nanoseconds: int) -> int:
-    """One int object per distinct start or end time: the streams of a gateway's export share theirs."""
+    """One int object per start or end time among the latest few: the streams of a gateway's export, read one after
+    another, share theirs (a longer memory would keep thousands of senders' times for little more)."""
     return nanoseconds
 
 

@@ -386,26 +386,41 @@ class Layout:
     points: int
     # Every point's start and count (a sum's value) as raw 64-bit words: an exact comparison with an earlier export
     watch: struct.Struct
-    # ``values`` packed side by side: what ``KnownMetric.latest`` keeps of an export (not its bytes)
-    packed: struct.Struct
+    # The format of ``values`` packed side by side (``packed``: what ``KnownMetric.latest`` keeps of an export, not
+    # its bytes). It depends on the points' kinds and number only, so few metrics have one of their own; compiled on
+    # use, as a first export (all that many senders ever send) needs none.
+    packed_format: str
     lanes: struct.Struct | None = None  # histograms: the raw bytes of every count and bucket count (see LANE_BYTES)
-    packed_lanes: struct.Struct | None = None  # histograms: ``lanes`` in ``packed`` bytes
+    packed_lanes_format: str | None = None  # histograms: ``lanes`` in ``packed`` bytes
     extremes: tuple[int, ...] = ()  # histograms: the offsets of every point's min and max (-1: not sent)
 
     def identity(self) -> tuple[object, ...]:
         """Its formats and shape, in ``_layout``'s order."""
-        lanes, packed_lanes = self.lanes, self.packed_lanes
         return (
             self.values.format,
             self.skeleton.format,
             self.watch.format,
-            self.packed.format,
-            lanes.format if lanes is not None else None,
-            packed_lanes.format if packed_lanes is not None else None,
+            self.packed_format,
+            self.lanes.format if self.lanes is not None else None,
+            self.packed_lanes_format,
             self.stride,
             self.points,
             self.extremes,
         )
+
+    @property
+    def packed(self) -> struct.Struct:
+        return _packed_struct(self.packed_format)
+
+    @property
+    def packed_lanes(self) -> struct.Struct | None:
+        return _packed_struct(self.packed_lanes_format) if self.packed_lanes_format is not None else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _packed_struct(fmt: str) -> struct.Struct:
+    """A compiled packed format (few distinct: see ``Layout.packed_format``)."""
+    return struct.Struct(fmt)
 
 
 LANE_BYTES = 8  # a histogram's count and bucket counts are fixed64: side by side they add as lanes of one big int
@@ -499,9 +514,9 @@ def _layout(
         stride,
         points,
         _struct(watch),
-        _struct(packed),
+        packed,
         _struct(lanes) if lanes is not None else None,
-        _struct(packed_lanes) if packed_lanes is not None else None,
+        packed_lanes,
         extremes,
     )
     return layout
