@@ -503,12 +503,13 @@ def _layout(
 ) -> Layout:
     """One ``Layout`` per distinct set of formats while any metric has it: the gateways of a fleet that send the same
     ones share it (a fleet whose gateways send different lanes, agents or models has many, a few KB each). Found by
-    a hash of its identity, checked against its structs' own formats (no second copy of them is kept)."""
+    a hash of its identity and checked against it (read off its structs: the map keeps no copy of their formats)."""
     wanted = (values, skeleton, watch, packed, lanes, packed_lanes, stride, points, extremes)
-    layout = _LAYOUTS.get(hash(wanted))
+    key = hash(wanted)
+    layout = _LAYOUTS.get(key)
     if layout is not None and layout.identity() == wanted:
         return layout
-    layout = _LAYOUTS[hash(wanted)] = Layout(
+    layout = _LAYOUTS[key] = Layout(
         _struct(values),
         _struct(skeleton),
         stride,
