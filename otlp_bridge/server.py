@@ -463,19 +463,7 @@ class StalledConnections:
 
     def watch(self, server: web.Server) -> None:
         """Watch ``server``'s connections; before its site starts (a connection takes the factory it finds)."""
-        make_request = server.request_factory
-
-        def request_factory(
-            message: RawRequestMessage,
-            payload: StreamReader,
-            protocol: web.RequestHandler,
-            writer: AbstractStreamWriter,
-            task: asyncio.Task[None],
-        ) -> web.BaseRequest:
-            self.requested.add(protocol)
-            return make_request(message, payload, protocol, writer, task)
-
-        server.request_factory = request_factory
+        on_request(server, self.requested.add)
         self.servers.append(server)
 
     def sweep(self, first_seen: dict[web.RequestHandler, float], now: float) -> dict[web.RequestHandler, float]:
@@ -504,9 +492,9 @@ CONNECTIONS = web.AppKey("connections", StalledConnections)
 READ_BYTES = 64 * 1024
 
 
-def read_in_small_chunks(server: web.Server) -> None:
-    """Have ``server``'s connections read ``READ_BYTES`` at a time from their first request on (asyncio's selector
-    transports read ``max_size`` bytes; others, such as TLS, are left as they are)."""
+def on_request(server: web.Server, see: Callable[[web.RequestHandler], object]) -> None:
+    """Have ``see`` called with the connection of every request ``server`` reads a head of (through its public
+    ``request_factory``); before its site starts."""
     make_request = server.request_factory
 
     def request_factory(
@@ -516,12 +504,18 @@ def read_in_small_chunks(server: web.Server) -> None:
         writer: AbstractStreamWriter,
         task: asyncio.Task[None],
     ) -> web.BaseRequest:
-        transport: Any = protocol.transport
-        if getattr(transport, "max_size", READ_BYTES) != READ_BYTES:
-            transport.max_size = READ_BYTES
+        see(protocol)
         return make_request(message, payload, protocol, writer, task)
 
     server.request_factory = request_factory
+
+
+def read_in_small_chunks(connection: web.RequestHandler) -> None:
+    """Have a connection read ``READ_BYTES`` at a time (asyncio's selector transports read ``max_size`` bytes;
+    others, such as TLS, are left as they are)."""
+    transport: Any = connection.transport
+    if getattr(transport, "max_size", READ_BYTES) != READ_BYTES:
+        transport.max_size = READ_BYTES
 
 
 def background(
@@ -709,7 +703,7 @@ async def running(bridge: Bridge) -> AsyncIterator[tuple[int, int]]:
         assert runner.server is not None  # set up
         runner.app[CONNECTIONS].watch(runner.server)
     assert otlp_runner.server is not None
-    read_in_small_chunks(otlp_runner.server)
+    on_request(otlp_runner.server, read_in_small_chunks)  # from each connection's first request on
     try:
         otlp_site = web.TCPSite(otlp_runner, config.otlp_listen.host, config.otlp_listen.port, ssl_context=context)
         metrics_site = web.TCPSite(
