@@ -80,7 +80,7 @@ class Bridge:
         self.store = Store(config.max_series, config.max_series_per_family, config.series_ttl)
         self.metrics = SelfMetrics(self.store)
         self.translators = SignalTranslators(self.store, config, self.metrics.family_names())
-        self.metrics.watch_streams(self.translators.metrics.streams)
+        self.metrics.watch_streams(self.translators.metrics.tracked_streams)
         self.remote_writer = remotewrite.from_config(config, self.store, self.metrics.registry, clock)
         self.ready = False
         self.log = get_logger()
@@ -433,7 +433,7 @@ class MetricsPages:
             started=bridge.started,
             now=bridge.clock(),
             ready=bridge.ready,
-            streams=len(bridge.translators.metrics.streams),
+            streams=len(bridge.translators.metrics.tracked_streams),
             browser_host=browser_host,
         )
         for part in page:  # jinja's pieces: the scrape's slices run between them

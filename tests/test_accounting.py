@@ -111,7 +111,7 @@ def test_every_point_is_accepted_or_rejected_exactly_once(
     config = Config(max_series=max_series, max_series_per_family=per_family, max_streams=max_streams)
     store = Store(config.max_series, config.max_series_per_family, ttl=10**9)
     translators = SignalTranslators(store, config)
-    metrics = SelfMetrics(store, translators.metrics.streams)
+    metrics = SelfMetrics(store, translators.metrics.tracked_streams)
     received = level = 0
     for export, (included, grow) in enumerate(exports, start=1):
         level += grow

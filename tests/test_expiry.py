@@ -242,13 +242,13 @@ def test_expiry_in_slices_keeps_what_arrives_between_them(monkeypatch: pytest.Mo
                 next(steps)
             # Judged when visited: if its counter's stream already went, it comes back new (its whole total).
             stream = (_resource_of(returning), "openclaw", "openclaw.queue.lane.enqueue")
-            known = any(key[0][:3] == stream for key in translator.streams)
+            known = any(key[0][:3] == stream for key in translator.stream_keys())
             export(translator, returning, 12.0, int(TTL + 100))  # heard in this pause
             assert metrics.drained(steps) == 0  # the series are shared by all six, and one of them is alive
             export(translator, returning, 15.0, int(TTL + 101))
             senders = {key[0] for key in translator.known}
             assert len(senders) == 1, (returning, pause)
-            assert {key[0][0] for key in translator.streams} == senders
+            assert {key[0][0] for key in translator.stream_keys()} == senders
             assert set(translator.export_keys) <= senders
             samples = parse_exposition(render(translator.store, Format.TEXT))
             grew = 2.0 if known else 12.0

@@ -875,7 +875,7 @@ async def test_self_metrics_on_the_page() -> None:
         _, page = await _scrape(client, running.metrics_url + "/metrics")
         _, page = await _scrape(client, running.metrics_url + "/metrics")  # the second sees the first's duration
         store = running.bridge.store
-        streams = len(running.bridge.translators.metrics.streams)
+        streams = len(running.bridge.translators.metrics.tracked_streams)
     bodies = len(captured_requests(CAPTURES / MAIN, "metrics"))
     samples = {
         (s.name, frozenset(s.labels.items())): s.value

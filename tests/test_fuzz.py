@@ -943,7 +943,7 @@ def check_exposition(store: Store, translators: SignalTranslators, config: Confi
     assert list(parse_openmetrics(openmetrics)) is not None
     assert store.live_series <= config.max_series
     assert all(len(family.series) <= config.max_series_per_family for family in store.families.values())
-    assert len(translators.metrics.streams) <= config.max_streams
+    assert len(translators.metrics.tracked_streams) <= config.max_streams
 
 
 caps = st.fixed_dictionaries(

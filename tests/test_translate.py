@@ -898,6 +898,30 @@ def test_expiry_removes_idle_series_and_streams() -> None:
     assert store.expired_total == 1
 
 
+def test_known_metrics_hold_their_streams_and_give_them_back_as_they_are() -> None:
+    """While a metric takes the fast path, its streams' state is packed in its known metric, out of the stream table
+    (a fleet's memory); the stream cap and the count of tracked streams still include them. When the metric leaves
+    the fast path (a new lane, refused by the cap here), its streams come back as they are: the counters go on."""
+    store, translator = new_translator(max_streams=2)
+
+    def lanes(total: float, count: int, time: int) -> ExportMetricsServiceRequest:
+        points = [({"openclaw.lane": f"lane{n}"}, total) for n in range(count)]
+        return metrics_request(sum_metric("openclaw.queue.lane.enqueue", points, time=time))
+
+    translator.apply(lanes(1.0, 2, 2_000), now=1.0)
+    translator.apply(lanes(3.0, 2, 3_000), now=2.0)  # the fast path
+    assert (len(translator.streams), len(translator.tracked_streams)) == (0, 2)
+    assert len(list(translator.stream_keys())) == 2
+    rpc = sum_metric("openclaw.gateway.rpc.requests", [({"openclaw.gateway.rpc.method": "chat.send"}, 1.0)])
+    assert translator.apply(metrics_request(rpc), now=2.0).reasons == {"stream_cap": 1}  # held streams count
+    result = translator.apply(lanes(5.0, 3, 4_000), now=3.0)
+    assert result.reasons == {"stream_cap": 1}  # the third lane: the first two came back to the table
+    assert not translator.known and len(translator.streams) == len(translator.tracked_streams) == 2
+    assert [stream.value for stream in translator.streams.values()] == [5.0, 5.0]
+    for lane in ("lane0", "lane1"):
+        assert value(store, "openclaw_queue_lane_enqueue_total", lane=lane) == 5.0
+
+
 def test_invalid_points_are_rejected_and_do_not_touch_other_series() -> None:
     """NaN values and inconsistent histograms are rejected with a reason; valid points still land."""
     store, translator = new_translator()

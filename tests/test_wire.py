@@ -225,6 +225,8 @@ def test_a_histogram_layout_reads_what_upb_reads(
     packed = layout.packed.pack(*values)  # what a known metric keeps of an export: its values, and so its lanes
     assert layout.packed.unpack(packed) == values and len(packed) == 8 * len(values)
     assert layout.packed_lanes is not None and b"".join(layout.packed_lanes.unpack(packed)) == lanes
+    for column in (wire.START, wire.TIME, wire.COUNT, wire.SUM, layout.stride - 1):  # one column of every point
+        assert layout.packed_column(column).unpack(packed) == values[column :: layout.stride]
     twin = metrics_pb2.Metric()
     twin.CopyFrom(metric)
     for point in twin.histogram.data_points:

@@ -11,10 +11,9 @@ last bound of a histogram whose official buckets go further are placed from thei
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 import operator
-import struct
+import weakref
 from array import array
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
@@ -26,11 +25,13 @@ from otlp_bridge.translate import placement, wire
 from otlp_bridge.translate.result import IngestResult
 from otlp_bridge.translate.rules import (
     Batch,
+    Increment,
     Interval,
     Placed,
     Rules,
     Stream,
     Target,
+    Targets,
     Temporality,
     finite,
     official_extension,
@@ -40,26 +41,60 @@ from otlp_bridge.translate.rules import (
 Values = Sequence[float]  # numbers as ``Layout.values`` reads them (ints and floats)
 
 
+class KnownPoints:
+    """What the points of a known metric share with every sender of the same metric: per point, its stream's targets,
+    attribute bytes (the stream table's key) and bucket bounds. One object per distinct set while any known metric
+    holds it (``known_points``): the gateways of a fleet share theirs."""
+
+    __slots__ = ("__weakref__", "attributes", "bounds", "targets")
+
+    def __init__(
+        self, targets: tuple[Targets, ...], attributes: tuple[bytes, ...], bounds: tuple[tuple[float, ...], ...]
+    ) -> None:
+        self.targets = targets
+        self.attributes = attributes
+        self.bounds = bounds
+
+
+_KNOWN_POINTS: weakref.WeakValueDictionary[tuple[object, ...], KnownPoints] = weakref.WeakValueDictionary()
+
+
+def known_points(streams: Sequence[Stream]) -> KnownPoints:
+    """The shared ``KnownPoints`` of these streams (keyed by their targets' identities, which the entry keeps alive)."""
+    targets = tuple(stream.targets for stream in streams)
+    attributes = tuple(stream.attributes for stream in streams)
+    bounds = tuple(stream.raw_bounds for stream in streams)
+    key = (*map(id, targets), attributes, bounds)
+    found = _KNOWN_POINTS.get(key)
+    if found is None:
+        found = _KNOWN_POINTS[key] = KnownPoints(targets, attributes, bounds)
+    return found
+
+
 class KnownMetric:
     """A metric as last translated, with the layout of its bytes, so that an export of the same streams is read
     without a walk (see the module docstring).
 
-    ``streams`` are the streams of its points in order (their state: what the series reflect). ``latest`` holds the
-    values of the newest export taken and not yet settled, packed (``Layout.packed``: not the export's bytes; None
-    once settled). Cumulative: ``starts`` and ``counts`` (the value of a sum, the count of a histogram) of every
-    point tell a restart or a reset (a new start, or a count that went down) from growth. Delta: ``pending`` sums
-    the values of the exports not yet settled (a histogram's counts and bucket counts as lanes of one integer:
-    ``_lane_values``) and ``last_time`` is the newest end time (an export that is not newer is a resend and goes the
-    general way). A metric that feeds APPROX gauges (``Value.MEAN``: the mean of the latest export interval, not of
-    every export since the last read) keeps ``means``: per point, the total, the count and the arrival
-    (``otlp_bridge.store.arrival``) of the latest interval with observations (cumulative: from ``sums``, the sum at
-    each point's latest change). A change to a ``waiting`` point (whose APPROX gauge has no value yet) is ``woken``:
-    the translator creates the gauge's series before it settles, and answers for a refusal in the request.
+    A known metric holds its streams' state itself, packed (its streams are out of the stream table meanwhile:
+    ``streams`` gives them back, as they are, when it goes). ``points`` are what its points share with other senders
+    (targets, attributes, bounds), ``created`` when its streams were first seen (one time for all, usually), and
+    ``settled`` what the series reflect of every point, packed as ``Layout.packed`` packs values (cumulative: each
+    stream's start, end time and last point; delta: start 0 and end time only). ``latest`` holds the values of the
+    newest export taken and not yet settled, packed the same way (None once settled). Cumulative: the starts and counts
+    (the value of a sum, the count of a histogram) of every point, read off ``latest`` or ``settled``, tell a restart or
+    a reset (a new start, or a count that went down) from growth. Delta: ``pending`` sums the values of the exports not
+    yet settled (a histogram's counts and bucket counts as lanes of one integer: ``_lane_values``) and ``last_time``
+    is the newest end time (an export that is not newer is a resend and goes the general way). A metric that feeds
+    APPROX gauges (``Value.MEAN``: the mean of the latest export interval, not of every export since the last read)
+    keeps ``means``: per point, the total, the count and the arrival (``otlp_bridge.store.arrival``) of the latest
+    interval with observations (cumulative: from ``sums``, the sum at each point's latest change). A change to a
+    ``waiting`` point (whose APPROX gauge has no value yet) is ``woken``: the translator creates the gauge's series
+    before it settles, and answers for a refusal in the request.
     """
 
     __slots__ = (
         "batch",
-        "counts",
+        "created",
         "cumulative",
         "exports",
         "histogram",
@@ -73,9 +108,9 @@ class KnownMetric:
         "pending",
         "placed",
         "placements",
+        "points",
+        "settled",
         "skeleton",
-        "starts",
-        "streams",
         "sums",
         "waiting",
         "watched",
@@ -93,24 +128,27 @@ class KnownMetric:
         placed: tuple[PlacedPoint, ...] = (),
         means: bool = False,
     ) -> None:
+        """Raises ``struct.error`` when the streams' state does not pack in the layout."""
         self.layout = layout
         self.skeleton = _shared_hash(hash(layout.skeleton.unpack(raw)))
-        self.streams = tuple(streams)
+        self.points = known_points(streams)
+        created = {stream.created for stream in streams}
+        self.created: float | tuple[float, ...] = (
+            created.pop() if len(created) == 1 else tuple(stream.created for stream in streams)
+        )
         self.batch = batch
         self.cumulative = cumulative
         self.histogram = histogram
         self.waiting: tuple[int, ...] = ()  # points whose APPROX gauge is not created yet (``general``)
         self.woken: tuple[int, ...] = ()  # those of them that changed in the export just taken
-        self.latest: bytes | None = None  # the series reflect ``raw``'s values
+        self.latest: bytes | None = None  # the series reflect ``settled``
         self.pending: Values | None = None  # delta: the summed values (histograms: the sums; counts in ``lanes``)
         self.lanes = 0
         self.exports = 0  # taken since the last settle
         self.last_seen = batch.now
         values = layout.values.unpack(raw)
+        self.settled = layout.packed.pack(*_state_values(streams, layout, cumulative, values))
         self.last_time = shared_time(int(max(values[wire.TIME :: layout.stride])))
-        self.starts = tuple(map(shared_time, values[wire.START :: layout.stride]))
-        counts = values[wire.COUNT :: layout.stride]
-        self.counts = array("d" if isinstance(counts[0], float) else "Q", counts)
         # The points whose observations above the last bound are placed, and their +Inf columns: an export that
         # changes them (cumulative) or has any (delta) places them as it is taken.
         self.placed = placed
@@ -121,6 +159,35 @@ class KnownMetric:
         # settle (a count of 0: none); cumulative: the sum at each point's latest change, where its next one starts.
         self.means = array("d", bytes(MEAN_BYTES * layout.points)) if means else None
         self.sums = array("d", (stream.total for stream in streams)) if means and cumulative else None
+
+    def created_at(self, point: int) -> float:
+        created = self.created
+        return created[point] if isinstance(created, tuple) else created
+
+    def streams(self) -> list[Stream]:
+        """Its streams, in the order of its points, as they are now (settled: the series reflect them)."""
+        return [self.stream(point) for point in range(self.layout.points)]
+
+    def stream(self, point: int, values: Values | None = None) -> Stream:
+        """The stream of ``point`` as ``values`` (``settled`` unpacked, by default) has it."""
+        if values is None:
+            values = self.layout.packed.unpack(self.settled)
+        points = self.points
+        stream = Stream(points.targets[point], self.created_at(point), self.last_seen, points.attributes[point])
+        stride = self.layout.stride
+        row = values[point * stride : (point + 1) * stride]
+        stream.raw_bounds = points.bounds[point]
+        stream.last_time = shared_time(row[wire.TIME])
+        stream.delta = not self.cumulative
+        if self.cumulative:
+            stream.start = shared_time(row[wire.START])
+            if self.histogram:
+                stream.state = Increment(
+                    observations=row[wire.COUNT], total=row[wire.SUM], counts=tuple(row[wire.BUCKETS :])
+                )
+            else:
+                stream.state = Increment(value=float(row[wire.VALUE]))
+        return stream
 
     @property
     def unsettled(self) -> bool:
@@ -135,12 +202,13 @@ class KnownMetric:
             if len(raw) != layout.skeleton.size or hash(layout.skeleton.unpack(raw)) != self.skeleton:
                 return False
             values = layout.values.unpack(raw)
-        typed = None
+        counts = None  # cumulative: those of the export before
         if self.cumulative:
-            typed = array(self.counts.typecode, values[wire.COUNT :: layout.stride])
-            if values[wire.START :: layout.stride] != self.starts:
+            previous = self.latest if self.latest is not None else self.settled
+            if values[wire.START :: layout.stride] != layout.packed_column(wire.START).unpack(previous):
                 return False  # a restart, for the general path to tell
-            if typed == self.counts:  # nothing new (what the rules would take as unchanged): nothing to settle
+            counts = layout.packed_column(wire.COUNT).unpack(previous)
+            if values[wire.COUNT :: layout.stride] == counts:  # nothing new (the rules would take it as unchanged)
                 self.last_seen = now
                 return True
         if not self._valid(values):
@@ -149,7 +217,7 @@ class KnownMetric:
         placements = self._placements(raw, values) if overflow != self.overflow else []
         if placements is None:
             return False
-        if not (self._keep_cumulative(typed, values) if typed is not None else self._keep_delta(raw, values)):
+        if not (self._keep_cumulative(counts, values) if counts is not None else self._keep_delta(raw, values)):
             return False
         for point, target, placed in placements:
             if self.placements is None:
@@ -173,14 +241,14 @@ class KnownMetric:
             return math.isfinite(sum(values[wire.SUM :: stride])) and buckets == sum(counts)
         return math.isfinite(sum(counts)) and min(counts) >= 0
 
-    def _keep_cumulative(self, typed: array[float], values: Values) -> bool:
-        if not all(map(operator.ge, typed, self.counts)):
+    def _keep_cumulative(self, before: Values, values: Values) -> bool:
+        counts = values[wire.COUNT :: self.layout.stride]
+        if not all(map(operator.ge, counts, before)):
             return False  # a reset, for the general path to tell
         if self.waiting:
-            self.woken = tuple(point for point in self.waiting if typed[point] != self.counts[point])
+            self.woken = tuple(point for point in self.waiting if counts[point] != before[point])
         if self.means is not None and self.sums is not None:
-            self._interval_means(typed, values)
-        self.counts[:] = typed  # in place: the collector tracks arrays, and a new one each export would be promoted
+            self._interval_means(counts, before, values)
         return True
 
     def _keep_delta(self, raw: bytes, values: Values) -> bool:
@@ -217,13 +285,13 @@ class KnownMetric:
         self.last_time = int(max(times))
         return True
 
-    def _interval_means(self, typed: array[float], values: Values) -> None:
+    def _interval_means(self, counts: Values, previous: Values, values: Values) -> None:
         """Keep the interval of every point whose count grew since the previous export (cumulative)."""
         means, sums = self.means, self.sums
         assert means is not None and sums is not None
         totals = values[wire.SUM :: self.layout.stride]
         stamp = arrival()
-        for point, (count, before) in enumerate(zip(typed, self.counts, strict=True)):
+        for point, (count, before) in enumerate(zip(counts, previous, strict=True)):
             if count != before:
                 total = totals[point]
                 at = 3 * point
@@ -238,19 +306,21 @@ class KnownMetric:
         tells why)."""
         layout = self.layout
         stride = layout.stride
-        latest = layout.packed.unpack(self.latest) if self.cumulative and self.latest is not None else None
+        previous = None  # cumulative: the export before
+        if self.cumulative:
+            previous = layout.packed.unpack(self.latest if self.latest is not None else self.settled)
         placements = []
         for point, groups in self.placed:
             at = point * stride
-            if not self.cumulative and not values[at + stride - 1]:
+            if previous is None and not values[at + stride - 1]:
                 continue
-            stream = self.streams[point]
             row = values[at : at + stride]
             extremes = None
-            if self.cumulative:
-                if row[-1] == (latest[at + stride - 1] if latest is not None else stream.counts[-1]):
+            magnitude = 0.0  # (a delta stream keeps no total)
+            if previous is not None:
+                before = previous[at : at + stride]
+                if row[-1] == before[-1]:
                     continue  # nothing new above the last bound
-                before = latest[at : at + stride] if latest is not None else self._settled_row(stream)
                 row = tuple(map(operator.sub, row, before))
                 if min(row[wire.BUCKETS :]) < 0:
                     return None
@@ -259,21 +329,15 @@ class KnownMetric:
                 low, high = wire.point_extremes(raw, layout, point)
                 if low is not None or high is not None:
                     extremes = placement.Extremes(finite(low), finite(high))
-                magnitude = abs(stream.total)
             total = row[wire.SUM]
             error = placement.sum_error(row[wire.COUNT], max(magnitude, abs(total)))
             counts = row[wire.BUCKETS :]
+            bounds = self.points.bounds[point]
             for extra, targets in groups:
-                kept, unplaced = placement.above(stream.raw_bounds, extra, counts, total, error, extremes)
+                kept, unplaced = placement.above(bounds, extra, counts, total, error, extremes)
                 kept[-1] = unplaced  # in place of the +Inf count: the count of the extra buckets is enough
                 placements += [(point, target, kept) for target in targets]
         return placements
-
-    @staticmethod
-    def _settled_row(stream: Stream) -> Values:
-        """What the series reflect of a cumulative histogram's point, as ``layout.values`` reads it (start and time
-        as 0)."""
-        return (0, 0, stream.observations, stream.total, *stream.counts)
 
 
 class PlacedPoint(NamedTuple):
@@ -329,44 +393,64 @@ def _lane_values(lanes: int, sums: Values, layout: wire.Layout) -> list[float]:
 
 class StreamPoints:
     """The data points of a known metric as far as the rules read them when they settle it (their attributes, to
-    look a series up again), parsed from its streams' attribute fields on use."""
+    look a series up again), parsed from its points' attribute fields on use."""
 
-    __slots__ = ("histogram", "streams")
+    __slots__ = ("attributes", "histogram")
 
-    def __init__(self, streams: Sequence[Stream], histogram: bool) -> None:
-        self.streams = streams
+    def __init__(self, attributes: Sequence[bytes], histogram: bool) -> None:
+        self.attributes = attributes
         self.histogram = histogram
 
     def __getitem__(self, index: int) -> NumberDataPoint | HistogramDataPoint:
-        attributes = self.streams[index].attributes
+        attributes = self.attributes[index]
         return HistogramDataPoint.FromString(attributes) if self.histogram else NumberDataPoint.FromString(attributes)
+
+
+def _state_values(streams: Sequence[Stream], layout: wire.Layout, cumulative: bool, like: Values) -> list[float]:
+    """The state of ``streams`` as ``KnownMetric.settled`` packs it, each number of the type ``like`` has there (a
+    value of ``layout.values``). Raises ValueError when a stream's buckets are not the layout's."""
+    state: list[float] = []
+    zeros = (0,) * (layout.stride - 2)
+    for stream in streams:
+        if not cumulative:
+            state += (0, stream.last_time, *zeros)
+        elif layout.stride > wire.BUCKETS:  # a histogram
+            state += (stream.start, stream.last_time, stream.observations, stream.total, *stream.counts)
+        else:
+            state += (stream.start, stream.last_time, stream.value)
+    return [type(kind)(number) for kind, number in zip(like, state, strict=True)]
 
 
 def settle(known: KnownMetric, rules: Rules) -> None:
     """Apply what ``known`` kept to the series: each point's increment fed straight to its families' series where
     ``Rules.feed_growth`` or ``Rules.feed_sum`` can (``take`` checked what the per-point rules would check), through
     the per-point rules otherwise (placement above the last bound, a family without its series yet, a bucket that
-    went down, buckets that do not add up to the count)."""
+    went down, buckets that do not add up to the count); then ``settled`` holds what the series reflect."""
     if not known.unsettled:
         return
     assert known.latest is not None
-    latest = known.layout.packed.unpack(known.latest) if known.cumulative else None
-    fallback = _settle_histogram(known, rules, latest) if known.histogram else _settle_sum(known, rules, latest)
+    layout = known.layout
+    state = list(layout.packed.unpack(known.settled))
+    latest = layout.packed.unpack(known.latest) if known.cumulative else None
+    settling = _settle_histogram if known.histogram else _settle_sum
+    fallback = settling(known, rules, state, latest)
     if fallback:
         values: Values | None = latest
         if values is None:
             assert known.pending is not None
-            values = _lane_values(known.lanes, known.pending, known.layout) if known.histogram else known.pending
-        _settle_by_the_rules(known, rules, values, fallback)
+            values = _lane_values(known.lanes, known.pending, layout) if known.histogram else known.pending
+        _settle_by_the_rules(known, rules, values, fallback, state)
+    known.settled = layout.packed.pack(*state)
     known.latest = known.pending = None
     known.placements = None
     known.exports = 0
     if known.means is not None:
-        known.means[:] = array("d", bytes(MEAN_BYTES * known.layout.points))
+        known.means[:] = array("d", bytes(MEAN_BYTES * layout.points))
 
 
-def _settle_sum(known: KnownMetric, rules: Rules, values: Values | None) -> list[tuple[int, int]]:
-    """Feed every kept counter point; the points (with their end times) left to the rules."""
+def _settle_sum(known: KnownMetric, rules: Rules, state: list[float], values: Values | None) -> list[tuple[int, int]]:
+    """Feed every kept counter point, and note it in ``state``; the points (with their end times) left to the
+    rules."""
     stride = known.layout.stride
     if values is None:
         assert known.pending is not None
@@ -375,28 +459,29 @@ def _settle_sum(known: KnownMetric, rules: Rules, values: Values | None) -> list
     now = known.last_seen
     time = known.last_time
     fallback = []
-    for index, stream in enumerate(known.streams):
+    for index, targets in enumerate(known.points.targets):
         at = index * stride
         value = float(values[at + wire.VALUE])
         if cumulative:
-            if values[at + wire.VALUE] == stream.value:
+            if values[at + wire.VALUE] == state[at + wire.VALUE]:
                 continue  # unchanged since it was settled
             if values[at + wire.TIME] != time:
                 time = shared_time(int(values[at + wire.TIME]))  # (one object for every point of the export)
-            if rules.feed_sum(stream, value - stream.value, now):
-                stream.value = value
-                stream.last_time = time
+            if rules.feed_sum(targets, value - state[at + wire.VALUE], now):
+                state[at : at + stride] = values[at : at + stride]
                 continue
-        elif rules.feed_sum(stream, value, now):
-            stream.last_time = time
+        elif rules.feed_sum(targets, value, now):
+            state[at + wire.TIME] = time
             continue
         fallback.append((index, time))
     return fallback
 
 
-def _settle_histogram(known: KnownMetric, rules: Rules, values: tuple[float, ...] | None) -> list[tuple[int, int]]:
-    """Feed every kept histogram point whose increment every family takes as it is; the points (with their end
-    times) left to the rules. Increments are read as lanes (``_growth``)."""
+def _settle_histogram(
+    known: KnownMetric, rules: Rules, state: list[float], values: Values | None
+) -> list[tuple[int, int]]:
+    """Feed every kept histogram point whose increment every family takes as it is, and note it in ``state``; the
+    points (with their end times) left to the rules. Increments are read as lanes (``_growth``)."""
     layout = known.layout
     stride = layout.stride
     width = (stride - wire.BUCKETS + 1) * LANE_BYTES  # a point's lanes: its count, then its bucket counts
@@ -407,17 +492,16 @@ def _settle_histogram(known: KnownMetric, rules: Rules, values: tuple[float, ...
     whole = layout.points == 1  # its buckets add up to its count: ``take`` checked the metric's
     time = known.last_time
     fallback = []
-    for index, stream in enumerate(known.streams):
+    for index, targets in enumerate(known.points.targets):
         at = index * stride
         lanes = width * index  # where its lanes start in ``growth``
         if values is not None:  # cumulative
             count = values[at + wire.COUNT]
-            if count == stream.observations:
+            if count == state[at + wire.COUNT]:
                 continue  # unchanged since it was settled
             if values[at + wire.TIME] != time:
                 time = shared_time(int(values[at + wire.TIME]))
-            total = values[at + wire.SUM]
-            observations, added = count - stream.observations, total - stream.total
+            observations, added = count - state[at + wire.COUNT], values[at + wire.SUM] - state[at + wire.SUM]
             consistent = whole or sum(values[at + wire.BUCKETS : at + stride]) == count
         elif growth is not None:
             assert known.pending is not None
@@ -433,7 +517,7 @@ def _settle_histogram(known: KnownMetric, rules: Rules, values: tuple[float, ...
             and consistent
             and index not in falling
             and rules.feed_growth(
-                stream,
+                targets,
                 observations,
                 added,
                 growth[lanes + LANE_BYTES : lanes + width],
@@ -442,10 +526,10 @@ def _settle_histogram(known: KnownMetric, rules: Rules, values: tuple[float, ...
                 placements.get(index) if placements else None,
             )
         ):
-            stream.last_time = time
             if values is not None:
-                stream.observations, stream.total = count, total
-                stream.counts = values[at + wire.BUCKETS : at + stride]
+                state[at : at + stride] = values[at : at + stride]
+            else:
+                state[at + wire.TIME] = time
             continue
         fallback.append((index, time))
     return fallback
@@ -462,23 +546,19 @@ def _growth(known: KnownMetric) -> tuple[bytes | None, frozenset[int]]:
     and the points whose lanes went down (cumulative: a bucket down, for the rules to tell); None when the lanes
     cannot be read so (every point goes through the rules).
 
-    Cumulative: the lanes of the latest export minus those of the streams' states (what the series reflect; kept
-    nowhere else, which would cost 136 bytes a histogram point), in one subtraction: each lane of the latest gets
-    its top bit set first, so that no lane borrows from its neighbour, and a lane whose top bit is then clear went
-    down."""
+    Cumulative: the lanes of the latest export minus those of ``settled`` (what the series reflect), in one
+    subtraction: each lane of the latest gets its top bit set first, so that no lane borrows from its neighbour, and a
+    lane whose top bit is then clear went down."""
     layout = known.layout
     size = layout.points * (layout.stride - wire.BUCKETS + 1) * LANE_BYTES
     if not known.cumulative:
         if layout.stride - wire.BUCKETS >= 1 << 11:
             return None, NONE
         return known.lanes.to_bytes(size, "little"), NONE
-    assert known.latest is not None and layout.packed_lanes is not None
-    latest_lanes = b"".join(layout.packed_lanes.unpack(known.latest))
-    settled = _state_lanes(known.streams, layout)
-    if settled is None:
-        return None, NONE
-    latest = int.from_bytes(latest_lanes, "little")
-    before = int.from_bytes(settled, "little")
+    lanes_of = layout.packed_lanes
+    assert known.latest is not None and lanes_of is not None
+    latest = int.from_bytes(b"".join(lanes_of.unpack(known.latest)), "little")
+    before = int.from_bytes(b"".join(lanes_of.unpack(known.settled)), "little")
     guard = _guard(size)
     if (latest | before) & guard:
         return None, NONE  # counts of 2**63 or more
@@ -505,32 +585,21 @@ def _guard(size: int) -> int:
     return int.from_bytes((b"\0" * (LANE_BYTES - 1) + b"\x80") * (size // LANE_BYTES), "little")
 
 
-def _state_lanes(streams: Sequence[Stream], layout: wire.Layout) -> bytes | None:
-    """The lanes of what the series reflect of a cumulative histogram's points (their streams' states); None when
-    they are not all whole numbers below 2**64 in as many buckets as the layout's."""
-    buckets = layout.stride - wire.BUCKETS
-    if any(len(stream.counts) != buckets for stream in streams):
-        return None
-    try:
-        return struct.pack(
-            f"<{layout.points * (buckets + 1)}Q",
-            *itertools.chain.from_iterable((stream.observations, *stream.counts) for stream in streams),
-        )
-    except struct.error:
-        return None
-
-
-def _settle_by_the_rules(known: KnownMetric, rules: Rules, values: Values, points: list[tuple[int, int]]) -> None:
-    """Apply the kept ``points`` (index, end time) through the per-point rules."""
+def _settle_by_the_rules(
+    known: KnownMetric, rules: Rules, values: Values, points: list[tuple[int, int]], state: list[float]
+) -> None:
+    """Apply the kept ``points`` (index, end time) through the per-point rules, each to its stream as ``state`` has
+    it; note in ``state`` what the stream is then."""
     stride = known.layout.stride
     batch = known.batch
     batch.now = known.last_seen
-    batch.points = StreamPoints(known.streams, known.histogram)
+    batch.points = StreamPoints(known.points.attributes, known.histogram)
     batch.settling = True
     temporality = Temporality.CUMULATIVE if known.cumulative else Temporality.DELTA
     for index, time in points:
-        stream = known.streams[index]
-        row = values[index * stride : (index + 1) * stride]
+        stream = known.stream(index, state)
+        at = index * stride
+        row = values[at : at + stride]
         if known.histogram:
             point = wire.HistogramPoint(
                 stream.start,
@@ -551,6 +620,7 @@ def _settle_by_the_rules(known: KnownMetric, rules: Rules, values: Values, point
         else:
             number = wire.NumberPoint(stream.start, time, float(row[wire.VALUE]), b"", 0, False)
             rules.sum_point(stream, number, temporality, batch, index)
+        state[at : at + stride] = _state_values((stream,), known.layout, known.cumulative, state[at : at + stride])
     batch.settling = False
     batch.points = ()
 
@@ -560,13 +630,13 @@ def wake(known: KnownMetric, rules: Rules, now: float, result: IngestResult) -> 
     refused counts as rejected, and stays waiting (retried at its next change, as the general path would)."""
     batch = known.batch
     batch.now = now
-    batch.points = StreamPoints(known.streams, known.histogram)
+    points = known.points
+    batch.points = StreamPoints(points.attributes, known.histogram)
     for point in known.woken:
-        stream = known.streams[point]
         refused = None
-        for target in stream.targets:
+        for target in points.targets[point]:
             if not isinstance(target.series, Series):
-                reason = rules.resolve(target, stream, batch, point)
+                reason = rules.resolve(target, known.created_at(point), batch, point)
                 refused = refused or reason
         if refused is not None:
             result.accepted -= 1
@@ -574,7 +644,7 @@ def wake(known: KnownMetric, rules: Rules, now: float, result: IngestResult) -> 
     batch.points = ()
     known.waiting = tuple(
         point
-        for point, stream in enumerate(known.streams)
-        if not all(isinstance(target.series, Series) for target in stream.targets)
+        for point, targets in enumerate(points.targets)
+        if not all(isinstance(target.series, Series) for target in targets)
     )
     known.woken = ()

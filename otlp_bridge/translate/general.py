@@ -41,7 +41,8 @@ DataPoints = (
     | Sequence[ExponentialHistogramDataPoint]
     | Sequence[SummaryDataPoint]
 )
-StreamKey = tuple[tuple[bytes, str, str, str, str], bytes]  # (resource, scope, metric, kind, family), attributes
+StreamPrefix = tuple[bytes, str, str, str, str]  # resource, scope, metric, kind, family
+StreamKey = tuple[StreamPrefix, bytes]  # and the point's attributes
 
 
 @functools.lru_cache(maxsize=65536)
@@ -103,8 +104,14 @@ class Families(NamedTuple):
     dynamic: bool
 
 
+def known_prefix(resource_key: bytes, scope: str, name: str, known: KnownMetric) -> StreamPrefix:
+    """What the stream keys of a known metric's points start with (their attributes follow)."""
+    return resource_key, scope, name, "histogram" if known.histogram else "sum", known.batch.specs[0].name
+
+
 class GeneralPath:
-    """Owns the stream table; applies metrics point by point."""
+    """Owns the stream table; applies metrics point by point. A stream of a known metric's point leaves the table
+    while the known metric holds it (``hold``, ``release``): ``held`` counts those, which the stream cap counts too."""
 
     def __init__(self, rules: Rules, specs: dict[str, tuple[FamilySpec, ...]], options: TranslateOptions) -> None:
         self.rules = rules
@@ -112,6 +119,7 @@ class GeneralPath:
         self.max_streams = options.max_streams
         self.reserved = options.reserved_names
         self.streams: dict[StreamKey, Stream] = {}
+        self.held = 0
         self._batches: BoundedDict[tuple[int, Labels, bool], Batch] = BoundedDict(4096)
 
     def translate(
@@ -142,7 +150,7 @@ class GeneralPath:
         batch = Batch(points, families.specs, extra, families.dynamic, now, result)
         rejected_before = result.rejected
         name = sys.intern(metric.name)
-        prefix = (
+        prefix: StreamPrefix = (
             resource_key,
             scope,
             name,
@@ -213,7 +221,7 @@ class GeneralPath:
     def _point(
         self,
         encoded: bytes,
-        prefix: tuple[bytes, str, str, str, str],
+        prefix: StreamPrefix,
         histogram: bool,
         temporality: Temporality,
         batch: Batch,
@@ -247,7 +255,7 @@ class GeneralPath:
     def _new_stream(self, key: StreamKey, batch: Batch, index: int, start: int) -> Stream | None:
         """A stream for the point ``index``; None when the stream cap refuses it. The point's attribute bytes are kept
         as one object per distinct value (the gateways of a fleet send the same ones)."""
-        if len(self.streams) >= self.max_streams:
+        if len(self.streams) + self.held >= self.max_streams:
             self.rules.store.refuse(DropReason.STREAM_CAP)
             batch.result.reject(DropReason.STREAM_CAP)
             return None
@@ -256,6 +264,18 @@ class GeneralPath:
         created = _seconds(start) if start else batch.now
         stream = self.streams[prefix, attributes_key] = Stream(targets, created, batch.now, attributes_key)
         return stream
+
+    def hold(self, prefix: StreamPrefix, known: KnownMetric) -> None:
+        """Take the streams of a known metric's points out of the table: it keeps their state."""
+        for attributes in known.points.attributes:
+            self.streams.pop((prefix, attributes), None)
+        self.held += known.layout.points
+
+    def release(self, prefix: StreamPrefix, known: KnownMetric) -> None:
+        """Put the streams of a known metric that goes back in the table, as it has them."""
+        for attributes, stream in zip(known.points.attributes, known.streams(), strict=True):
+            self.streams.setdefault((prefix, attributes), stream)
+        self.held -= known.layout.points
 
     def _shared_batch(self, batch: Batch) -> Batch:
         """The batch of a known metric: one per kind of metric (its families and source labels), shared by every
@@ -284,9 +304,12 @@ class GeneralPath:
         placed = [PlacedPoint.of(index, stream) for index, stream in enumerate(streams)] if histogram else []
         cumulative = temporality is Temporality.CUMULATIVE
         means = any(spec.value is Value.MEAN for spec in batch.specs)
-        known = KnownMetric(
-            layout, raw, streams, batch, cumulative, histogram, _shared(tuple(filter(None, placed))), means
-        )
+        try:
+            known = KnownMetric(
+                layout, raw, streams, batch, cumulative, histogram, _shared(tuple(filter(None, placed))), means
+            )
+        except (ValueError, struct.error):
+            return None  # a state the packed values cannot hold (an edge of a sender's restarts)
         known.batch = self._shared_batch(batch)
         known.waiting = tuple(waiting)
         return known

@@ -28,7 +28,7 @@ from otlp_bridge.translate import fast, wire
 from otlp_bridge.translate.attributes import attribute_dict
 from otlp_bridge.translate.exports import KnownExport, export_key, known_export
 from otlp_bridge.translate.fast import KnownMetric
-from otlp_bridge.translate.general import OPENCLAW_SCOPE, GeneralPath
+from otlp_bridge.translate.general import OPENCLAW_SCOPE, GeneralPath, StreamKey, known_prefix
 from otlp_bridge.translate.labels import label_pair, normalize_value
 from otlp_bridge.translate.mapping import METRIC_SPECS, specs_by_metric
 from otlp_bridge.translate.result import IngestResult, TranslateOptions
@@ -72,7 +72,8 @@ class MetricsTranslator:
         self.general = GeneralPath(
             self.rules, specs_by_metric(options.metric_name_prefix, options.spans_complete), options
         )
-        self.streams = self.general.streams
+        self.streams = self.general.streams  # (but those that known metrics hold: ``tracked_streams``)
+        self.tracked_streams = TrackedStreams(self)
         self.known: dict[KnownKey, KnownMetric] = {}
         # The whole-export path: each sender's export by the bytes before its first metric, and the key of its export
         # by each of its resources (read metric by metric, a sender's export is forgotten: its metrics move apart).
@@ -229,23 +230,39 @@ class MetricsTranslator:
         """Route one metric; its key and known metric for the next export, if it has one."""
         raw = raw if raw is not None else metric.SerializeToString()
         key = (resource_key, scope, sys.intern(metric.name))  # (one name object for every sender)
-        known = self.known.pop(key, None)
+        known = self.known.get(key)
         if known is not None:
             if known.take(raw, now):
-                self.known[key] = known
                 result.accepted += known.layout.points
                 self._kept(known, now, result)
                 return key, known
-            self._settle(known)  # what it kept comes before this export
+            self._drop(key, known)  # what it kept comes before this export
         known = self.general.translate(metric, raw, resource_key, scope, extra, now, result)
         if known is not None:
             if len(self.known) >= self.options.max_streams:
                 self.settle()
-                self.known.clear()
+                for other_key, other in list(self.known.items()):
+                    self._drop(other_key, other)
                 self.exports.clear()
                 self.export_keys.clear()
             self.known[key] = known
+            if self.known.get(key) is known:  # (the tests' reference translator keeps none)
+                self.general.hold(known_prefix(*key, known), known)
         return (key, known) if known is not None else None
+
+    def _drop(self, key: KnownKey, known: KnownMetric) -> None:
+        """A known metric goes: what it kept is settled, and its streams go back to the table."""
+        self._settle(known)
+        del self.known[key]
+        self.general.release(known_prefix(*key, known), known)
+
+    def stream_keys(self) -> Iterator[StreamKey]:
+        """The key of every tracked stream: in the table, then held by known metrics."""
+        yield from self.streams
+        for key, known in self.known.items():
+            prefix = known_prefix(*key, known)
+            for attributes in known.points.attributes:
+                yield prefix, attributes
 
     def _kept(self, known: KnownMetric, now: float, result: IngestResult) -> None:
         """What follows a metric's export kept by the fast path: the gauges of its first interval are created."""
@@ -301,10 +318,13 @@ class MetricsTranslator:
             if self.known.get(key) is not known:
                 continue  # replaced since
             if known.last_seen < cutoff:
-                del self.known[key]
+                self._drop(key, known)  # its streams go by the same rules as all others
                 continue
-            for stream in known.streams:
-                stream.last_seen = max(stream.last_seen, known.last_seen)
+            for targets in known.points.targets:
+                for target in targets:
+                    series = target.series
+                    if isinstance(series, Series) and series.last_seen < known.last_seen:
+                        series.last_seen = known.last_seen
 
     def _expire_exports(self, cutoff: float) -> Iterator[None]:
         """A sender's export goes with the first of its metrics that goes."""
@@ -345,6 +365,19 @@ def drained(steps: Generator[None, None, Result]) -> Result:
 
 
 EXPIRY_SLICE = 2_000  # entries visited between two pauses of ``expire_steps`` (about a millisecond)
+
+
+class TrackedStreams:
+    """How many streams a translator tracks (``len``): those of its table and those its known metrics hold."""
+
+    __slots__ = ("translator",)
+
+    def __init__(self, translator: MetricsTranslator) -> None:
+        self.translator = translator
+
+    def __len__(self) -> int:
+        general = self.translator.general
+        return len(general.streams) + general.held
 
 
 class Taken(NamedTuple):

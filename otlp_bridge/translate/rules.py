@@ -400,7 +400,7 @@ class Rules:
                 continue
             if target.spec.value is Value.MEAN:
                 continue  # no observation in this interval: an APPROX gauge still has no value to show
-            reason = self.resolve(target, stream, batch, index)
+            reason = self.resolve(target, stream.created, batch, index)
             if reason is None:
                 self.feed(target, stream.state, stream)
             else:
@@ -439,7 +439,7 @@ class Rules:
                 continue
             if mean and (batch.settling or not (interval and increment.observations > 0)):
                 continue  # no interval mean yet; or settling, where the fast path's wake created (or was refused) it
-            reason = self.resolve(target, stream, batch, index)
+            reason = self.resolve(target, stream.created, batch, index)
             if reason is None:
                 # A new series takes the stream's whole history; a gauge, the interval's mean.
                 self.feed(target, increment if mean else full, stream, extremes)
@@ -447,12 +447,13 @@ class Rules:
                 refused = refused or reason
         return refused
 
-    def resolve(self, target: Target, stream: Stream, batch: Batch, index: int) -> Reason | None:
-        """Look up (or create) the target's series; None when it has one, else why not."""
+    def resolve(self, target: Target, created: float, batch: Batch, index: int) -> Reason | None:
+        """Look up (or create) the target's series (its stream first seen at ``created``); None when it has one, else
+        why not."""
         spec = target.spec
         attributes = batch.attributes(index)
         labels = dynamic_labels(attributes) if batch.dynamic else spec.labels_for(attributes)
-        target.series = lookup(self.store, spec, labels, batch.extra, stream.created, batch.now)
+        target.series = lookup(self.store, spec, labels, batch.extra, created, batch.now)
         return refusal(target.series)
 
     def feed(
@@ -482,10 +483,9 @@ class Rules:
             series.set(increment.total / increment.observations / spec.divisor)
 
     @staticmethod
-    def feed_sum(stream: Stream, value: float, now: float) -> bool:
-        """Feed a counter's increment to every family of its stream as ``apply`` does, when each has its series;
-        False, feeding nothing, otherwise (the caller applies the point through the rules)."""
-        targets = stream.targets
+    def feed_sum(targets: Targets, value: float, now: float) -> bool:
+        """Feed a counter's increment to every family of its stream (``targets``) as ``apply`` does, when each has its
+        series; False, feeding nothing, otherwise (the caller applies the point through the rules)."""
         for target in targets:
             spec = target.spec
             if type(target.series) is not ScalarSeries or spec.value is not Value.SUM or spec.kind is Kind.GAUGE:
@@ -499,7 +499,7 @@ class Rules:
 
     def feed_growth(
         self,
-        stream: Stream,
+        targets: Targets,
         observations: float,
         total: float,
         lanes: bytes,
@@ -508,10 +508,9 @@ class Rules:
         placed: Placed | None,
     ) -> bool:
         """Feed a histogram point's increment (its bucket counts: the ``LANE_BYTES`` lanes of ``lanes``) to every
-        family of its stream as ``apply`` does, in the common case of the fast path's settle: each family has its
-        series, and what is above the last bound was ``placed`` (or there is none). False, feeding nothing, in any
-        other case (the caller applies the point through the rules)."""
-        targets = stream.targets
+        family of its stream (``targets``) as ``apply`` does, in the common case of the fast path's settle: each family
+        has its series, and what is above the last bound was ``placed`` (or there is none). False, feeding nothing, in
+        any other case (the caller applies the point through the rules)."""
         if not _takes_growth(targets, lanes[-LANE_BYTES:] != NO_LANE, latest is not None, placed):
             return False
         growth = int.from_bytes(lanes, "little")

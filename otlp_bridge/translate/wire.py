@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import operator
+import re
 import struct
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -416,11 +417,22 @@ class Layout:
     def packed_lanes(self) -> struct.Struct | None:
         return _packed_struct(self.packed_lanes_format) if self.packed_lanes_format is not None else None
 
+    def packed_column(self, column: int) -> struct.Struct:
+        """What reads one column (``START``, ``COUNT``...) of every point from ``packed`` bytes."""
+        return _packed_column(self.packed_format, self.stride, self.points, column)
+
 
 @functools.lru_cache(maxsize=1024)
 def _packed_struct(fmt: str) -> struct.Struct:
     """A compiled packed format (few distinct: see ``Layout.packed_format``)."""
     return struct.Struct(fmt)
+
+
+@functools.lru_cache(maxsize=1024)
+def _packed_column(packed_format: str, stride: int, points: int, column: int) -> struct.Struct:
+    codes = "".join(code * int(count or 1) for count, code in re.findall(r"(\d*)(\D)", packed_format[1:]))
+    before, after = column * 8, (stride - column - 1) * 8  # (every packed value is 8 bytes)
+    return struct.Struct("<" + f"{before}x{codes[column]}{after}x" * points)
 
 
 LANE_BYTES = 8  # a histogram's count and bucket counts are fixed64: side by side they add as lanes of one big int
