@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
+import struct
 import weakref
 from array import array
 from collections.abc import Callable, Sequence
@@ -77,7 +78,7 @@ class KnownMetric:
 
     A known metric holds its streams' state itself, packed (its streams are out of the stream table meanwhile:
     ``streams`` gives them back, as they are, when it goes). ``points`` are what its points share with other senders
-    (targets, attributes, bounds), ``created`` when its streams were first seen (one time for all, usually), and
+    (targets, attributes, bounds), ``created`` when its streams were first seen (one time for all, or each packed), and
     ``settled`` what the series reflect of every point, packed as ``Layout.packed`` packs values (cumulative: each
     stream's start, end time and last point; delta: start 0 and end time only). ``latest`` holds the values of the
     newest export taken and not yet settled, packed the same way (None once settled). Cumulative: the starts and counts
@@ -133,8 +134,8 @@ class KnownMetric:
         self.skeleton = _shared_hash(hash(layout.skeleton.unpack(raw)))
         self.points = known_points(streams)
         created = {stream.created for stream in streams}
-        self.created: float | tuple[float, ...] = (
-            created.pop() if len(created) == 1 else tuple(stream.created for stream in streams)
+        self.created: float | bytes = (  # one time for all, or each packed
+            float(created.pop()) if len(created) == 1 else struct.pack(f"<{len(streams)}d", *(s.created for s in streams))
         )
         self.batch = batch
         self.cumulative = cumulative
@@ -157,12 +158,12 @@ class KnownMetric:
         self.overflow = self.watched(values if cumulative else [0] * len(values)) if self.watched else None
         # Per point: the total, the count and the arrival of the latest interval with observations since the last
         # settle (a count of 0: none); cumulative: the sum at each point's latest change, where its next one starts.
-        self.means = array("d", bytes(MEAN_BYTES * layout.points)) if means else None
+        self.means = NO_INTERVALS if means else None  # (allocated by the first interval)
         self.sums = array("d", (stream.total for stream in streams)) if means and cumulative else None
 
     def created_at(self, point: int) -> float:
         created = self.created
-        return created[point] if isinstance(created, tuple) else created
+        return created if isinstance(created, float) else float(DOUBLE.unpack_from(created, 8 * point)[0])
 
     def streams(self) -> list[Stream]:
         """Its streams, in the order of its points, as they are now (settled: the series reflect them)."""
@@ -273,8 +274,8 @@ class KnownMetric:
             self.pending = values if pending is None else list(map(operator.add, pending, values))
         if self.waiting:
             self.woken = tuple(point for point in self.waiting if counts[point])
-        means = self.means
-        if means is not None:  # each export is an interval of its own
+        if self.means is not None:  # each export is an interval of its own
+            means = self._intervals()
             stamp = arrival()
             for point, (count, total) in enumerate(zip(counts, values[wire.SUM :: stride], strict=True)):
                 if count:
@@ -287,8 +288,8 @@ class KnownMetric:
 
     def _interval_means(self, counts: Values, previous: Values, values: Values) -> None:
         """Keep the interval of every point whose count grew since the previous export (cumulative)."""
-        means, sums = self.means, self.sums
-        assert means is not None and sums is not None
+        means, sums = self._intervals(), self.sums
+        assert sums is not None
         totals = values[wire.SUM :: self.layout.stride]
         stamp = arrival()
         for point, (count, before) in enumerate(zip(counts, previous, strict=True)):
@@ -299,6 +300,25 @@ class KnownMetric:
                 means[at + 1] = count - before
                 means[at + 2] = stamp
                 sums[point] = total
+
+    def _intervals(self) -> array[float]:
+        """``means``, allocated if it was not yet (``NO_INTERVALS``)."""
+        means = self.means
+        assert means is not None
+        if not means:
+            means = self.means = array("d", bytes(MEAN_BYTES * self.layout.points))
+        return means
+
+    def interval(self, point: int) -> Interval | None:
+        """The latest interval with observations of ``point`` since the last settle (a count of 0: none); None when
+        the metric feeds no APPROX gauge."""
+        means = self.means
+        if means is None:
+            return None
+        if not means:
+            return NO_INTERVAL
+        total, observations, stamp = means[3 * point : 3 * point + 3]
+        return Interval(total, observations, int(stamp))
 
     def _placements(self, raw: bytes, values: Values) -> list[tuple[int, Target, list[float]]] | None:
         """What this export adds to the ``extra`` buckets of its placed points' targets (placed as the general path
@@ -357,7 +377,10 @@ class PlacedPoint(NamedTuple):
         return cls(point, tuple((extra, tuple(targets)) for extra, targets in groups.items())) if groups else None
 
 
+DOUBLE = struct.Struct("<d")
 MEAN_BYTES = 24  # a point's ``KnownMetric.means``: three doubles
+NO_INTERVALS = array("d")  # ``KnownMetric.means`` with no interval yet (never written: replaced when one arrives)
+NO_INTERVAL = Interval(0.0, 0.0, 0)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -445,7 +468,7 @@ def settle(known: KnownMetric, rules: Rules) -> None:
     known.placements = None
     known.exports = 0
     if known.means is not None:
-        known.means[:] = array("d", bytes(MEAN_BYTES * layout.points))
+        known.means = NO_INTERVALS
 
 
 def _settle_sum(known: KnownMetric, rules: Rules, state: list[float], values: Values | None) -> list[tuple[int, int]]:
@@ -487,7 +510,6 @@ def _settle_histogram(
     width = (stride - wire.BUCKETS + 1) * LANE_BYTES  # a point's lanes: its count, then its bucket counts
     growth, falling = _growth(known)
     now = known.last_seen
-    means = known.means
     placements = known.placements
     whole = layout.points == 1  # its buckets add up to its count: ``take`` checked the metric's
     time = known.last_time
@@ -508,10 +530,7 @@ def _settle_histogram(
             observations, added = int.from_bytes(growth[lanes : lanes + LANE_BYTES], "little"), known.pending[index]
             buckets = int.from_bytes(growth[lanes + LANE_BYTES : lanes + width], "little")
             consistent = whole or buckets % LANE_SUM == observations  # (see LANE_SUM)
-        latest = None
-        if means is not None:
-            mean_total, mean_count, stamp = means[3 * index : 3 * index + 3]
-            latest = Interval(mean_total, mean_count, int(stamp))
+        latest = known.interval(index)
         if (
             growth is not None
             and consistent
@@ -612,11 +631,7 @@ def _settle_by_the_rules(
                 0,
             )
             placed = known.placements.get(index) if known.placements else None
-            latest = None
-            if known.means is not None:
-                total, observations, stamp = known.means[3 * index : 3 * index + 3]
-                latest = Interval(total, observations, int(stamp))
-            rules.histogram_point(stream, point, temporality, batch, index, placed, latest)
+            rules.histogram_point(stream, point, temporality, batch, index, placed, known.interval(index))
         else:
             number = wire.NumberPoint(stream.start, time, float(row[wire.VALUE]), b"", 0, False)
             rules.sum_point(stream, number, temporality, batch, index)
