@@ -174,5 +174,5 @@ def measure_translate(spec: WorkloadSpec, intervals: int) -> TranslateResult:
         Rate(steady_points, settle_seconds, 1),
         rejected,
         bridge.store.live_series,
-        len(bridge.streams),
+        len(bridge.tracked_streams),
     )

@@ -113,7 +113,7 @@ def measure(bodies: Sequence[bytes], spec: WorkloadSpec, target: int, mode: str)
     del page
     gc.collect()
     with_render = reading()
-    streams = len(bridge.streams)
+    streams = len(bridge.tracked_streams)
     bridge.streams.clear()
     bridge.known.clear()
     gc.collect()

@@ -133,9 +133,9 @@ class KnownMetric:
         self.layout = layout
         self.skeleton = _shared_hash(hash(layout.skeleton.unpack(raw)))
         self.points = known_points(streams)
-        created = {stream.created for stream in streams}
+        created = [stream.created for stream in streams]
         self.created: float | bytes = (  # one time for all, or each packed
-            float(created.pop()) if len(created) == 1 else struct.pack(f"<{len(streams)}d", *(s.created for s in streams))
+            float(created[0]) if len(set(created)) == 1 else struct.pack(f"<{len(created)}d", *created)
         )
         self.batch = batch
         self.cumulative = cumulative
