@@ -146,7 +146,7 @@ def known_export(
     senders: tuple[tuple[bytes, str], ...],
 ) -> KnownExport:
     """The export of ``body`` whose metrics (at ``spans``) all took, or were made for, the fast path."""
-    layouts = tuple(known.layout for known in knowns)
-    cumulative = tuple(known.cumulative for known in knowns)
+    layouts = tuple(known.shape.layout for known in knowns)
+    cumulative = tuple(known.shape.cumulative for known in knowns)
     shape = export_shape(tuple(spans), layouts, cumulative, len(body))
     return KnownExport(body, shape, tuple(knowns), senders)

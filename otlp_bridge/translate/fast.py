@@ -32,7 +32,6 @@ from otlp_bridge.translate.rules import (
     Rules,
     Stream,
     Target,
-    Targets,
     Temporality,
     finite,
     official_extension,
@@ -42,33 +41,78 @@ from otlp_bridge.translate.rules import (
 Values = Sequence[float]  # numbers as ``Layout.values`` reads them (ints and floats)
 
 
-class KnownPoints:
-    """What the points of a known metric share with every sender of the same metric: per point, its stream's targets,
-    attribute bytes (the stream table's key) and bucket bounds. One object per distinct set while any known metric
-    holds it (``known_points``): the gateways of a fleet share theirs."""
+class KnownShape:
+    """What a known metric shares with every sender of the same metric in the same bytes: its layout and the hash of
+    its skeleton, its batch (families, source labels), temporality and kind, its placed points and the reader of
+    their +Inf columns, and per point its stream's targets, attribute bytes (the stream table's key) and bucket
+    bounds. One object per distinct set while any known metric holds it (``known_shape``): the gateways of a fleet
+    share theirs."""
 
-    __slots__ = ("__weakref__", "attributes", "bounds", "targets")
+    __slots__ = (
+        "__weakref__",
+        "attributes",
+        "batch",
+        "bounds",
+        "cumulative",
+        "histogram",
+        "layout",
+        "placed",
+        "skeleton",
+        "targets",
+        "watched",
+    )
 
     def __init__(
-        self, targets: tuple[Targets, ...], attributes: tuple[bytes, ...], bounds: tuple[tuple[float, ...], ...]
+        self,
+        layout: wire.Layout,
+        skeleton: int,
+        batch: Batch,
+        cumulative: bool,
+        placed: tuple[PlacedPoint, ...],
+        streams: Sequence[Stream],
     ) -> None:
-        self.targets = targets
-        self.attributes = attributes
-        self.bounds = bounds
+        self.layout = layout
+        self.skeleton = skeleton
+        self.batch = batch
+        self.cumulative = cumulative
+        self.histogram = layout.lanes is not None
+        # The points whose observations above the last bound are placed, and their +Inf columns: an export that
+        # changes them (cumulative) or has any (delta) places them as it is taken.
+        self.placed = placed
+        self.watched = _watcher(tuple(entry.point * layout.stride + layout.stride - 1 for entry in placed))
+        self.targets = tuple(stream.targets for stream in streams)
+        self.attributes = tuple(stream.attributes for stream in streams)
+        self.bounds = tuple(stream.raw_bounds for stream in streams)
 
 
-_KNOWN_POINTS: weakref.WeakValueDictionary[tuple[object, ...], KnownPoints] = weakref.WeakValueDictionary()
+_SHAPES: weakref.WeakValueDictionary[tuple[object, ...], KnownShape] = weakref.WeakValueDictionary()
 
 
-def known_points(streams: Sequence[Stream]) -> KnownPoints:
-    """The shared ``KnownPoints`` of these streams (keyed by their targets' identities, which the entry keeps alive)."""
-    targets = tuple(stream.targets for stream in streams)
-    attributes = tuple(stream.attributes for stream in streams)
-    bounds = tuple(stream.raw_bounds for stream in streams)
-    key = (*map(id, targets), attributes, bounds)
-    found = _KNOWN_POINTS.get(key)
+def known_shape(
+    layout: wire.Layout,
+    raw: bytes,
+    streams: Sequence[Stream],
+    batch: Batch,
+    cumulative: bool,
+    placed: tuple[PlacedPoint, ...] = (),
+) -> KnownShape:
+    """The shared ``KnownShape`` of a metric in ``raw`` whose points are these streams' (keyed by the identities of
+    the objects it holds, which keeps them alive while the entry is)."""
+    skeleton = hash(layout.skeleton.unpack(raw))
+    targets = (id(stream.targets) for stream in streams)
+    key = (
+        id(layout),
+        skeleton,
+        id(batch),
+        cumulative,
+        id(placed),
+        *targets,
+        tuple(stream.attributes for stream in streams),
+        tuple(stream.raw_bounds for stream in streams),
+    )
+    found = _SHAPES.get(key)
     if found is None:
-        found = _KNOWN_POINTS[key] = KnownPoints(targets, attributes, bounds)
+        found = _SHAPES[key] = KnownShape(layout, skeleton, batch, cumulative, placed, streams)
     return found
 
 
@@ -77,89 +121,67 @@ class KnownMetric:
     without a walk (see the module docstring).
 
     A known metric holds its streams' state itself, packed (its streams are out of the stream table meanwhile:
-    ``streams`` gives them back, as they are, when it goes). ``points`` are what its points share with other senders
-    (targets, attributes, bounds), ``created`` when its streams were first seen (one time for all, or each packed), and
-    ``settled`` what the series reflect of every point, packed as ``Layout.packed`` packs values (cumulative: each
-    stream's start, end time and last point; delta: start 0 and end time only). ``latest`` holds the values of the
-    newest export taken and not yet settled, packed the same way (None once settled). Cumulative: the starts and counts
-    (the value of a sum, the count of a histogram) of every point, read off ``latest`` or ``settled``, tell a restart or
-    a reset (a new start, or a count that went down) from growth. Delta: ``pending`` sums the values of the exports not
-    yet settled (a histogram's counts and bucket counts as lanes of one integer: ``_lane_values``) and ``last_time``
-    is the newest end time (an export that is not newer is a resend and goes the general way). A metric that feeds
-    APPROX gauges (``Value.MEAN``: the mean of the latest export interval, not of every export since the last read)
-    keeps ``means``: per point, the total, the count and the arrival (``otlp_bridge.store.arrival``) of the latest
-    interval with observations (cumulative: from ``sums``, the sum at each point's latest change). A change to a
-    ``waiting`` point (whose APPROX gauge has no value yet) is ``woken``: the translator creates the gauge's series
+    ``streams`` gives them back, as they are, when it goes). ``shape`` is what it shares with other senders (layout,
+    families, targets, attributes, bounds...), ``created`` when its streams were first seen (one time for all, or each
+    packed), and ``settled`` what the series reflect of every point, packed as ``Layout.packed`` packs values
+    (cumulative: each stream's start, end time and last point; delta: start 0 and end time only). ``latest`` holds the
+    values of the newest export taken and not yet settled, packed the same way (None once settled). Cumulative: the
+    starts and counts (the value of a sum, the count of a histogram) of every point, read off ``latest`` or ``settled``,
+    tell a restart or a reset (a new start, or a count that went down) from growth. Delta: ``pending`` sums the values
+    of the exports not yet settled (a histogram's counts and bucket counts as lanes of one integer: ``_lane_values``)
+    and ``last_time`` is the newest end time (an export that is not newer is a resend and goes the general way). A
+    metric that feeds APPROX gauges (``Value.MEAN``: the mean of the latest export interval, not of every export since
+    the last read) keeps ``means``: per point, the total, the count and the arrival (``otlp_bridge.store.arrival``) of
+    the latest interval with observations (cumulative: from ``sums``, the sum at each point's latest change). A change
+    to a ``waiting`` point (whose APPROX gauge has no value yet) is ``woken``: the translator creates the gauge's series
     before it settles, and answers for a refusal in the request.
     """
 
     __slots__ = (
-        "batch",
         "created",
-        "cumulative",
         "exports",
-        "histogram",
         "lanes",
         "last_seen",
         "last_time",
         "latest",
-        "layout",
         "means",
         "overflow",
         "pending",
-        "placed",
         "placements",
-        "points",
         "settled",
-        "skeleton",
+        "shape",
         "sums",
         "waiting",
-        "watched",
         "woken",
     )
 
     def __init__(
-        self,
-        layout: wire.Layout,
-        raw: bytes,
-        streams: Sequence[Stream],
-        batch: Batch,
-        cumulative: bool,
-        histogram: bool,
-        placed: tuple[PlacedPoint, ...] = (),
-        means: bool = False,
+        self, shape: KnownShape, raw: bytes, streams: Sequence[Stream], now: float, means: bool = False
     ) -> None:
         """Raises ``struct.error`` when the streams' state does not pack in the layout."""
-        self.layout = layout
-        self.skeleton = _shared_hash(hash(layout.skeleton.unpack(raw)))
-        self.points = known_points(streams)
+        self.shape = shape
+        layout = shape.layout
         created = [stream.created for stream in streams]
         self.created: float | bytes = (  # one time for all, or each packed
             float(created[0]) if len(set(created)) == 1 else struct.pack(f"<{len(created)}d", *created)
         )
-        self.batch = batch
-        self.cumulative = cumulative
-        self.histogram = histogram
         self.waiting: tuple[int, ...] = ()  # points whose APPROX gauge is not created yet (``general``)
         self.woken: tuple[int, ...] = ()  # those of them that changed in the export just taken
         self.latest: bytes | None = None  # the series reflect ``settled``
         self.pending: Values | None = None  # delta: the summed values (histograms: the sums; counts in ``lanes``)
         self.lanes = 0
         self.exports = 0  # taken since the last settle
-        self.last_seen = batch.now
+        self.last_seen = now
         values = layout.values.unpack(raw)
-        self.settled = layout.packed.pack(*_state_values(streams, layout, cumulative, values))
+        self.settled = layout.packed.pack(*_state_values(streams, layout, shape.cumulative, values))
         self.last_time = shared_time(int(max(values[wire.TIME :: layout.stride])))
-        # The points whose observations above the last bound are placed, and their +Inf columns: an export that
-        # changes them (cumulative) or has any (delta) places them as it is taken.
-        self.placed = placed
         self.placements: dict[int, Placed] | None = None  # by point: what ``placed`` points placed of the exports taken
-        self.watched = _watcher(tuple(entry.point * layout.stride + layout.stride - 1 for entry in placed))
-        self.overflow = self.watched(values if cumulative else [0] * len(values)) if self.watched else None
+        watched = shape.watched
+        self.overflow = watched(values if shape.cumulative else [0] * len(values)) if watched else None
         # Per point: the total, the count and the arrival of the latest interval with observations since the last
         # settle (a count of 0: none); cumulative: the sum at each point's latest change, where its next one starts.
         self.means = NO_INTERVALS if means else None  # (allocated by the first interval)
-        self.sums = array("d", (stream.total for stream in streams)) if means and cumulative else None
+        self.sums = array("d", (stream.total for stream in streams)) if means and shape.cumulative else None
 
     def created_at(self, point: int) -> float:
         created = self.created
@@ -167,22 +189,22 @@ class KnownMetric:
 
     def streams(self) -> list[Stream]:
         """Its streams, in the order of its points, as they are now (settled: the series reflect them)."""
-        return [self.stream(point) for point in range(self.layout.points)]
+        return [self.stream(point) for point in range(self.shape.layout.points)]
 
     def stream(self, point: int, values: Values | None = None) -> Stream:
         """The stream of ``point`` as ``values`` (``settled`` unpacked, by default) has it."""
+        shape = self.shape
         if values is None:
-            values = self.layout.packed.unpack(self.settled)
-        points = self.points
-        stream = Stream(points.targets[point], self.created_at(point), self.last_seen, points.attributes[point])
-        stride = self.layout.stride
+            values = shape.layout.packed.unpack(self.settled)
+        stream = Stream(shape.targets[point], self.created_at(point), self.last_seen, shape.attributes[point])
+        stride = shape.layout.stride
         row = values[point * stride : (point + 1) * stride]
-        stream.raw_bounds = points.bounds[point]
+        stream.raw_bounds = shape.bounds[point]
         stream.last_time = shared_time(row[wire.TIME])
-        stream.delta = not self.cumulative
-        if self.cumulative:
+        stream.delta = not shape.cumulative
+        if shape.cumulative:
             stream.start = shared_time(row[wire.START])
-            if self.histogram:
+            if shape.histogram:
                 stream.state = Increment(
                     observations=row[wire.COUNT], total=row[wire.SUM], counts=tuple(row[wire.BUCKETS :])
                 )
@@ -198,13 +220,13 @@ class KnownMetric:
     def take(self, raw: bytes, now: float, values: Values | None = None) -> bool:
         """Keep the values of ``raw`` if its skeleton is the known one and every check passes; False otherwise.
         ``values``: ``raw``'s values, already read by a caller that checked the skeleton of bytes around it."""
-        layout = self.layout
+        layout = self.shape.layout
         if values is None:
-            if len(raw) != layout.skeleton.size or hash(layout.skeleton.unpack(raw)) != self.skeleton:
+            if len(raw) != layout.skeleton.size or hash(layout.skeleton.unpack(raw)) != self.shape.skeleton:
                 return False
             values = layout.values.unpack(raw)
         counts = None  # cumulative: those of the export before
-        if self.cumulative:
+        if self.shape.cumulative:
             previous = self.latest if self.latest is not None else self.settled
             if values[wire.START :: layout.stride] != layout.packed_column(wire.START).unpack(previous):
                 return False  # a restart, for the general path to tell
@@ -214,7 +236,7 @@ class KnownMetric:
                 return True
         if not self._valid(values):
             return False
-        overflow = self.watched(values) if self.watched is not None else None
+        overflow = self.shape.watched(values) if self.shape.watched is not None else None
         placements = self._placements(raw, values) if overflow != self.overflow else []
         if placements is None:
             return False
@@ -226,7 +248,7 @@ class KnownMetric:
             pending = self.placements.setdefault(point, {})
             before = pending.get(target)
             pending[target] = placed if before is None else list(map(operator.add, before, placed))
-        if self.cumulative:
+        if self.shape.cumulative:
             self.overflow = overflow
         self.exports += 1
         self.latest = layout.packed.pack(*values)
@@ -235,15 +257,15 @@ class KnownMetric:
 
     def _valid(self, values: Values) -> bool:
         """Finite values, counts that are not negative, buckets that add up to their counts."""
-        stride = self.layout.stride
+        stride = self.shape.layout.stride
         counts = values[wire.COUNT :: stride]  # a sum's value or a histogram's count (VALUE and COUNT: one column)
-        if self.histogram:
-            buckets = wire.bucket_total(stride, self.layout.points)(values)
+        if self.shape.histogram:
+            buckets = wire.bucket_total(stride, self.shape.layout.points)(values)
             return math.isfinite(sum(values[wire.SUM :: stride])) and buckets == sum(counts)
         return math.isfinite(sum(counts)) and min(counts) >= 0
 
     def _keep_cumulative(self, before: Values, values: Values) -> bool:
-        counts = values[wire.COUNT :: self.layout.stride]
+        counts = values[wire.COUNT :: self.shape.layout.stride]
         if not all(map(operator.ge, counts, before)):
             return False  # a reset, for the general path to tell
         if self.waiting:
@@ -253,14 +275,14 @@ class KnownMetric:
         return True
 
     def _keep_delta(self, raw: bytes, values: Values) -> bool:
-        layout = self.layout
+        layout = self.shape.layout
         stride = layout.stride
         times = values[wire.TIME :: stride]
         if min(times) <= self.last_time:
             return False  # a resend
         counts = values[wire.COUNT :: stride]
         pending = self.pending
-        if self.histogram:
+        if self.shape.histogram:
             if max(counts) >= LANE_LIMIT or self.exports >= MAX_PENDING_EXPORTS:
                 return False  # a lane could overflow into its neighbour
             assert layout.lanes is not None
@@ -290,7 +312,7 @@ class KnownMetric:
         """Keep the interval of every point whose count grew since the previous export (cumulative)."""
         means, sums = self._intervals(), self.sums
         assert sums is not None
-        totals = values[wire.SUM :: self.layout.stride]
+        totals = values[wire.SUM :: self.shape.layout.stride]
         stamp = arrival()
         for point, (count, before) in enumerate(zip(counts, previous, strict=True)):
             if count != before:
@@ -306,7 +328,7 @@ class KnownMetric:
         means = self.means
         assert means is not None
         if not means:
-            means = self.means = array("d", bytes(MEAN_BYTES * self.layout.points))
+            means = self.means = array("d", bytes(MEAN_BYTES * self.shape.layout.points))
         return means
 
     def interval(self, point: int) -> Interval | None:
@@ -324,13 +346,13 @@ class KnownMetric:
         """What this export adds to the ``extra`` buckets of its placed points' targets (placed as the general path
         places them, export by export), then the count not placed; None when a bucket went down (the general path
         tells why)."""
-        layout = self.layout
+        layout = self.shape.layout
         stride = layout.stride
         previous = None  # cumulative: the export before
-        if self.cumulative:
+        if self.shape.cumulative:
             previous = layout.packed.unpack(self.latest if self.latest is not None else self.settled)
         placements = []
-        for point, groups in self.placed:
+        for point, groups in self.shape.placed:
             at = point * stride
             if previous is None and not values[at + stride - 1]:
                 continue
@@ -352,7 +374,7 @@ class KnownMetric:
             total = row[wire.SUM]
             error = placement.sum_error(row[wire.COUNT], max(magnitude, abs(total)))
             counts = row[wire.BUCKETS :]
-            bounds = self.points.bounds[point]
+            bounds = self.shape.bounds[point]
             for extra, targets in groups:
                 kept, unplaced = placement.above(bounds, extra, counts, total, error, extremes)
                 kept[-1] = unplaced  # in place of the +Inf count: the count of the extra buckets is enough
@@ -381,12 +403,6 @@ DOUBLE = struct.Struct("<d")
 MEAN_BYTES = 24  # a point's ``KnownMetric.means``: three doubles
 NO_INTERVALS = array("d")  # ``KnownMetric.means`` with no interval yet (never written: replaced when one arrives)
 NO_INTERVAL = Interval(0.0, 0.0, 0)
-
-
-@functools.lru_cache(maxsize=4096)
-def _shared_hash(skeleton: int) -> int:
-    """One object per skeleton hash: the gateways of a fleet send the same metrics."""
-    return skeleton
 
 
 @functools.lru_cache(maxsize=4096)
@@ -452,16 +468,16 @@ def settle(known: KnownMetric, rules: Rules) -> None:
     if not known.unsettled:
         return
     assert known.latest is not None
-    layout = known.layout
+    layout = known.shape.layout
     state = list(layout.packed.unpack(known.settled))
-    latest = layout.packed.unpack(known.latest) if known.cumulative else None
-    settling = _settle_histogram if known.histogram else _settle_sum
+    latest = layout.packed.unpack(known.latest) if known.shape.cumulative else None
+    settling = _settle_histogram if known.shape.histogram else _settle_sum
     fallback = settling(known, rules, state, latest)
     if fallback:
         values: Values | None = latest
         if values is None:
             assert known.pending is not None
-            values = _lane_values(known.lanes, known.pending, layout) if known.histogram else known.pending
+            values = _lane_values(known.lanes, known.pending, layout) if known.shape.histogram else known.pending
         _settle_by_the_rules(known, rules, values, fallback, state)
     known.settled = layout.packed.pack(*state)
     known.latest = known.pending = None
@@ -474,15 +490,15 @@ def settle(known: KnownMetric, rules: Rules) -> None:
 def _settle_sum(known: KnownMetric, rules: Rules, state: list[float], values: Values | None) -> list[tuple[int, int]]:
     """Feed every kept counter point, and note it in ``state``; the points (with their end times) left to the
     rules."""
-    stride = known.layout.stride
+    stride = known.shape.layout.stride
     if values is None:
         assert known.pending is not None
         values = known.pending
-    cumulative = known.cumulative
+    cumulative = known.shape.cumulative
     now = known.last_seen
     time = known.last_time
     fallback = []
-    for index, targets in enumerate(known.points.targets):
+    for index, targets in enumerate(known.shape.targets):
         at = index * stride
         value = float(values[at + wire.VALUE])
         if cumulative:
@@ -505,7 +521,7 @@ def _settle_histogram(
 ) -> list[tuple[int, int]]:
     """Feed every kept histogram point whose increment every family takes as it is, and note it in ``state``; the
     points (with their end times) left to the rules. Increments are read as lanes (``_growth``)."""
-    layout = known.layout
+    layout = known.shape.layout
     stride = layout.stride
     width = (stride - wire.BUCKETS + 1) * LANE_BYTES  # a point's lanes: its count, then its bucket counts
     growth, falling = _growth(known)
@@ -514,7 +530,7 @@ def _settle_histogram(
     whole = layout.points == 1  # its buckets add up to its count: ``take`` checked the metric's
     time = known.last_time
     fallback = []
-    for index, targets in enumerate(known.points.targets):
+    for index, targets in enumerate(known.shape.targets):
         at = index * stride
         lanes = width * index  # where its lanes start in ``growth``
         if values is not None:  # cumulative
@@ -568,9 +584,9 @@ def _growth(known: KnownMetric) -> tuple[bytes | None, frozenset[int]]:
     Cumulative: the lanes of the latest export minus those of ``settled`` (what the series reflect), in one
     subtraction: each lane of the latest gets its top bit set first, so that no lane borrows from its neighbour, and a
     lane whose top bit is then clear went down."""
-    layout = known.layout
+    layout = known.shape.layout
     size = layout.points * (layout.stride - wire.BUCKETS + 1) * LANE_BYTES
-    if not known.cumulative:
+    if not known.shape.cumulative:
         if layout.stride - wire.BUCKETS >= 1 << 11:
             return None, NONE
         return known.lanes.to_bytes(size, "little"), NONE
@@ -609,17 +625,17 @@ def _settle_by_the_rules(
 ) -> None:
     """Apply the kept ``points`` (index, end time) through the per-point rules, each to its stream as ``state`` has
     it; note in ``state`` what the stream is then."""
-    stride = known.layout.stride
-    batch = known.batch
+    stride = known.shape.layout.stride
+    batch = known.shape.batch
     batch.now = known.last_seen
-    batch.points = StreamPoints(known.points.attributes, known.histogram)
+    batch.points = StreamPoints(known.shape.attributes, known.shape.histogram)
     batch.settling = True
-    temporality = Temporality.CUMULATIVE if known.cumulative else Temporality.DELTA
+    temporality = Temporality.CUMULATIVE if known.shape.cumulative else Temporality.DELTA
     for index, time in points:
         stream = known.stream(index, state)
         at = index * stride
         row = values[at : at + stride]
-        if known.histogram:
+        if known.shape.histogram:
             point = wire.HistogramPoint(
                 stream.start,
                 time,
@@ -635,7 +651,9 @@ def _settle_by_the_rules(
         else:
             number = wire.NumberPoint(stream.start, time, float(row[wire.VALUE]), b"", 0, False)
             rules.sum_point(stream, number, temporality, batch, index)
-        state[at : at + stride] = _state_values((stream,), known.layout, known.cumulative, state[at : at + stride])
+        state[at : at + stride] = _state_values(
+            (stream,), known.shape.layout, known.shape.cumulative, state[at : at + stride]
+        )
     batch.settling = False
     batch.points = ()
 
@@ -643,10 +661,10 @@ def _settle_by_the_rules(
 def wake(known: KnownMetric, rules: Rules, now: float, result: IngestResult) -> None:
     """Create the APPROX gauges of the ``woken`` points, whose first interval just arrived; a point whose gauge is
     refused counts as rejected, and stays waiting (retried at its next change, as the general path would)."""
-    batch = known.batch
+    batch = known.shape.batch
     batch.now = now
-    points = known.points
-    batch.points = StreamPoints(points.attributes, known.histogram)
+    points = known.shape
+    batch.points = StreamPoints(points.attributes, points.histogram)
     for point in known.woken:
         refused = None
         for target in points.targets[point]:

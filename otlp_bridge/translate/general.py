@@ -21,7 +21,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 from otlp_bridge.bounded import BoundedDict
 from otlp_bridge.store import DropReason, Kind, Labels, Series
 from otlp_bridge.translate import wire
-from otlp_bridge.translate.fast import KnownMetric, PlacedPoint
+from otlp_bridge.translate.fast import KnownMetric, PlacedPoint, known_shape
 from otlp_bridge.translate.mapping import Exactness, FamilySpec, Value
 from otlp_bridge.translate.naming import metric_name, unit_word
 from otlp_bridge.translate.result import IngestResult, Rejection, TranslateOptions
@@ -106,7 +106,7 @@ class Families(NamedTuple):
 
 def known_prefix(resource_key: bytes, scope: str, name: str, known: KnownMetric) -> StreamPrefix:
     """What the stream keys of a known metric's points start with (their attributes follow)."""
-    return resource_key, scope, name, "histogram" if known.histogram else "sum", known.batch.specs[0].name
+    return resource_key, scope, name, "histogram" if known.shape.histogram else "sum", known.shape.batch.specs[0].name
 
 
 class GeneralPath:
@@ -267,15 +267,15 @@ class GeneralPath:
 
     def hold(self, prefix: StreamPrefix, known: KnownMetric) -> None:
         """Take the streams of a known metric's points out of the table: it keeps their state."""
-        for attributes in known.points.attributes:
+        for attributes in known.shape.attributes:
             self.streams.pop((prefix, attributes), None)
-        self.held += known.layout.points
+        self.held += known.shape.layout.points
 
     def release(self, prefix: StreamPrefix, known: KnownMetric) -> None:
         """Put the streams of a known metric that goes back in the table, as it has them."""
-        for attributes, stream in zip(known.points.attributes, known.streams(), strict=True):
+        for attributes, stream in zip(known.shape.attributes, known.streams(), strict=True):
             self.streams.setdefault((prefix, attributes), stream)
-        self.held -= known.layout.points
+        self.held -= known.shape.layout.points
 
     def _shared_batch(self, batch: Batch) -> Batch:
         """The batch of a known metric: one per kind of metric (its families and source labels), shared by every
@@ -304,13 +304,13 @@ class GeneralPath:
         placed = [PlacedPoint.of(index, stream) for index, stream in enumerate(streams)] if histogram else []
         cumulative = temporality is Temporality.CUMULATIVE
         means = any(spec.value is Value.MEAN for spec in batch.specs)
+        shape = known_shape(
+            layout, raw, streams, self._shared_batch(batch), cumulative, _shared(tuple(filter(None, placed)))
+        )
         try:
-            known = KnownMetric(
-                layout, raw, streams, batch, cumulative, histogram, _shared(tuple(filter(None, placed))), means
-            )
+            known = KnownMetric(shape, raw, streams, batch.now, means)
         except (ValueError, struct.error):
             return None  # a state the packed values cannot hold (an edge of a sender's restarts)
-        known.batch = self._shared_batch(batch)
         known.waiting = tuple(waiting)
         return known
 

@@ -58,7 +58,7 @@ NOT_TRIED = NotTried()
 
 
 def _temporality(known: KnownMetric) -> str:
-    return "cumulative" if known.cumulative else "delta"
+    return "cumulative" if known.shape.cumulative else "delta"
 
 
 class MetricsTranslator:
@@ -233,7 +233,7 @@ class MetricsTranslator:
         known = self.known.get(key)
         if known is not None:
             if known.take(raw, now):
-                result.accepted += known.layout.points
+                result.accepted += known.shape.layout.points
                 self._kept(known, now, result)
                 return key, known
             self._drop(key, known)  # what it kept comes before this export
@@ -261,7 +261,7 @@ class MetricsTranslator:
         yield from self.streams
         for key, known in self.known.items():
             prefix = known_prefix(*key, known)
-            for attributes in known.points.attributes:
+            for attributes in known.shape.attributes:
                 yield prefix, attributes
 
     def _kept(self, known: KnownMetric, now: float, result: IngestResult) -> None:
@@ -320,7 +320,7 @@ class MetricsTranslator:
             if known.last_seen < cutoff:
                 self._drop(key, known)  # its streams go by the same rules as all others
                 continue
-            for targets in known.points.targets:
+            for targets in known.shape.targets:
                 for target in targets:
                     series = target.series
                     if isinstance(series, Series) and series.last_seen < known.last_seen:
