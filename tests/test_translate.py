@@ -922,6 +922,23 @@ def test_known_metrics_hold_their_streams_and_give_them_back_as_they_are() -> No
         assert value(store, "openclaw_queue_lane_enqueue_total", lane=lane) == 5.0
 
 
+@pytest.mark.parametrize(("source_label", "shared"), [(None, True), ("gateway", False)])
+def test_the_gateways_of_a_fleet_share_what_their_known_metrics_have_in_common(
+    source_label: str | None, shared: bool
+) -> None:
+    """Gateways that send the same metric in the same bytes share one ``KnownShape`` (layout, targets, attributes):
+    what each adds is its own state. With ``--source-label`` each gateway's series, and so its shape, are its own."""
+    _, translator = new_translator(source_label=source_label)
+    for host in ("gw-1", "gw-2"):
+        lanes = sum_metric(
+            "openclaw.queue.lane.enqueue", [({"openclaw.lane": "main"}, 1.0), ({"openclaw.lane": "cron"}, 2.0)]
+        )
+        translator.apply(metrics_request(lanes, resource={"service.name": "openclaw", "host.name": host}), now=1.0)
+    first, second = translator.known.values()
+    assert (first.shape is second.shape) is shared
+    assert first.settled == second.settled and first is not second
+
+
 def test_invalid_points_are_rejected_and_do_not_touch_other_series() -> None:
     """NaN values and inconsistent histograms are rejected with a reason; valid points still land."""
     store, translator = new_translator()

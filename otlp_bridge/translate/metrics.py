@@ -185,9 +185,9 @@ class MetricsTranslator:
         unprefixed: str,
     ) -> None:
         """Keep a sender's export whose every metric the fast path knows, for the whole-export path: only when each
-        metric has a key of its own and is still its key's known metric (a name sent twice in one export, or the
-        stream cap's clear, leaves one that the table no longer holds, which nothing would settle). ``resources``:
-        each serialised resource with the index of its first metric."""
+        metric has a key of its own (a name sent twice in one export leaves a known metric that the table no longer
+        holds, which nothing would settle) and is still its key's known metric. ``resources``: each serialised
+        resource with the index of its first metric."""
         entries = [entry for entry in knowns if entry is not None]
         if len(entries) != len(knowns) or len({key for key, _ in entries}) != len(entries):
             return
@@ -238,13 +238,7 @@ class MetricsTranslator:
                 return key, known
             self._drop(key, known)  # what it kept comes before this export
         known = self.general.translate(metric, raw, resource_key, scope, extra, now, result)
-        if known is not None:
-            if len(self.known) >= self.options.max_streams:
-                self.settle()
-                for other_key, other in list(self.known.items()):
-                    self._drop(other_key, other)
-                self.exports.clear()
-                self.export_keys.clear()
+        if known is not None:  # (it holds streams, which the stream cap counts: no cap of its own)
             self.known[key] = known
             if self.known.get(key) is known:  # (the tests' reference translator keeps none)
                 self.general.hold(known_prefix(*key, known), known)
