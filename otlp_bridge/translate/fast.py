@@ -45,7 +45,8 @@ class KnownShape:
     """What a known metric shares with every sender of the same metric in the same bytes: its layout and the hash of
     its skeleton, its batch (families, source labels), temporality and kind, its placed points and the reader of
     their +Inf columns, and per point its stream's targets, attribute bytes (the stream table's key) and bucket
-    bounds. One object per distinct set while any known metric holds it (``known_shape``): the gateways of a fleet
+    bounds; and, looked up once, the readers of its packed values (all, the starts, the counts) and of its bucket
+    total. One object per distinct set while any known metric holds it (``known_shape``): the gateways of a fleet
     share theirs."""
 
     __slots__ = (
@@ -53,11 +54,15 @@ class KnownShape:
         "attributes",
         "batch",
         "bounds",
+        "bucket_total",
+        "counts",
         "cumulative",
         "histogram",
         "layout",
+        "packed",
         "placed",
         "skeleton",
+        "starts",
         "targets",
         "watched",
     )
@@ -76,6 +81,10 @@ class KnownShape:
         self.batch = batch
         self.cumulative = cumulative
         self.histogram = layout.lanes is not None
+        self.packed = layout.packed
+        self.starts = layout.packed_column(wire.START)
+        self.counts = layout.packed_column(wire.COUNT)  # (a sum's value)
+        self.bucket_total = wire.bucket_total(layout.stride, layout.points) if self.histogram else None
         # The points whose observations above the last bound are placed, and their +Inf columns: an export that
         # changes them (cumulative) or has any (delta) places them as it is taken.
         self.placed = placed
@@ -173,7 +182,7 @@ class KnownMetric:
         self.exports = 0  # taken since the last settle
         self.last_seen = now
         values = layout.values.unpack(raw)
-        self.settled = layout.packed.pack(*_state_values(streams, layout, shape.cumulative, values))
+        self.settled = shape.packed.pack(*_state_values(streams, layout, shape.cumulative, values))
         self.last_time = shared_time(int(max(values[wire.TIME :: layout.stride])))
         self.placements: dict[int, Placed] | None = None  # by point: what ``placed`` points placed of the exports taken
         watched = shape.watched
@@ -195,7 +204,7 @@ class KnownMetric:
         """The stream of ``point`` as ``values`` (``settled`` unpacked, by default) has it."""
         shape = self.shape
         if values is None:
-            values = shape.layout.packed.unpack(self.settled)
+            values = shape.packed.unpack(self.settled)
         stream = Stream(shape.targets[point], self.created_at(point), self.last_seen, shape.attributes[point])
         stride = shape.layout.stride
         row = values[point * stride : (point + 1) * stride]
@@ -220,23 +229,24 @@ class KnownMetric:
     def take(self, raw: bytes, now: float, values: Values | None = None) -> bool:
         """Keep the values of ``raw`` if its skeleton is the known one and every check passes; False otherwise.
         ``values``: ``raw``'s values, already read by a caller that checked the skeleton of bytes around it."""
-        layout = self.shape.layout
+        shape = self.shape
+        layout = shape.layout
         if values is None:
-            if len(raw) != layout.skeleton.size or hash(layout.skeleton.unpack(raw)) != self.shape.skeleton:
+            if len(raw) != layout.skeleton.size or hash(layout.skeleton.unpack(raw)) != shape.skeleton:
                 return False
             values = layout.values.unpack(raw)
         counts = None  # cumulative: those of the export before
-        if self.shape.cumulative:
+        if shape.cumulative:
             previous = self.latest if self.latest is not None else self.settled
-            if values[wire.START :: layout.stride] != layout.packed_column(wire.START).unpack(previous):
+            if values[wire.START :: layout.stride] != shape.starts.unpack(previous):
                 return False  # a restart, for the general path to tell
-            counts = layout.packed_column(wire.COUNT).unpack(previous)
+            counts = shape.counts.unpack(previous)
             if values[wire.COUNT :: layout.stride] == counts:  # nothing new (the rules would take it as unchanged)
                 self.last_seen = now
                 return True
         if not self._valid(values):
             return False
-        overflow = self.shape.watched(values) if self.shape.watched is not None else None
+        overflow = shape.watched(values) if shape.watched is not None else None
         placements = self._placements(raw, values) if overflow != self.overflow else []
         if placements is None:
             return False
@@ -248,10 +258,10 @@ class KnownMetric:
             pending = self.placements.setdefault(point, {})
             before = pending.get(target)
             pending[target] = placed if before is None else list(map(operator.add, before, placed))
-        if self.shape.cumulative:
+        if shape.cumulative:
             self.overflow = overflow
         self.exports += 1
-        self.latest = layout.packed.pack(*values)
+        self.latest = shape.packed.pack(*values)
         self.last_seen = now
         return True
 
@@ -260,7 +270,8 @@ class KnownMetric:
         stride = self.shape.layout.stride
         counts = values[wire.COUNT :: stride]  # a sum's value or a histogram's count (VALUE and COUNT: one column)
         if self.shape.histogram:
-            buckets = wire.bucket_total(stride, self.shape.layout.points)(values)
+            assert self.shape.bucket_total is not None
+            buckets = self.shape.bucket_total(values)
             return math.isfinite(sum(values[wire.SUM :: stride])) and buckets == sum(counts)
         return math.isfinite(sum(counts)) and min(counts) >= 0
 
@@ -350,7 +361,7 @@ class KnownMetric:
         stride = layout.stride
         previous = None  # cumulative: the export before
         if self.shape.cumulative:
-            previous = layout.packed.unpack(self.latest if self.latest is not None else self.settled)
+            previous = self.shape.packed.unpack(self.latest if self.latest is not None else self.settled)
         placements = []
         for point, groups in self.shape.placed:
             at = point * stride
@@ -469,8 +480,9 @@ def settle(known: KnownMetric, rules: Rules) -> None:
         return
     assert known.latest is not None
     layout = known.shape.layout
-    state = list(layout.packed.unpack(known.settled))
-    latest = layout.packed.unpack(known.latest) if known.shape.cumulative else None
+    packed = known.shape.packed
+    state = list(packed.unpack(known.settled))
+    latest = packed.unpack(known.latest) if known.shape.cumulative else None
     settling = _settle_histogram if known.shape.histogram else _settle_sum
     fallback = settling(known, rules, state, latest)
     if fallback:
@@ -479,7 +491,7 @@ def settle(known: KnownMetric, rules: Rules) -> None:
             assert known.pending is not None
             values = _lane_values(known.lanes, known.pending, layout) if known.shape.histogram else known.pending
         _settle_by_the_rules(known, rules, values, fallback, state)
-    known.settled = layout.packed.pack(*state)
+    known.settled = packed.pack(*state)
     known.latest = known.pending = None
     known.placements = None
     known.exports = 0
