@@ -90,8 +90,22 @@ class KnownShape:
         self.placed = placed
         self.watched = _watcher(tuple(entry.point * layout.stride + layout.stride - 1 for entry in placed))
         self.targets = tuple(stream.targets for stream in streams)
-        self.attributes = tuple(stream.attributes for stream in streams)
-        self.bounds = tuple(stream.raw_bounds for stream in streams)
+        self.attributes = _shared_attributes(tuple(stream.attributes for stream in streams))
+        self.bounds = _shared_bounds(tuple(stream.raw_bounds for stream in streams))
+
+
+# One tuple per distinct value among the latest few: the senders of a fleet send the same points (these are shared
+# by shapes that are not: those of senders whose series are their own).
+
+
+@functools.lru_cache(maxsize=4096)
+def _shared_attributes(attributes: tuple[bytes, ...]) -> tuple[bytes, ...]:
+    return attributes
+
+
+@functools.lru_cache(maxsize=4096)
+def _shared_bounds(bounds: tuple[tuple[float, ...], ...]) -> tuple[tuple[float, ...], ...]:
+    return bounds
 
 
 _SHAPES: weakref.WeakValueDictionary[tuple[object, ...], KnownShape] = weakref.WeakValueDictionary()
@@ -106,8 +120,11 @@ def known_shape(
     placed: tuple[PlacedPoint, ...] = (),
 ) -> KnownShape:
     """The shared ``KnownShape`` of a metric in ``raw`` whose points are these streams' (keyed by the identities of
-    the objects it holds, which keeps them alive while the entry is)."""
+    the objects it holds, which keeps them alive while the entry is); a shape of its own for a sender whose series
+    are its own (``--source-label``: its targets are its own, nothing to share)."""
     skeleton = hash(layout.skeleton.unpack(raw))
+    if any(stream.targets.identity is None for stream in streams):
+        return KnownShape(layout, skeleton, batch, cumulative, placed, streams)
     targets = (id(stream.targets) for stream in streams)
     key = (
         id(layout),
