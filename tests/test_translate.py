@@ -939,6 +939,18 @@ def test_the_gateways_of_a_fleet_share_what_their_known_metrics_have_in_common(
     assert first.settled == second.settled and first is not second
 
 
+def test_a_known_shape_found_by_its_hash_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Metrics whose shape keys collide (every hash of the fast path made 0 here) still get shapes of their own: a
+    shape found by its hash is checked against the metric's layout, skeleton, batch and targets."""
+    monkeypatch.setattr(fast, "hash", lambda value: 0, raising=False)
+    _, translator = new_translator()
+    for name in ("openclaw.queue.lane.enqueue", "openclaw.queue.lane.dequeue"):  # (names of one length: one layout)
+        translator.apply(metrics_request(sum_metric(name, [({"openclaw.lane": "main"}, 1.0)])), now=1.0)
+    first, second = translator.known.values()
+    assert first.shape.layout is second.shape.layout and first.shape is not second.shape
+    assert [t.spec.name for t in first.shape.targets[0]] != [t.spec.name for t in second.shape.targets[0]]
+
+
 def test_invalid_points_are_rejected_and_do_not_touch_other_series() -> None:
     """NaN values and inconsistent histograms are rejected with a reason; valid points still land."""
     store, translator = new_translator()

@@ -93,6 +93,27 @@ class KnownShape:
         self.attributes = _shared_attributes(tuple(stream.attributes for stream in streams))
         self.bounds = _shared_bounds(tuple(stream.raw_bounds for stream in streams))
 
+    def fits(
+        self,
+        layout: wire.Layout,
+        skeleton: int,
+        batch: Batch,
+        cumulative: bool,
+        placed: tuple[PlacedPoint, ...],
+        streams: Sequence[Stream],
+    ) -> bool:
+        """Whether this is the shape of a metric of this layout, skeleton, batch and placed points, with these
+        streams."""
+        same = self.layout is layout and self.skeleton == skeleton and self.batch is batch and self.placed is placed
+        return (
+            same
+            and self.cumulative == cumulative
+            and len(self.targets) == len(streams)
+            and all(map(operator.is_, self.targets, (stream.targets for stream in streams)))
+            and self.attributes == tuple(stream.attributes for stream in streams)
+            and self.bounds == tuple(stream.raw_bounds for stream in streams)
+        )
+
 
 # One tuple per distinct value among the latest few: the senders of a fleet send the same points (these are shared
 # by shapes that are not: those of senders whose series are their own).
@@ -108,7 +129,7 @@ def _shared_bounds(bounds: tuple[tuple[float, ...], ...]) -> tuple[tuple[float, 
     return bounds
 
 
-_SHAPES: weakref.WeakValueDictionary[tuple[object, ...], KnownShape] = weakref.WeakValueDictionary()
+_SHAPES: weakref.WeakValueDictionary[int, KnownShape] = weakref.WeakValueDictionary()
 
 
 def known_shape(
@@ -119,25 +140,16 @@ def known_shape(
     cumulative: bool,
     placed: tuple[PlacedPoint, ...] = (),
 ) -> KnownShape:
-    """The shared ``KnownShape`` of a metric in ``raw`` whose points are these streams' (keyed by the identities of
-    the objects it holds, which keeps them alive while the entry is); a shape of its own for a sender whose series
-    are its own (``--source-label``: its targets are its own, nothing to share)."""
+    """The shared ``KnownShape`` of a metric in ``raw`` whose points are these streams': found by a hash of the
+    identities of its layout, batch and placed points and of its skeleton's hash (which cover its name, attributes
+    and bounds), and checked against them and its streams' targets. A sender whose series are its own
+    (``--source-label``: its targets are its own) gets a shape of its own: nothing to share."""
     skeleton = hash(layout.skeleton.unpack(raw))
     if any(stream.targets.identity is None for stream in streams):
         return KnownShape(layout, skeleton, batch, cumulative, placed, streams)
-    targets = (id(stream.targets) for stream in streams)
-    key = (
-        id(layout),
-        skeleton,
-        id(batch),
-        cumulative,
-        id(placed),
-        *targets,
-        tuple(stream.attributes for stream in streams),
-        tuple(stream.raw_bounds for stream in streams),
-    )
+    key = hash((id(layout), skeleton, id(batch), cumulative, id(placed)))
     found = _SHAPES.get(key)
-    if found is None:
+    if found is None or not found.fits(layout, skeleton, batch, cumulative, placed, streams):
         found = _SHAPES[key] = KnownShape(layout, skeleton, batch, cumulative, placed, streams)
     return found
 
