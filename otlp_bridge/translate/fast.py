@@ -93,30 +93,23 @@ class KnownShape:
         self.attributes = _shared_attributes(tuple(stream.attributes for stream in streams))
         self.bounds = _shared_bounds(tuple(stream.raw_bounds for stream in streams))
 
-    def fits(
-        self,
-        layout: wire.Layout,
-        skeleton: int,
-        batch: Batch,
-        cumulative: bool,
-        placed: tuple[PlacedPoint, ...],
-        streams: Sequence[Stream],
-    ) -> bool:
-        """Whether this is the shape of a metric of this layout, skeleton, batch and placed points, with these
-        streams."""
-        same = self.layout is layout and self.skeleton == skeleton and self.batch is batch and self.placed is placed
+    def same(self, other: KnownShape) -> bool:
+        """Whether ``other`` has this layout, skeleton, batch, placed points and targets (the same objects)."""
         return (
-            same
-            and self.cumulative == cumulative
-            and len(self.targets) == len(streams)
-            and all(map(operator.is_, self.targets, (stream.targets for stream in streams)))
-            and self.attributes == tuple(stream.attributes for stream in streams)
-            and self.bounds == tuple(stream.raw_bounds for stream in streams)
+            self.layout is other.layout
+            and self.skeleton == other.skeleton
+            and self.batch is other.batch
+            and self.placed is other.placed
+            and self.cumulative == other.cumulative
+            and self.attributes == other.attributes
+            and self.bounds == other.bounds
+            and len(self.targets) == len(other.targets)
+            and all(map(operator.is_, self.targets, other.targets))
         )
 
 
-# One tuple per distinct value among the latest few: the senders of a fleet send the same points (these are shared
-# by shapes that are not: those of senders whose series are their own).
+# A metric's points' attributes and bounds, one tuple per distinct value among the latest few: the senders of a fleet
+# send the same (shared even by shapes that are not: those of senders whose series are their own).
 
 
 @functools.lru_cache(maxsize=4096)
@@ -144,14 +137,15 @@ def known_shape(
     identities of its layout, batch and placed points and of its skeleton's hash (which cover its name, attributes
     and bounds), and checked against them and its streams' targets. A sender whose series are its own
     (``--source-label``: its targets are its own) gets a shape of its own: nothing to share."""
-    skeleton = hash(layout.skeleton.unpack(raw))
-    if any(stream.targets.identity is None for stream in streams):
-        return KnownShape(layout, skeleton, batch, cumulative, placed, streams)
-    key = hash((id(layout), skeleton, id(batch), cumulative, id(placed)))
+    shape = KnownShape(layout, hash(layout.skeleton.unpack(raw)), batch, cumulative, placed, streams)
+    if any(targets.identity is None for targets in shape.targets):
+        return shape
+    key = hash((id(layout), shape.skeleton, id(batch), cumulative, id(placed)))
     found = _SHAPES.get(key)
-    if found is None or not found.fits(layout, skeleton, batch, cumulative, placed, streams):
-        found = _SHAPES[key] = KnownShape(layout, skeleton, batch, cumulative, placed, streams)
-    return found
+    if found is not None and found.same(shape):
+        return found
+    _SHAPES[key] = shape
+    return shape
 
 
 class KnownMetric:
