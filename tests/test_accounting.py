@@ -124,6 +124,8 @@ def test_every_point_is_accepted_or_rejected_exactly_once(
         assert sum(result.reasons.values()) == result.rejected
         metrics.count_points("metrics", result)
         received += points
+        tracked = list(translators.metrics.stream_keys())  # held by known metrics or in the table, never both
+        assert len(tracked) == len(set(tracked)) == len(translators.metrics.tracked_streams) <= max_streams
     store.settle()
     outcomes = counted(metrics, "otlp_bridge_received_points_total", "outcome")
     assert outcomes.get("accepted", 0) + outcomes.get("rejected", 0) == received
