@@ -922,9 +922,9 @@ def test_known_metrics_hold_their_streams_and_give_them_back_as_they_are() -> No
         assert value(store, "openclaw_queue_lane_enqueue_total", lane=lane) == 5.0
 
 
-@pytest.mark.parametrize(("source_label", "shared"), [(None, True), ("gateway", False)])
+@pytest.mark.parametrize(("source_label", "one_shape"), [(None, True), ("gateway", False)])
 def test_the_gateways_of_a_fleet_share_what_their_known_metrics_have_in_common(
-    source_label: str | None, shared: bool
+    source_label: str | None, one_shape: bool
 ) -> None:
     """Gateways that send the same metric in the same bytes share one ``KnownShape`` (layout, targets, attributes):
     what each adds is its own state. With ``--source-label`` each gateway's series, and so its shape, are its own."""
@@ -935,7 +935,7 @@ def test_the_gateways_of_a_fleet_share_what_their_known_metrics_have_in_common(
         )
         translator.apply(metrics_request(lanes, resource={"service.name": "openclaw", "host.name": host}), now=1.0)
     first, second = translator.known.values()
-    assert (first.shape is second.shape) is shared
+    assert (first.shape is second.shape) is one_shape
     assert first.settled == second.settled and first is not second
 
 

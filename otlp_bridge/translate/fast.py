@@ -190,7 +190,7 @@ class KnownMetric:
     def __init__(
         self, shape: KnownShape, raw: bytes, streams: Sequence[Stream], now: float, means: bool = False
     ) -> None:
-        """Raises ``struct.error`` when the streams' state does not pack in the layout."""
+        """Raises ``struct.error`` or ``ValueError`` when the streams' state does not pack in the layout."""
         self.shape = shape
         layout = shape.layout
         created = [stream.created for stream in streams]
@@ -221,7 +221,8 @@ class KnownMetric:
 
     def streams(self) -> list[Stream]:
         """Its streams, in the order of its points, as they are now (settled: the series reflect them)."""
-        return [self.stream(point) for point in range(self.shape.layout.points)]
+        values = self.shape.packed.unpack(self.settled)
+        return [self.stream(point, values) for point in range(self.shape.layout.points)]
 
     def stream(self, point: int, values: Values | None = None) -> Stream:
         """The stream of ``point`` as ``values`` (``settled`` unpacked, by default) has it."""
@@ -258,29 +259,35 @@ class KnownMetric:
             if len(raw) != layout.skeleton.size or hash(layout.skeleton.unpack(raw)) != shape.skeleton:
                 return False
             values = layout.values.unpack(raw)
-        counts = None  # cumulative: those of the export before
+        counts = values[wire.COUNT :: layout.stride]  # a sum's value or a histogram's count (one column)
+        before = None  # cumulative: the counts of the export before
         if shape.cumulative:
             previous = self.latest if self.latest is not None else self.settled
             if values[wire.START :: layout.stride] != shape.starts.unpack(previous):
                 return False  # a restart, for the general path to tell
-            counts = shape.counts.unpack(previous)
-            if values[wire.COUNT :: layout.stride] == counts:  # nothing new (the rules would take it as unchanged)
+            before = shape.counts.unpack(previous)
+            if counts == before:  # nothing new (the rules would take it as unchanged)
                 self.last_seen = now
                 return True
-        if not self._valid(values):
+        if not self._valid(values, counts):
             return False
         overflow = shape.watched(values) if shape.watched is not None else None
         placements = self._placements(raw, values) if overflow != self.overflow else []
         if placements is None:
             return False
-        if not (self._keep_cumulative(counts, values) if counts is not None else self._keep_delta(raw, values)):
+        kept = (
+            self._keep_cumulative(before, counts, values)
+            if before is not None
+            else self._keep_delta(raw, values, counts)
+        )
+        if not kept:
             return False
         for point, target, placed in placements:
             if self.placements is None:
                 self.placements = {}
             pending = self.placements.setdefault(point, {})
-            before = pending.get(target)
-            pending[target] = placed if before is None else list(map(operator.add, before, placed))
+            so_far = pending.get(target)
+            pending[target] = placed if so_far is None else list(map(operator.add, so_far, placed))
         if shape.cumulative:
             self.overflow = overflow
         self.exports += 1
@@ -288,18 +295,15 @@ class KnownMetric:
         self.last_seen = now
         return True
 
-    def _valid(self, values: Values) -> bool:
+    def _valid(self, values: Values, counts: Values) -> bool:
         """Finite values, counts that are not negative, buckets that add up to their counts."""
-        stride = self.shape.layout.stride
-        counts = values[wire.COUNT :: stride]  # a sum's value or a histogram's count (VALUE and COUNT: one column)
         if self.shape.histogram:
             assert self.shape.bucket_total is not None
             buckets = self.shape.bucket_total(values)
-            return math.isfinite(sum(values[wire.SUM :: stride])) and buckets == sum(counts)
+            return math.isfinite(sum(values[wire.SUM :: self.shape.layout.stride])) and buckets == sum(counts)
         return math.isfinite(sum(counts)) and min(counts) >= 0
 
-    def _keep_cumulative(self, before: Values, values: Values) -> bool:
-        counts = values[wire.COUNT :: self.shape.layout.stride]
+    def _keep_cumulative(self, before: Values, counts: Values, values: Values) -> bool:
         if not all(map(operator.ge, counts, before)):
             return False  # a reset, for the general path to tell
         if self.waiting:
@@ -308,13 +312,12 @@ class KnownMetric:
             self._interval_means(counts, before, values)
         return True
 
-    def _keep_delta(self, raw: bytes, values: Values) -> bool:
+    def _keep_delta(self, raw: bytes, values: Values, counts: Values) -> bool:
         layout = self.shape.layout
         stride = layout.stride
         times = values[wire.TIME :: stride]
         if min(times) <= self.last_time:
             return False  # a resend
-        counts = values[wire.COUNT :: stride]
         pending = self.pending
         if self.shape.histogram:
             if max(counts) >= LANE_LIMIT or self.exports >= MAX_PENDING_EXPORTS:
