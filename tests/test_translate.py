@@ -922,6 +922,45 @@ def test_known_metrics_hold_their_streams_and_give_them_back_as_they_are() -> No
         assert value(store, "openclaw_queue_lane_enqueue_total", lane=lane) == 5.0
 
 
+@pytest.mark.parametrize("read_every", [1, 3, 100])
+@pytest.mark.parametrize("temporality", [CUMULATIVE, DELTA])
+def test_histogram_counts_that_outgrow_their_packing_give_what_the_general_path_gives(
+    temporality: int, read_every: int
+) -> None:
+    """A known histogram's state is packed as narrow as its counts allow (``wire.Packings``: 1, 2, 4 or 8 bytes a
+    count). Counts that cross each width, with reads between exports or not, give what a translator that walks every
+    point gives, and the fast path keeps them (cumulative) while they are valid."""
+    fast_store, fast_translator = new_translator()
+    slow_store, slow_translator = new_translator()
+    slow_translator.known = ForgetfulTable()
+    counts = [3, 200, 255, 256, 60_000, 65_535, 65_536, 70_000, 2**32 - 1, 2**32 + 7, 2**39, 2**39 + 1]
+    sizes: set[int] = set()  # of the packed state
+    first = None
+    for number, count in enumerate(counts, 1):
+        metric = metrics_pb2.Metric(name="openclaw.queue.wait_ms", unit="ms")
+        metric.histogram.aggregation_temporality = temporality  # type: ignore[assignment]
+        for lane, share in (("main", count), ("cron", count // 3 + 1)):
+            point = metric.histogram.data_points.add(
+                start_time_unix_nano=1_000 if temporality == CUMULATIVE else number * 1_000,
+                time_unix_nano=(number + 1) * 1_000,
+                count=share,
+                sum=1.5 * share,
+                bucket_counts=[share - share // 3, share // 3, 0],
+                explicit_bounds=[5.0, 10.0],
+            )
+            point.attributes.extend(key_values({"openclaw.lane": lane}))
+        for translator in (fast_translator, slow_translator):
+            assert translator.apply(metrics_request(metric), now=float(number)).rejected == 0
+        if number % read_every == 0:
+            assert render(fast_store, Format.TEXT) == render(slow_store, Format.TEXT)
+        (known,) = fast_translator.known.values()
+        sizes.add(len(known.latest or known.settled))
+        assert number == 1 or known is first  # kept by the fast path all along
+        first = known
+    assert render(fast_store, Format.TEXT) == render(slow_store, Format.TEXT)
+    assert len(sizes) == (4 if temporality == CUMULATIVE else 1)  # delta: the counts are in ``pending``
+
+
 @pytest.mark.parametrize(("source_label", "one_shape"), [(None, True), ("gateway", False)])
 def test_the_gateways_of_a_fleet_share_what_their_known_metrics_have_in_common(
     source_label: str | None, one_shape: bool

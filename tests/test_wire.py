@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import struct
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
@@ -137,11 +138,16 @@ def test_unknown_fields_are_skipped() -> None:
 nonzero = st.integers(1, 2**64 - 1)
 number_row = st.tuples(nonzero, nonzero, st.one_of(finite, st.integers(-(2**63), 2**63 - 1)), attributes)
 histogram_row = st.tuples(
-    nonzero, nonzero, st.lists(st.integers(0, 2**32), min_size=3, max_size=3), finite, attributes, st.booleans()
+    nonzero,
+    nonzero,
+    st.lists(st.one_of(st.integers(0, 300), st.integers(0, 2**32)), min_size=3, max_size=3),
+    finite,
+    attributes,
+    st.booleans(),
 )
 
 
-def _layout_values(metric: metrics_pb2.Metric, histogram: bool) -> tuple[wire.Layout | None, tuple[object, ...]]:
+def _layout_values(metric: metrics_pb2.Metric, histogram: bool) -> tuple[wire.Layout | None, tuple[float, ...]]:
     raw = metric.SerializeToString()
     layout = wire.metric_layout(raw, histogram)
     return layout, (layout.values.unpack(raw) if layout else ())
@@ -190,6 +196,29 @@ def test_a_sum_layout_reads_what_upb_reads(
     assert len(other_raw) != layout.skeleton.size or layout.skeleton.unpack(other_raw) != layout.skeleton.unpack(raw)
 
 
+@pytest.mark.parametrize(
+    ("top", "width"),
+    [(1, 1), (255, 1), (256, 2), (65_535, 2), (65_536, 4), (2**32 - 1, 4), (2**32, 8), (2**64 - 1, 8)],
+)
+def test_a_histograms_counts_are_packed_as_narrow_as_its_largest_count_allows(top: int, width: int) -> None:
+    """Two points of three buckets: start, time and sum take 8 bytes each, every count and bucket count ``width``;
+    a bucket count above its point's count (the point is invalid, but still kept as it is) widens it as needed."""
+    metric = metrics_pb2.Metric(name="h")
+    for count in (top, top // 2 or 1):
+        metric.histogram.data_points.add(
+            start_time_unix_nano=1, time_unix_nano=2, count=count, sum=1.5, bucket_counts=[count, 0, 0]
+        ).explicit_bounds.extend([1.0, 2.0])
+    layout, values = _layout_values(metric, histogram=True)
+    assert layout is not None
+    packed = layout.packings.pack(values)
+    assert len(packed) == 2 * (3 * 8 + 4 * width) and layout.packings.unpack(packed) == values
+    if width < 8:
+        odd = list(values)
+        odd[wire.BUCKETS + 1] = 1 << 8 * width  # above what the width holds and above the first point's count
+        wider = layout.packings.pack(odd)
+        assert layout.packings.unpack(wider) == tuple(odd) and len(wider) > len(packed)
+
+
 @settings(max_examples=200, deadline=None)
 @given(rows=st.lists(histogram_row, min_size=1, max_size=5), bounds=st.lists(finite, min_size=2, max_size=2))
 def test_a_histogram_layout_reads_what_upb_reads(
@@ -222,11 +251,21 @@ def test_a_histogram_layout_reads_what_upb_reads(
     assert list(struct.unpack(f"<{len(lanes) // 8}Q", lanes)) == [
         number for p in metric.histogram.data_points for number in (p.count, *p.bucket_counts)
     ]
-    packed = layout.packed.pack(*values)  # what a known metric keeps of an export: its values, and so its lanes
-    assert layout.packed.unpack(packed) == values and len(packed) == 8 * len(values)
-    assert layout.packed_lanes is not None and b"".join(layout.packed_lanes.unpack(packed)) == lanes
-    for column in (wire.START, wire.TIME, wire.COUNT, wire.SUM, layout.stride - 1):  # one column of every point
-        assert layout.packed_column(column).unpack(packed) == values[column :: layout.stride]
+    packings = layout.packings  # what a known metric keeps of an export: its values, in the narrowest packing
+    packed = packings.pack(values)
+    top = max(values[wire.COUNT :: layout.stride])  # (each point's count is at least each of its bucket counts)
+    assert packings.unpack(packed) == values
+    assert packings.by_size[len(packed)].limit == min(
+        packing.limit for packing in packings.widths if packing.limit >= top
+    )
+    wide = packings.widths[-1].packed.pack(*values)
+    assert packings.unpack(wide) == values and len(wide) == 8 * len(values)
+    assert layout.packed_lanes is not None and b"".join(layout.packed_lanes.unpack(wide)) == lanes
+    for packing in packings.widths:  # every packing that holds them reads each point's start and count
+        if packing.limit >= top:
+            data = packing.packed.pack(*values)
+            assert packing.starts.unpack(data) == values[wire.START :: layout.stride]
+            assert packing.counts.unpack(data) == values[wire.COUNT :: layout.stride]
     twin = metrics_pb2.Metric()
     twin.CopyFrom(metric)
     for point in twin.histogram.data_points:

@@ -45,9 +45,9 @@ class KnownShape:
     """What a known metric shares with every sender of the same metric in the same bytes: its layout and the hash of
     its skeleton, its batch (families, source labels), temporality and kind, its placed points and the reader of
     their +Inf columns, and per point its stream's targets, attribute bytes (the stream table's key) and bucket
-    bounds; and, looked up once, the readers of its packed values (all, the starts, the counts) and of its bucket
-    total. One object per distinct set while any known metric holds it (``known_shape``): the gateways of a fleet
-    share theirs."""
+    bounds; and, looked up once, how its values are packed (``wire.Packings``) and what adds up its bucket counts.
+    One object per distinct set while any known metric holds it (``known_shape``): the gateways of a fleet share
+    theirs."""
 
     __slots__ = (
         "__weakref__",
@@ -55,16 +55,15 @@ class KnownShape:
         "batch",
         "bounds",
         "bucket_total",
-        "counts",
         "cumulative",
         "histogram",
         "layout",
-        "packed",
+        "packings",
         "placed",
         "skeleton",
-        "starts",
         "targets",
         "watched",
+        "wide",
     )
 
     def __init__(
@@ -81,9 +80,8 @@ class KnownShape:
         self.batch = batch
         self.cumulative = cumulative
         self.histogram = layout.lanes is not None
-        self.packed = layout.packed
-        self.starts = layout.packed_column(wire.START)
-        self.counts = layout.packed_column(wire.COUNT)  # (a sum's value)
+        self.packings = layout.packings
+        self.wide = self.packings.widths[-1].packed
         self.bucket_total = wire.bucket_total(layout.stride, layout.points) if self.histogram else None
         # The points whose observations above the last bound are placed, and their +Inf columns: an export that
         # changes them (cumulative) or has any (delta) places them as it is taken.
@@ -92,6 +90,13 @@ class KnownShape:
         self.targets = tuple(stream.targets for stream in streams)
         self.attributes = _shared_attributes(tuple(stream.attributes for stream in streams))
         self.bounds = _shared_bounds(tuple(stream.raw_bounds for stream in streams))
+
+    def latest(self, values: Values, counts: Values) -> bytes:
+        """What ``KnownMetric.latest`` keeps of an export taken (``counts``: its count column): its values, packed
+        (cumulative); ``UNSETTLED`` (delta: ``pending`` holds what the series do not reflect yet)."""
+        if not self.cumulative:
+            return UNSETTLED
+        return self.packings.pack(values, max(counts)) if self.histogram else self.wide.pack(*values)
 
     def same(self, other: KnownShape) -> bool:
         """Whether ``other`` has this layout, skeleton, batch, placed points and targets (the same objects)."""
@@ -115,6 +120,12 @@ class KnownShape:
 @functools.lru_cache(maxsize=4096)
 def _shared_attributes(attributes: tuple[bytes, ...]) -> tuple[bytes, ...]:
     return attributes
+
+
+@functools.lru_cache(maxsize=4096)
+def _overflow(counts: tuple[float, ...]) -> tuple[float, ...]:
+    """A known metric's ``overflow``: its placed points' +Inf counts (few distinct among the senders of a fleet)."""
+    return counts
 
 
 @functools.lru_cache(maxsize=4096)
@@ -155,9 +166,10 @@ class KnownMetric:
     A known metric holds its streams' state itself, packed (its streams are out of the stream table meanwhile:
     ``streams`` gives them back, as they are, when it goes). ``shape`` is what it shares with other senders (layout,
     families, targets, attributes, bounds...), ``created`` when its streams were first seen (one time for all, or each
-    packed), and ``settled`` what the series reflect of every point, packed as ``Layout.packed`` packs values
-    (cumulative: each stream's start, end time and last point; delta: start 0 and end time only). ``latest`` holds the
-    values of the newest export taken and not yet settled, packed the same way (None once settled). Cumulative: the
+    packed), and ``settled`` what the series reflect of every point, packed as ``Layout.packings`` packs values (a
+    histogram's counts as narrow as they allow; cumulative: each stream's start, end time and last point; delta: start
+    0 and end time only). ``latest``: cumulative, the values of the newest export taken and not yet settled, packed
+    the same way; delta, ``UNSETTLED``; None once settled. Cumulative: the
     starts and counts (the value of a sum, the count of a histogram) of every point, read off ``latest`` or ``settled``,
     tell a restart or a reset (a new start, or a count that went down) from growth. Delta: ``pending`` sums the values
     of the exports not yet settled (a histogram's counts and bucket counts as lanes of one integer: ``_lane_values``)
@@ -194,8 +206,11 @@ class KnownMetric:
         self.shape = shape
         layout = shape.layout
         created = [stream.created for stream in streams]
+        first = created[0]  # (the time of the request that created them: one object for every metric of a sender)
         self.created: float | bytes = (  # one time for all, or each packed
-            float(created[0]) if len(set(created)) == 1 else struct.pack(f"<{len(created)}d", *created)
+            (first if type(first) is float else float(first))
+            if len(set(created)) == 1
+            else struct.pack(f"<{len(created)}d", *created)
         )
         self.waiting: tuple[int, ...] = ()  # points whose APPROX gauge is not created yet (``general``)
         self.woken: tuple[int, ...] = ()  # those of them that changed in the export just taken
@@ -205,11 +220,11 @@ class KnownMetric:
         self.exports = 0  # taken since the last settle
         self.last_seen = now
         values = layout.values.unpack(raw)
-        self.settled = shape.packed.pack(*_state_values(streams, layout, shape.cumulative, values))
+        self.settled = shape.packings.pack(_state_values(streams, layout, shape.cumulative, values))
         self.last_time = shared_time(int(max(values[wire.TIME :: layout.stride])))
         self.placements: dict[int, Placed] | None = None  # by point: what ``placed`` points placed of the exports taken
         watched = shape.watched
-        self.overflow = watched(values if shape.cumulative else [0] * len(values)) if watched else None
+        self.overflow = _overflow(watched(values if shape.cumulative else [0] * len(values))) if watched else None
         # Per point: the total, the count and the arrival of the latest interval with observations since the last
         # settle (a count of 0: none); cumulative: the sum at each point's latest change, where its next one starts.
         self.means = NO_INTERVALS if means else None  # (allocated by the first interval)
@@ -221,14 +236,14 @@ class KnownMetric:
 
     def streams(self) -> list[Stream]:
         """Its streams, in the order of its points, as they are now (settled: the series reflect them)."""
-        values = self.shape.packed.unpack(self.settled)
+        values = self.shape.packings.unpack(self.settled)
         return [self.stream(point, values) for point in range(self.shape.layout.points)]
 
     def stream(self, point: int, values: Values | None = None) -> Stream:
         """The stream of ``point`` as ``values`` (``settled`` unpacked, by default) has it."""
         shape = self.shape
         if values is None:
-            values = shape.packed.unpack(self.settled)
+            values = shape.packings.unpack(self.settled)
         stream = Stream(shape.targets[point], self.created_at(point), self.last_seen, shape.attributes[point])
         stride = shape.layout.stride
         row = values[point * stride : (point + 1) * stride]
@@ -263,9 +278,10 @@ class KnownMetric:
         before = None  # cumulative: the counts of the export before
         if shape.cumulative:
             previous = self.latest if self.latest is not None else self.settled
-            if values[wire.START :: layout.stride] != shape.starts.unpack(previous):
+            packing = shape.packings.by_size[len(previous)]
+            if values[wire.START :: layout.stride] != packing.starts.unpack(previous):
                 return False  # a restart, for the general path to tell
-            before = shape.counts.unpack(previous)
+            before = packing.counts.unpack(previous)
             if counts == before:  # nothing new (the rules would take it as unchanged)
                 self.last_seen = now
                 return True
@@ -288,10 +304,10 @@ class KnownMetric:
             pending = self.placements.setdefault(point, {})
             so_far = pending.get(target)
             pending[target] = placed if so_far is None else list(map(operator.add, so_far, placed))
-        if shape.cumulative:
-            self.overflow = overflow
+        if shape.cumulative and overflow != self.overflow:
+            self.overflow = _overflow(overflow)
         self.exports += 1
-        self.latest = shape.packed.pack(*values)
+        self.latest = shape.latest(values, counts)
         self.last_seen = now
         return True
 
@@ -387,7 +403,7 @@ class KnownMetric:
         stride = layout.stride
         previous = None  # cumulative: the export before
         if self.shape.cumulative:
-            previous = self.shape.packed.unpack(self.latest if self.latest is not None else self.settled)
+            previous = self.shape.packings.unpack(self.latest if self.latest is not None else self.settled)
         placements = []
         for point, groups in self.shape.placed:
             at = point * stride
@@ -437,6 +453,7 @@ class PlacedPoint(NamedTuple):
 
 
 DOUBLE = struct.Struct("<d")
+UNSETTLED = b""  # a delta known metric's ``latest`` while it keeps exports the series do not reflect
 MEAN_BYTES = 24  # a point's ``KnownMetric.means``: three doubles
 NO_INTERVALS = array("d")  # ``KnownMetric.means`` with no interval yet (never written: replaced when one arrives)
 NO_INTERVAL = Interval(0.0, 0.0, 0)
@@ -506,9 +523,9 @@ def settle(known: KnownMetric, rules: Rules) -> None:
         return
     assert known.latest is not None
     layout = known.shape.layout
-    packed = known.shape.packed
-    state = list(packed.unpack(known.settled))
-    latest = packed.unpack(known.latest) if known.shape.cumulative else None
+    packings = known.shape.packings
+    state = list(packings.unpack(known.settled))
+    latest = packings.unpack(known.latest) if known.shape.cumulative else None
     settling = _settle_histogram if known.shape.histogram else _settle_sum
     fallback = settling(known, rules, state, latest)
     if fallback:
@@ -517,7 +534,7 @@ def settle(known: KnownMetric, rules: Rules) -> None:
             assert known.pending is not None
             values = _lane_values(known.lanes, known.pending, layout) if known.shape.histogram else known.pending
         _settle_by_the_rules(known, rules, values, fallback, state)
-    known.settled = packed.pack(*state)
+    known.settled = packings.pack(state)
     known.latest = known.pending = None
     known.placements = None
     known.exports = 0
@@ -562,7 +579,7 @@ def _settle_histogram(
     layout = known.shape.layout
     stride = layout.stride
     width = (stride - wire.BUCKETS + 1) * LANE_BYTES  # a point's lanes: its count, then its bucket counts
-    growth, falling = _growth(known)
+    growth, falling = _growth(known, values, state)
     now = known.last_seen
     placements = known.placements
     whole = layout.points == 1  # its buckets add up to its count: ``take`` checked the metric's
@@ -614,14 +631,15 @@ def _settle_histogram(
 LANE_SUM = (1 << 64) - 1
 
 
-def _growth(known: KnownMetric) -> tuple[bytes | None, frozenset[int]]:
+def _growth(known: KnownMetric, latest: Values | None, state: Values) -> tuple[bytes | None, frozenset[int]]:
     """The lanes of what every point of a histogram adds (its count, then its bucket counts, ``LANE_BYTES`` each),
     and the points whose lanes went down (cumulative: a bucket down, for the rules to tell); None when the lanes
     cannot be read so (every point goes through the rules).
 
     Cumulative: the lanes of the latest export minus those of ``settled`` (what the series reflect), in one
     subtraction: each lane of the latest gets its top bit set first, so that no lane borrows from its neighbour, and a
-    lane whose top bit is then clear went down."""
+    lane whose top bit is then clear went down. ``latest`` and ``state``: ``latest`` and ``settled`` unpacked (packed
+    anew at full width, where they are narrower)."""
     layout = known.shape.layout
     size = layout.points * (layout.stride - wire.BUCKETS + 1) * LANE_BYTES
     if not known.shape.cumulative:
@@ -629,13 +647,16 @@ def _growth(known: KnownMetric) -> tuple[bytes | None, frozenset[int]]:
             return None, NONE
         return known.lanes.to_bytes(size, "little"), NONE
     lanes_of = layout.packed_lanes
-    assert known.latest is not None and lanes_of is not None
-    latest = int.from_bytes(b"".join(lanes_of.unpack(known.latest)), "little")
-    before = int.from_bytes(b"".join(lanes_of.unpack(known.settled)), "little")
+    assert known.latest is not None and latest is not None and lanes_of is not None
+    wide = known.shape.wide
+    after = known.latest if len(known.latest) == wide.size else wide.pack(*latest)
+    settled = known.settled if len(known.settled) == wide.size else wide.pack(*state)
+    latest_lanes = int.from_bytes(b"".join(lanes_of.unpack(after)), "little")
+    before = int.from_bytes(b"".join(lanes_of.unpack(settled)), "little")
     guard = _guard(size)
-    if (latest | before) & guard:
+    if (latest_lanes | before) & guard:
         return None, NONE  # counts of 2**63 or more
-    difference = (latest | guard) - before
+    difference = (latest_lanes | guard) - before
     falling = NONE
     if difference & guard != guard:
         width = size // layout.points

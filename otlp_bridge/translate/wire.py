@@ -12,8 +12,10 @@ one exception, ``first_metric_start``, reads a request before it is decoded and 
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import functools
+import itertools
 import operator
 import re
 import struct
@@ -387,9 +389,9 @@ class Layout:
     points: int
     # Every point's start and count (a sum's value) as raw 64-bit words: an exact comparison with an earlier export
     watch: struct.Struct
-    # The format of ``values`` packed side by side (``packed``: what ``KnownMetric.latest`` keeps of an export, not
-    # its bytes). It depends on the points' kinds and number only, so few metrics have one of their own; compiled on
-    # use, as a first export (all that many senders ever send) needs none.
+    # The format of ``values`` packed side by side, 8 bytes each (``packings``: what a ``KnownMetric`` keeps of an
+    # export, not its bytes). It depends on the points' kinds and number only, so few metrics have one of their own;
+    # compiled on use, as a first export (all that many senders ever send) needs none.
     packed_format: str
     lanes: struct.Struct | None = None  # histograms: the raw bytes of every count and bucket count (see LANE_BYTES)
     packed_lanes_format: str | None = None  # histograms: ``lanes`` in ``packed`` bytes
@@ -410,16 +412,14 @@ class Layout:
         )
 
     @property
-    def packed(self) -> struct.Struct:
-        return _packed_struct(self.packed_format)
+    def packings(self) -> Packings:
+        """How a known metric packs values of this layout (``KnownMetric.settled``, ``latest``)."""
+        return _packings(self.packed_format, self.stride, self.lanes is not None)
 
     @property
     def packed_lanes(self) -> struct.Struct | None:
+        """Histograms: what reads the raw bytes of every count and bucket count of values packed at full width."""
         return _packed_struct(self.packed_lanes_format) if self.packed_lanes_format is not None else None
-
-    def packed_column(self, column: int) -> struct.Struct:
-        """What reads one column (``START``, ``COUNT``...) of every point from ``packed`` bytes."""
-        return _packed_column(self.packed_format, self.stride, self.points, column)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -428,11 +428,82 @@ def _packed_struct(fmt: str) -> struct.Struct:
     return struct.Struct(fmt)
 
 
+class Packing(NamedTuple):
+    """Values of a layout packed side by side, a histogram's counts and bucket counts as unsigned integers of one
+    width (at most ``limit``), every other value in 8 bytes; with what reads the start and the count (a sum's
+    value) of every point from such bytes."""
+
+    packed: struct.Struct
+    starts: struct.Struct
+    counts: struct.Struct
+    limit: int
+
+
+class Packings:
+    """The packings of a layout's values, narrowest first (a histogram's counts in 1, 2, 4 or 8 bytes; a sum's values
+    always in 8): the state of a gateway's known metrics takes about half the bytes while its counts stay small.
+    Bytes tell their packing by their size."""
+
+    __slots__ = ("by_size", "limits", "stride", "widths")
+
+    def __init__(self, widths: tuple[Packing, ...], stride: int) -> None:
+        self.widths = widths
+        self.limits = [packing.limit for packing in widths]
+        self.by_size = {packing.packed.size: packing for packing in widths}
+        self.stride = stride
+
+    def pack(self, values: Sequence[float], top: float | None = None) -> bytes:
+        """``values`` in the narrowest packing that holds them; ``top``: their largest count, if known. Raises
+        ``struct.error`` when no packing holds them."""
+        widths = self.widths
+        if len(widths) == 1:
+            return widths[0].packed.pack(*values)
+        if top is None:
+            top = max(values[COUNT :: self.stride])
+        for packing in widths[bisect.bisect_left(self.limits, top) :]:
+            try:
+                return packing.packed.pack(*values)
+            except struct.error:  # a bucket count above its point's count: a wider one
+                continue
+        message = "counts out of the range of every packing"
+        raise struct.error(message)
+
+    def unpack(self, packed: bytes) -> tuple[float, ...]:
+        return self.by_size[len(packed)].packed.unpack(packed)
+
+
+_NARROW = (("B", 0xFF), ("H", 0xFFFF), ("I", 0xFFFF_FFFF))
+
+
 @functools.lru_cache(maxsize=1024)
-def _packed_column(packed_format: str, stride: int, points: int, column: int) -> struct.Struct:
-    codes = "".join(code * int(count or 1) for count, code in re.findall(r"(\d*)(\D)", packed_format[1:]))
-    before, after = column * 8, (stride - column - 1) * 8  # (every packed value is 8 bytes)
-    return struct.Struct("<" + f"{before}x{codes[column]}{after}x" * points)
+def _packings(packed_format: str, stride: int, histogram: bool) -> Packings:
+    codes = [code for count, code in re.findall(r"(\d*)(\D)", packed_format[1:]) for _ in range(int(count or 1))]
+    point = codes[:stride]  # (every point has the same)
+    points = len(codes) // stride
+    widths = [(code, limit) for code, limit in _NARROW if histogram] + [("Q", (1 << 64) - 1)]
+    packings = []
+    for narrow, limit in widths:
+        kinds = [
+            narrow if histogram and column in (COUNT, *range(BUCKETS, stride)) else code
+            for column, code in enumerate(point)
+        ]
+        packed = _packed_struct("<" + "".join(_runs(kinds * points)))
+        packings.append(Packing(packed, _column(kinds, START, points), _column(kinds, COUNT, points), limit))
+    return Packings(tuple(packings), stride)
+
+
+def _column(kinds: list[str], column: int, points: int) -> struct.Struct:
+    """What reads one column of every point of values packed as ``kinds`` (a point's)."""
+    before = struct.calcsize("<" + "".join(kinds[:column]))
+    after = struct.calcsize("<" + "".join(kinds[column + 1 :]))
+    return _packed_struct("<" + f"{before}x{kinds[column]}{after}x" * points)
+
+
+def _runs(codes: list[str]) -> Iterator[str]:
+    """A struct format's codes, each run of one code written once with its count."""
+    for code, run in itertools.groupby(codes):
+        count = len(list(run))
+        yield f"{count}{code}" if count > 1 else code
 
 
 LANE_BYTES = 8  # a histogram's count and bucket counts are fixed64: side by side they add as lanes of one big int
