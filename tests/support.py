@@ -37,6 +37,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from otlp_bridge.config import Config, ListenAddress
 from otlp_bridge.remotewrite import wire
 from otlp_bridge.server import Bridge, running
+from otlp_bridge.translate.fast import KnownMetric
+from otlp_bridge.translate.metrics import KnownKey, KnownTable
 from tests.conftest import missing
 
 # Importing error_details_pb2 registers BadRequest, so a JSON Status whose details hold one can be parsed.
@@ -400,11 +402,11 @@ def scrape_time(name: str) -> float:
     return moment.timestamp()
 
 
-class ForgetfulTable(dict):  # type: ignore[type-arg]
+class ForgetfulTable(KnownTable):
     """A ``MetricsTranslator.known`` that keeps nothing: every export takes the general path (the reference the fast
     path is compared with)."""
 
-    def __setitem__(self, key: object, value: object) -> None:
+    def __setitem__(self, key: KnownKey, known: KnownMetric) -> None:
         pass
 
 

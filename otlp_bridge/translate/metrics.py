@@ -50,6 +50,57 @@ def source_name(resource_key: bytes, source_attributes: tuple[str, ...]) -> str:
 KnownKey = tuple[bytes, str, str]  # a known metric's: its serialised resource, scope and name
 
 
+class KnownTable:
+    """The known metrics of a translator by their key (serialised resource, scope, name), as a mapping. Kept by
+    sender, then scope, then name: a sender's metrics cost no key of their own, as its names are interned (a fleet of
+    like gateways shares them)."""
+
+    __slots__ = ("count", "senders")
+
+    def __init__(self) -> None:
+        self.senders: dict[bytes, dict[str, dict[str, KnownMetric]]] = {}
+        self.count = 0
+
+    def get(self, key: KnownKey) -> KnownMetric | None:
+        scopes = self.senders.get(key[0])
+        names = scopes.get(key[1]) if scopes is not None else None
+        return names.get(key[2]) if names is not None else None
+
+    def __setitem__(self, key: KnownKey, known: KnownMetric) -> None:
+        names = self.senders.setdefault(key[0], {}).setdefault(key[1], {})
+        self.count += key[2] not in names
+        names[key[2]] = known
+
+    def __delitem__(self, key: KnownKey) -> None:
+        scopes = self.senders[key[0]]
+        names = scopes[key[1]]
+        del names[key[2]]
+        self.count -= 1
+        if not names:
+            del scopes[key[1]]
+            if not scopes:
+                del self.senders[key[0]]
+
+    def __len__(self) -> int:
+        return self.count
+
+    def items(self) -> Iterator[tuple[KnownKey, KnownMetric]]:
+        for resource_key, scopes in self.senders.items():
+            for scope, names in scopes.items():
+                for name, known in names.items():
+                    yield (resource_key, scope, name), known
+
+    def __iter__(self) -> Iterator[KnownKey]:
+        return (key for key, _ in self.items())
+
+    def values(self) -> Iterator[KnownMetric]:
+        return (known for _, known in self.items())
+
+    def clear(self) -> None:
+        self.senders.clear()
+        self.count = 0
+
+
 class NotTried:
     """``apply``'s default ``resume``: the whole-export path was not tried yet."""
 
@@ -74,7 +125,7 @@ class MetricsTranslator:
         )
         self.streams = self.general.streams  # (but those that known metrics hold: ``tracked_streams``)
         self.tracked_streams = TrackedStreams(self)
-        self.known: dict[KnownKey, KnownMetric] = {}
+        self.known = KnownTable()
         # The whole-export path: each sender's export by the bytes before its first metric, and the key of its export
         # by each of its resources (read metric by metric, a sender's export is forgotten: its metrics move apart).
         self.exports: dict[int, KnownExport] = {}
