@@ -52,6 +52,7 @@ class FleetSpec:
     first: int = 0
     interval_seconds: float = 1.0
     seed: int = 20260429
+    own_lanes: bool = False  # each gateway's session lanes named its own (``_lane``), as real gateways' sessions are
 
     def to_json(self) -> str:
         return json.dumps({"kind": FLEET_KIND, **dataclasses.asdict(self)}, sort_keys=True)
@@ -95,6 +96,7 @@ class FleetTemplate:
     times: tuple[int, ...]  # argument indexes of the points' time_unix_nano
     points: tuple[_Point, ...]  # with argument indexes
     resource_offsets: tuple[int, int, int]  # offsets of host.name, host.id and process.pid values
+    lane_offsets: tuple[int, ...]  # offsets of the name part of every session lane (``SESSION_LANE``)
     metrics: int
 
 
@@ -112,6 +114,15 @@ def _host_id(index: int) -> bytes:
 
 def _pid(index: int) -> int:
     return 0x4000 + index  # 3 varint bytes from 16384 up to 2,097,151 (the varint is patched in place)
+
+
+SESSION_LANE = b"session:agent:main:capture"  # the capture's session lanes: capture-a, capture-tools...
+
+
+def _lane(index: int) -> bytes:
+    """What replaces ``capture`` in the session lanes of gateway ``index`` (``own_lanes``): lanes of the same length,
+    and so the same layout, with names of its own."""
+    return b"g%06d" % index
 
 
 def _varint3(value: int) -> bytes:
@@ -191,10 +202,17 @@ def fleet_template() -> FleetTemplate:
     host_id = bytes(marked).find(_host_id(0))
     pid = bytes(marked).find(b"\x18" + _varint3(_pid(0))) + 1  # AnyValue.int_value is field 3, varint
     metrics = sum(len(sm.metrics) for sm in resource_metrics.scope_metrics)
-    return _layout(bytes(marked), points, (name, host_id, pid), metrics)
+    body = bytes(marked)
+    lanes, offset = [], body.find(SESSION_LANE)
+    while offset >= 0:
+        lanes.append(offset + len(SESSION_LANE) - len(_lane(0)))
+        offset = body.find(SESSION_LANE, offset + 1)
+    return _layout(body, points, (name, host_id, pid), tuple(lanes), metrics)
 
 
-def _layout(body: bytes, points: list[_Point], resource: tuple[int, int, int], metrics: int) -> FleetTemplate:
+def _layout(
+    body: bytes, points: list[_Point], resource: tuple[int, int, int], lanes: tuple[int, ...], metrics: int
+) -> FleetTemplate:
     """The template as one ``struct`` layout over every field a point grows and every export time."""
     doubles = {point.value for point in points}
     fields = doubles | {point.count for point in points if point.histogram}
@@ -236,8 +254,10 @@ def _layout(body: bytes, points: list[_Point], resource: tuple[int, int, int], m
         for point in points
     )
     timed = tuple(index[offset] for offset in sorted(times))
-    own = tuple(segment for segment in segments if any(segment[1] <= offset < segment[2] for offset in resource))
-    return FleetTemplate(body, layout, tuple(args), own, timed, indexed, resource, metrics)
+    own = tuple(
+        segment for segment in segments if any(segment[1] <= offset < segment[2] for offset in (*resource, *lanes))
+    )
+    return FleetTemplate(body, layout, tuple(args), own, timed, indexed, resource, lanes, metrics)
 
 
 class FleetGateway:
@@ -256,6 +276,9 @@ class FleetGateway:
         body[name : name + 9] = _host_name(index)
         body[host_id : host_id + 32] = _host_id(index)
         body[pid : pid + 3] = _varint3(_pid(index))
+        if spec.own_lanes:
+            for lane in template.lane_offsets:
+                body[lane : lane + len(_lane(index))] = _lane(index)
         self.args: list[Any] = list(template.args)  # bytes between the fields, then each field's value
         for arg, start, end in template.resource_segments:
             self.args[arg] = bytes(body[start:end])

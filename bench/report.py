@@ -477,6 +477,13 @@ def _remotewrite_rows(results: dict[str, Any], goal: Goals) -> list[Row]:
     ]
 
 
+# RSS per gateway in other shapes than the profiles' (shared series, the same lanes in every gateway)
+FLEET_RSS_VARIANTS = {
+    "per_gateway_rss": "per-gateway series (--source-label)",
+    "own_lanes_rss": "session lanes of its own (shared series)",
+}
+
+
 def _fleet_rows(results: dict[str, Any], goal: Goals) -> list[Row]:
     fleet = results.get("fleet")
     if not isinstance(fleet, dict):
@@ -490,17 +497,18 @@ def _fleet_rows(results: dict[str, Any], goal: Goals) -> list[Row]:
         data = fleet.get(profile)
         if isinstance(data, dict):
             rows += _fleet_profile_rows(data, profile, gateways, goal)
-    rss = fleet.get("per_gateway_rss")
-    if isinstance(rss, dict):
-        rows.append(
-            Row(
-                "fleet",
-                f"RSS per gateway, per-gateway series (--source-label), {gateways:,} gateways",
-                f"{rss['bytes_per_gateway'] / 1024:.1f} KiB",
-                f"after {rss['rounds']} exports each; RSS {rss['rss_after_bytes'] / 2**20:.0f} MiB",
-                number=rss["bytes_per_gateway"],
+    for key, what in FLEET_RSS_VARIANTS.items():
+        rss = fleet.get(key)
+        if isinstance(rss, dict):
+            rows.append(
+                Row(
+                    "fleet",
+                    f"RSS per gateway, {what}, {gateways:,} gateways",
+                    f"{rss['bytes_per_gateway'] / 1024:.1f} KiB",
+                    f"after {rss['rounds']} exports each; RSS {rss['rss_after_bytes'] / 2**20:.0f} MiB",
+                    number=rss["bytes_per_gateway"],
+                )
             )
-        )
     scrape = fleet.get("scrape")
     if isinstance(scrape, dict):
         rows += _fleet_scrape_rows(scrape, goal)

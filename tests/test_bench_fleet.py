@@ -107,6 +107,27 @@ def test_equal_specs_generate_equal_bytes_and_first_exports_differ_only_in_the_r
         assert [sender.next_body() for sender in first.gateways] == [sender.next_body() for sender in second.gateways]
 
 
+def test_own_lanes_give_each_gateway_session_lanes_of_its_own_and_change_nothing_else() -> None:
+    """``own_lanes``: each gateway's session lanes carry its own name (real gateways' sessions are their own), in
+    bytes of the same length; every other byte is what the fleet sends without it."""
+    plain, own = Fleet(FleetSpec(gateways=3)), Fleet(FleetSpec(gateways=3, own_lanes=True))
+    lane_bytes = {offset + at for offset in own.template.lane_offsets for at in range(len("g000000"))}
+    for index, (sender, own_sender) in enumerate(zip(plain.gateways, own.gateways, strict=True)):
+        for _ in range(2):
+            body, own_body = sender.next_body(), own_sender.next_body()
+            assert len(body) == len(own_body)
+            differing = {at for at, (a, b) in enumerate(zip(body, own_body, strict=True)) if a != b}
+            assert differing and differing <= lane_bytes
+        lanes = {
+            value
+            for kind, point in _points(ExportMetricsServiceRequest.FromString(own_body))
+            for pair in point.attributes
+            if pair.key == "openclaw.lane" and (value := pair.value.string_value).startswith("session:agent:main:g")
+        }
+        expected = ("a", "b", "err429", "err500", "tools")
+        assert lanes == {f"session:agent:main:g{index:06d}-{suffix}" for suffix in expected}
+
+
 def _run(exports_per_second: float, client_share: float = 0.3) -> dict[str, Any]:
     """A saturating run's result as the load client and the harness write it (the fields the table reads)."""
     latency = {"p50_ms": 1.0, "p90_ms": 2.0, "p99_ms": 3.0, "max_ms": 4.0, "mean_ms": 1.5, "samples": 100}

@@ -171,5 +171,8 @@ def part_fleet(ctx: Context) -> dict[str, Any]:
     with procs.bridge(ctx.cores, ctx.workdir, SOURCE_LABEL_ARGS) as server:
         out["per_gateway_rss"] = rss = _rss_per_gateway(ctx, server, FleetSpec(gateways=gateways))
     log(f"  RSS per gateway with per-gateway series (--source-label): {rss['bytes_per_gateway'] / 1024:.1f} KiB")
+    with procs.bridge(ctx.cores, ctx.workdir) as server:
+        out["own_lanes_rss"] = rss = _rss_per_gateway(ctx, server, FleetSpec(gateways=gateways, own_lanes=True))
+    log(f"  RSS per gateway with session lanes of its own (shared series): {rss['bytes_per_gateway'] / 1024:.1f} KiB")
     out["scrape"] = _scrape_session(ctx)
     return out
