@@ -978,6 +978,32 @@ def test_the_gateways_of_a_fleet_share_what_their_known_metrics_have_in_common(
     assert first.settled == second.settled and first is not second
 
 
+@pytest.mark.parametrize("source_label", [None, "gateway"])
+def test_streams_that_feed_the_same_series_share_their_targets(source_label: str | None) -> None:
+    """A stream's targets are found by the series its point feeds, not by its attribute bytes: the session lanes of
+    two gateways, each named its own, feed the one ``session`` series through one ``Targets`` (a fleet's memory), and
+    the ``main`` lane its own. With ``--source-label`` every stream's targets are its own."""
+    store, translator = new_translator(source_label=source_label)
+    sent = {
+        "gw-1": ("session:agent:main:a", "session:agent:main:bb", "main"),
+        "gw-2": ("session:agent:main:ccc", "main"),
+    }
+    for host, lanes in sent.items():
+        lane_points = [({"openclaw.lane": lane}, 1.0) for lane in lanes]
+        request = metrics_request(
+            sum_metric("openclaw.queue.lane.enqueue", lane_points),
+            resource={"service.name": "openclaw", "host.name": host},
+        )
+        assert translator.apply(request, now=1.0).accepted == len(lanes)
+    first, second = (known.shape.targets for known in translator.known.values())
+    shared = source_label is None
+    assert (first[0] is first[1], first[0] is second[0], first[2] is second[1]) == (shared, shared, shared)
+    assert first[0] is not first[2]
+    labels = {"gateway": "openclaw:gw-1"} if source_label else {}
+    assert value(store, "openclaw_queue_lane_enqueue_total", lane="session", **labels) == (2.0 if source_label else 3.0)
+    assert value(store, "openclaw_queue_lane_enqueue_total", lane="main", **labels) == (1.0 if source_label else 2.0)
+
+
 def test_a_known_shape_found_by_its_hash_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     """Metrics whose shape keys collide (every hash of the fast path made 0 here) still get shapes of their own: a
     shape found by its hash is checked against the metric's layout, skeleton, batch and targets."""

@@ -260,7 +260,7 @@ class GeneralPath:
             batch.result.reject(DropReason.STREAM_CAP)
             return None
         prefix, attributes_key = key[0], _shared_key(key[1])
-        targets = self.rules.targets((prefix[1:], attributes_key, batch.extra, ()), batch, index)
+        targets = self.rules.targets(prefix[1:], batch, index)
         created = _seconds(start) if start else batch.now
         stream = self.streams[prefix, attributes_key] = Stream(targets, created, batch.now, attributes_key)
         return stream

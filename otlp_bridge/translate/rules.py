@@ -121,9 +121,10 @@ class Stream:
 
 NO_LANE = bytes(LANE_BYTES)
 
-# What makes streams of different senders feed the same series: the metric's scope, name, data kind and first family,
-# the point's attribute bytes, the source labels, and the bucket bounds.
-Identity = tuple[tuple[str, str, str, str], bytes, Labels, tuple[float, ...]]
+# What makes streams feed the same series, whichever sender and attributes they come from: the metric's scope, name,
+# data kind and first family, each family the point feeds with the labels it gives it, and the bucket bounds.
+MetricKind = tuple[str, str, str, str]
+Identity = tuple[MetricKind, tuple[tuple[str, Labels], ...], tuple[float, ...]]
 
 
 class Targets(list[Target]):
@@ -273,14 +274,20 @@ class Rules:
         self.store = store
         self._targets: weakref.WeakValueDictionary[Identity, Targets] = weakref.WeakValueDictionary()
 
-    def targets(self, identity: Identity, batch: Batch, index: int) -> Targets:
-        """The targets of a new stream of ``identity`` (point ``index`` of the batch): those of its kind if any."""
+    def targets(self, kind: MetricKind, batch: Batch, index: int) -> Targets:
+        """The targets of a new stream of a metric of ``kind`` (point ``index`` of the batch): those of the streams
+        whose points give the same families the same labels, if any (from any sender, with any attributes: a fleet's
+        gateways, each with lanes of its own, feed one ``session`` lane). A batch with source labels
+        (``--source-label``) gets targets of its own: its series are its own."""
+        attributes = batch.attributes(index)
+        specs = [spec for spec in batch.specs if spec.select is None or spec.select(attributes)]
+        if batch.extra:
+            return Targets(None, (Target(spec, None) for spec in specs))
+        dynamic = dynamic_labels(attributes) if batch.dynamic else None
+        series = tuple((spec.name, spec.labels_for(attributes) if dynamic is None else dynamic) for spec in specs)
+        identity: Identity = (kind, series, ())
         found = self._targets.get(identity)
         if found is None:
-            attributes = batch.attributes(index)
-            specs = (spec for spec in batch.specs if spec.select is None or spec.select(attributes))
-            if batch.extra:
-                return Targets(None, (Target(spec, None) for spec in specs))
             found = self._targets[identity] = Targets(identity, (Target(spec, None) for spec in specs))
         return found
 
@@ -364,7 +371,7 @@ class Rules:
             for target in previous:
                 target.bounds = None  # its own: scaled again from the new bounds
             return True
-        identity = (*previous.identity[:3], shared)
+        identity = (*previous.identity[:2], shared)
         found = self._targets.get(identity)
         if found is None:
             found = self._targets[identity] = Targets(identity, (Target(t.spec, t.series) for t in previous))
