@@ -81,7 +81,7 @@ class KnownShape:
         self.cumulative = cumulative
         self.histogram = layout.lanes is not None
         self.packings = layout.packings
-        self.wide = self.packings.widths[-1].packed
+        self.wide = self.packings.wide
         self.bucket_total = wire.bucket_total(layout.stride, layout.points) if self.histogram else None
         # The points whose observations above the last bound are placed, and their +Inf columns: an export that
         # changes them (cumulative) or has any (delta) places them as it is taken.
@@ -91,12 +91,11 @@ class KnownShape:
         self.attributes = _shared_attributes(tuple(stream.attributes for stream in streams))
         self.bounds = _shared_bounds(tuple(stream.raw_bounds for stream in streams))
 
-    def latest(self, values: Values, counts: Values) -> bytes:
-        """What ``KnownMetric.latest`` keeps of an export taken (``counts``: its count column): its values, packed
-        (cumulative); ``UNSETTLED`` (delta: ``pending`` holds what the series do not reflect yet)."""
-        if not self.cumulative:
-            return UNSETTLED
-        return self.packings.pack(values, max(counts)) if self.histogram else self.wide.pack(*values)
+    def latest(self, values: Values) -> bytes:
+        """What ``KnownMetric.latest`` keeps of an export taken: its values packed at full width (cumulative: what
+        the next export and the settle read; kept only until a read, so the fast path spends nothing on narrowing
+        it); ``UNSETTLED`` (delta: ``pending`` holds what the series do not reflect yet)."""
+        return self.wide.pack(*values) if self.cumulative else UNSETTLED
 
     def same(self, other: KnownShape) -> bool:
         """Whether ``other`` has this layout, skeleton, batch, placed points and targets (the same objects)."""
@@ -169,7 +168,7 @@ class KnownMetric:
     packed), and ``settled`` what the series reflect of every point, packed as ``Layout.packings`` packs values (a
     histogram's counts as narrow as they allow; cumulative: each stream's start, end time and last point; delta: start
     0 and end time only). ``latest``: cumulative, the values of the newest export taken and not yet settled, packed
-    the same way; delta, ``UNSETTLED``; None once settled. Cumulative: the
+    at full width; delta, ``UNSETTLED``; None once settled. Cumulative: the
     starts and counts (the value of a sum, the count of a histogram) of every point, read off ``latest`` or ``settled``,
     tell a restart or a reset (a new start, or a count that went down) from growth. Delta: ``pending`` sums the values
     of the exports not yet settled (a histogram's counts and bucket counts as lanes of one integer: ``_lane_values``)
@@ -307,7 +306,7 @@ class KnownMetric:
         if shape.cumulative and overflow != self.overflow:
             self.overflow = _overflow(overflow)
         self.exports += 1
-        self.latest = shape.latest(values, counts)
+        self.latest = shape.latest(values)
         self.last_seen = now
         return True
 
@@ -579,7 +578,7 @@ def _settle_histogram(
     layout = known.shape.layout
     stride = layout.stride
     width = (stride - wire.BUCKETS + 1) * LANE_BYTES  # a point's lanes: its count, then its bucket counts
-    growth, falling = _growth(known, values, state)
+    growth, falling = _growth(known, state)
     now = known.last_seen
     placements = known.placements
     whole = layout.points == 1  # its buckets add up to its count: ``take`` checked the metric's
@@ -631,27 +630,26 @@ def _settle_histogram(
 LANE_SUM = (1 << 64) - 1
 
 
-def _growth(known: KnownMetric, latest: Values | None, state: Values) -> tuple[bytes | None, frozenset[int]]:
+def _growth(known: KnownMetric, state: Values) -> tuple[bytes | None, frozenset[int]]:
     """The lanes of what every point of a histogram adds (its count, then its bucket counts, ``LANE_BYTES`` each),
     and the points whose lanes went down (cumulative: a bucket down, for the rules to tell); None when the lanes
     cannot be read so (every point goes through the rules).
 
     Cumulative: the lanes of the latest export minus those of ``settled`` (what the series reflect), in one
     subtraction: each lane of the latest gets its top bit set first, so that no lane borrows from its neighbour, and a
-    lane whose top bit is then clear went down. ``latest`` and ``state``: ``latest`` and ``settled`` unpacked (packed
-    anew at full width, where they are narrower)."""
+    lane whose top bit is then clear went down. ``state``: ``settled`` unpacked, packed anew at full width where it is
+    narrower."""
     layout = known.shape.layout
     size = layout.points * (layout.stride - wire.BUCKETS + 1) * LANE_BYTES
     if not known.shape.cumulative:
         if layout.stride - wire.BUCKETS >= 1 << 11:
             return None, NONE
         return known.lanes.to_bytes(size, "little"), NONE
-    lanes_of = layout.packed_lanes
-    assert known.latest is not None and latest is not None and lanes_of is not None
+    assert known.latest is not None and layout.lanes is not None
     wide = known.shape.wide
-    after = known.latest if len(known.latest) == wide.size else wide.pack(*latest)
+    lanes_of = _packed_lanes(layout.stride, layout.points)
     settled = known.settled if len(known.settled) == wide.size else wide.pack(*state)
-    latest_lanes = int.from_bytes(b"".join(lanes_of.unpack(after)), "little")
+    latest_lanes = int.from_bytes(b"".join(lanes_of.unpack(known.latest)), "little")
     before = int.from_bytes(b"".join(lanes_of.unpack(settled)), "little")
     guard = _guard(size)
     if (latest_lanes | before) & guard:
@@ -671,6 +669,15 @@ def _growth(known: KnownMetric, latest: Values | None, state: Values) -> tuple[b
 
 
 NONE: frozenset[int] = frozenset()
+
+
+@functools.lru_cache(maxsize=1024)
+def _packed_lanes(stride: int, points: int) -> struct.Struct:
+    """What reads the raw bytes of every count and bucket count (``LANE_BYTES`` each) of a histogram's values packed
+    at full width."""
+    count, buckets = LANE_BYTES * wire.COUNT, LANE_BYTES * (stride - wire.BUCKETS)  # (start and time before the count)
+    point = f"{count}x{LANE_BYTES}s{LANE_BYTES}x{buckets}s"  # the count, the sum, the bucket counts
+    return struct.Struct("<" + point * points)
 
 
 @functools.lru_cache(maxsize=256)

@@ -94,7 +94,9 @@ class KnownTable:
         return (key for key, _ in self.items())
 
     def values(self) -> Iterator[KnownMetric]:
-        return (known for _, known in self.items())
+        for scopes in self.senders.values():
+            for names in scopes.values():
+                yield from names.values()
 
     def clear(self) -> None:
         self.senders.clear()

@@ -12,7 +12,6 @@ one exception, ``first_metric_start``, reads a request before it is decoded and 
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import functools
 import itertools
@@ -394,7 +393,6 @@ class Layout:
     # compiled on use, as a first export (all that many senders ever send) needs none.
     packed_format: str
     lanes: struct.Struct | None = None  # histograms: the raw bytes of every count and bucket count (see LANE_BYTES)
-    packed_lanes_format: str | None = None  # histograms: ``lanes`` in ``packed`` bytes
     extremes: tuple[int, ...] = ()  # histograms: the offsets of every point's min and max (-1: not sent)
 
     def identity(self) -> tuple[object, ...]:
@@ -405,7 +403,6 @@ class Layout:
             self.watch.format,
             self.packed_format,
             self.lanes.format if self.lanes is not None else None,
-            self.packed_lanes_format,
             self.stride,
             self.points,
             self.extremes,
@@ -413,13 +410,8 @@ class Layout:
 
     @property
     def packings(self) -> Packings:
-        """How a known metric packs values of this layout (``KnownMetric.settled``, ``latest``)."""
+        """How a known metric packs values of this layout (``KnownMetric.settled``: narrow; ``latest``: wide)."""
         return _packings(self.packed_format, self.stride, self.lanes is not None)
-
-    @property
-    def packed_lanes(self) -> struct.Struct | None:
-        """Histograms: what reads the raw bytes of every count and bucket count of values packed at full width."""
-        return _packed_struct(self.packed_lanes_format) if self.packed_lanes_format is not None else None
 
 
 @functools.lru_cache(maxsize=1024)
@@ -444,29 +436,26 @@ class Packings:
     always in 8): the state of a gateway's known metrics takes about half the bytes while its counts stay small.
     Bytes tell their packing by their size."""
 
-    __slots__ = ("by_size", "limits", "stride", "widths")
+    __slots__ = ("by_size", "narrow", "stride", "wide", "widths")
 
     def __init__(self, widths: tuple[Packing, ...], stride: int) -> None:
         self.widths = widths
-        self.limits = [packing.limit for packing in widths]
+        self.narrow = tuple((packing.limit, packing.packed) for packing in widths[:-1])
+        self.wide = widths[-1].packed
         self.by_size = {packing.packed.size: packing for packing in widths}
         self.stride = stride
 
-    def pack(self, values: Sequence[float], top: float | None = None) -> bytes:
-        """``values`` in the narrowest packing that holds them; ``top``: their largest count, if known. Raises
-        ``struct.error`` when no packing holds them."""
-        widths = self.widths
-        if len(widths) == 1:
-            return widths[0].packed.pack(*values)
-        if top is None:
-            top = max(values[COUNT :: self.stride])
-        for packing in widths[bisect.bisect_left(self.limits, top) :]:
-            try:
-                return packing.packed.pack(*values)
-            except struct.error:  # a bucket count above its point's count: a wider one
-                continue
-        message = "counts out of the range of every packing"
-        raise struct.error(message)
+    def pack(self, values: Sequence[float]) -> bytes:
+        """``values`` in the narrowest packing that holds them. Raises ``struct.error`` when none does."""
+        if self.narrow:
+            top = max(values[COUNT :: self.stride])  # (a valid point's bucket counts are at most its count)
+            for limit, packed in self.narrow:
+                if top <= limit:
+                    try:
+                        return packed.pack(*values)
+                    except struct.error:  # a bucket count above its point's count: a wider one
+                        continue
+        return self.wide.pack(*values)
 
     def unpack(self, packed: bytes) -> tuple[float, ...]:
         return self.by_size[len(packed)].packed.unpack(packed)
@@ -530,7 +519,7 @@ def metric_layout(metric_bytes: bytes, histogram: bool) -> Layout | None:
     if codes is None:
         return None
     values_format, skeleton_format, lanes_format, watch_format = ["<"], ["<"], ["<"], ["<"]
-    packed_format, packed_lanes_format = ["<"], ["<"]
+    packed_format = ["<"]
     cursor = 0
     for index, (offset, size, code) in enumerate(segments):
         if offset > cursor:
@@ -545,7 +534,6 @@ def metric_layout(metric_bytes: bytes, histogram: bool) -> Layout | None:
         watch_format.append("Q" if index % len(codes) in (START, COUNT) else f"{size}x")  # (COUNT is VALUE's place)
         if code != "x":
             packed_format.append(code)
-            packed_lanes_format.append(f"{size}s" if lane else f"{size}x")
         cursor = offset + size
     if cursor < len(metric_bytes):
         values_format.append(f"{len(metric_bytes) - cursor}x")
@@ -566,7 +554,6 @@ def metric_layout(metric_bytes: bytes, histogram: bool) -> Layout | None:
         "".join(watch_format),
         "".join(packed_format),
         "".join(lanes_format) if histogram else None,
-        "".join(packed_lanes_format) if histogram else None,
         stride,
         points,
         extremes,
@@ -579,7 +566,6 @@ def _layout(
     watch: str,
     packed: str,
     lanes: str | None,
-    packed_lanes: str | None,
     stride: int,
     points: int,
     extremes: tuple[int, ...],
@@ -587,7 +573,7 @@ def _layout(
     """One ``Layout`` per distinct set of formats while any metric has it: the gateways of a fleet that send the same
     ones share it (a fleet whose gateways send different lanes, agents or models has many, a few KB each). Found by
     a hash of its identity and checked against it (read off its structs: the map keeps no copy of their formats)."""
-    wanted = (values, skeleton, watch, packed, lanes, packed_lanes, stride, points, extremes)
+    wanted = (values, skeleton, watch, packed, lanes, stride, points, extremes)
     key = hash(wanted)
     layout = _LAYOUTS.get(key)
     if layout is not None and layout.identity() == wanted:
@@ -600,7 +586,6 @@ def _layout(
         _struct(watch),
         packed,
         _struct(lanes) if lanes is not None else None,
-        packed_lanes,
         extremes,
     )
     return layout
