@@ -284,8 +284,8 @@ class Rules:
         if batch.extra:
             return Targets(None, (Target(spec, None) for spec in specs))
         dynamic = dynamic_labels(attributes) if batch.dynamic else None
-        series = tuple((spec.name, spec.labels_for(attributes) if dynamic is None else dynamic) for spec in specs)
-        identity: Identity = (kind, series, ())
+        families = tuple((spec.name, spec.labels_for(attributes) if dynamic is None else dynamic) for spec in specs)
+        identity: Identity = (kind, families, ())
         found = self._targets.get(identity)
         if found is None:
             found = self._targets[identity] = Targets(identity, (Target(spec, None) for spec in specs))
