@@ -17,7 +17,7 @@ import struct
 import weakref
 from array import array
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar, cast
 
 from opentelemetry.proto.metrics.v1.metrics_pb2 import HistogramDataPoint, NumberDataPoint
 
@@ -63,7 +63,6 @@ class KnownShape:
         "skeleton",
         "targets",
         "watched",
-        "wide",
     )
 
     def __init__(
@@ -81,21 +80,20 @@ class KnownShape:
         self.cumulative = cumulative
         self.histogram = layout.lanes is not None
         self.packings = layout.packings
-        self.wide = self.packings.wide
         self.bucket_total = wire.bucket_total(layout.stride, layout.points) if self.histogram else None
         # The points whose observations above the last bound are placed, and their +Inf columns: an export that
         # changes them (cumulative) or has any (delta) places them as it is taken.
         self.placed = placed
         self.watched = _watcher(tuple(entry.point * layout.stride + layout.stride - 1 for entry in placed))
         self.targets = tuple(stream.targets for stream in streams)
-        self.attributes = _shared_attributes(tuple(stream.attributes for stream in streams))
-        self.bounds = _shared_bounds(tuple(stream.raw_bounds for stream in streams))
+        self.attributes = shared(tuple(stream.attributes for stream in streams))
+        self.bounds = shared(tuple(stream.raw_bounds for stream in streams))
 
     def latest(self, values: Values) -> bytes:
         """What ``KnownMetric.latest`` keeps of an export taken: its values packed at full width (cumulative: what
         the next export and the settle read; kept only until a read, so the fast path spends nothing on narrowing
         it); ``UNSETTLED`` (delta: ``pending`` holds what the series do not reflect yet)."""
-        return self.wide.pack(*values) if self.cumulative else UNSETTLED
+        return self.packings.wide.pack(*values) if self.cumulative else UNSETTLED
 
     def same(self, other: KnownShape) -> bool:
         """Whether ``other`` has this layout, skeleton, batch, placed points and targets (the same objects)."""
@@ -112,24 +110,19 @@ class KnownShape:
         )
 
 
-# A metric's points' attributes and bounds, one tuple per distinct value among the latest few: the senders of a fleet
-# send the same (shared even by shapes that are not: those of senders whose series are their own).
+SharedTuple = TypeVar("SharedTuple", bound=tuple[object, ...])
 
 
-@functools.lru_cache(maxsize=4096)
-def _shared_attributes(attributes: tuple[bytes, ...]) -> tuple[bytes, ...]:
-    return attributes
+def shared(value: SharedTuple) -> SharedTuple:
+    """One object per distinct tuple among the latest few (a metric's points' attributes and bounds, its placed points,
+    their +Inf counts): the senders of a fleet send the same (shared even by shapes that are not: those of senders
+    whose series are their own)."""
+    return cast(SharedTuple, _interned(value))
 
 
-@functools.lru_cache(maxsize=4096)
-def _overflow(counts: tuple[float, ...]) -> tuple[float, ...]:
-    """A known metric's ``overflow``: its placed points' +Inf counts (few distinct among the senders of a fleet)."""
-    return counts
-
-
-@functools.lru_cache(maxsize=4096)
-def _shared_bounds(bounds: tuple[tuple[float, ...], ...]) -> tuple[tuple[float, ...], ...]:
-    return bounds
+@functools.lru_cache(maxsize=16384)
+def _interned(value: tuple[object, ...]) -> tuple[object, ...]:
+    return value
 
 
 _SHAPES: weakref.WeakValueDictionary[int, KnownShape] = weakref.WeakValueDictionary()
@@ -223,7 +216,7 @@ class KnownMetric:
         self.last_time = shared_time(int(max(values[wire.TIME :: layout.stride])))
         self.placements: dict[int, Placed] | None = None  # by point: what ``placed`` points placed of the exports taken
         watched = shape.watched
-        self.overflow = _overflow(watched(values if shape.cumulative else [0] * len(values))) if watched else None
+        self.overflow = shared(watched(values if shape.cumulative else [0] * len(values))) if watched else None
         # Per point: the total, the count and the arrival of the latest interval with observations since the last
         # settle (a count of 0: none); cumulative: the sum at each point's latest change, where its next one starts.
         self.means = NO_INTERVALS if means else None  # (allocated by the first interval)
@@ -303,8 +296,8 @@ class KnownMetric:
             pending = self.placements.setdefault(point, {})
             so_far = pending.get(target)
             pending[target] = placed if so_far is None else list(map(operator.add, so_far, placed))
-        if shape.cumulative and overflow != self.overflow:
-            self.overflow = _overflow(overflow)
+        if shape.cumulative and overflow is not None and overflow != self.overflow:
+            self.overflow = shared(overflow)
         self.exports += 1
         self.latest = shape.latest(values)
         self.last_seen = now
@@ -646,7 +639,7 @@ def _growth(known: KnownMetric, state: Values) -> tuple[bytes | None, frozenset[
             return None, NONE
         return known.lanes.to_bytes(size, "little"), NONE
     assert known.latest is not None and layout.lanes is not None
-    wide = known.shape.wide
+    wide = known.shape.packings.wide
     lanes_of = _packed_lanes(layout.stride, layout.points)
     settled = known.settled if len(known.settled) == wide.size else wide.pack(*state)
     latest_lanes = int.from_bytes(b"".join(lanes_of.unpack(known.latest)), "little")

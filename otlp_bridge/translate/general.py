@@ -21,7 +21,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 from otlp_bridge.bounded import BoundedDict
 from otlp_bridge.store import DropReason, Kind, Labels, Series
 from otlp_bridge.translate import wire
-from otlp_bridge.translate.fast import KnownMetric, PlacedPoint, known_shape
+from otlp_bridge.translate.fast import KnownMetric, PlacedPoint, known_shape, shared
 from otlp_bridge.translate.mapping import Exactness, FamilySpec, Value
 from otlp_bridge.translate.naming import metric_name, unit_word
 from otlp_bridge.translate.result import IngestResult, Rejection, TranslateOptions
@@ -305,7 +305,7 @@ class GeneralPath:
         cumulative = temporality is Temporality.CUMULATIVE
         means = any(spec.value is Value.MEAN for spec in batch.specs)
         shape = known_shape(
-            layout, raw, streams, self._shared_batch(batch), cumulative, _shared(tuple(filter(None, placed)))
+            layout, raw, streams, self._shared_batch(batch), cumulative, shared(tuple(filter(None, placed)))
         )
         try:
             known = KnownMetric(shape, raw, streams, batch.now, means)
@@ -319,9 +319,3 @@ class GeneralPath:
 def _seconds(start_ns: int) -> float:
     """A start time in seconds: one float object per start (every stream of a gateway shares its process's)."""
     return start_ns / 1e9
-
-
-@functools.lru_cache(maxsize=4096)
-def _shared(placed: tuple[PlacedPoint, ...]) -> tuple[PlacedPoint, ...]:
-    """One tuple per distinct set of placed points: their targets are shared by every sender of a fleet."""
-    return placed

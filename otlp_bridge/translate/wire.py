@@ -436,23 +436,22 @@ class Packings:
     always in 8): the state of a gateway's known metrics takes about half the bytes while its counts stay small.
     Bytes tell their packing by their size."""
 
-    __slots__ = ("by_size", "narrow", "stride", "wide", "widths")
+    __slots__ = ("by_size", "stride", "wide", "widths")
 
     def __init__(self, widths: tuple[Packing, ...], stride: int) -> None:
         self.widths = widths
-        self.narrow = tuple((packing.limit, packing.packed) for packing in widths[:-1])
         self.wide = widths[-1].packed
         self.by_size = {packing.packed.size: packing for packing in widths}
         self.stride = stride
 
     def pack(self, values: Sequence[float]) -> bytes:
         """``values`` in the narrowest packing that holds them. Raises ``struct.error`` when none does."""
-        if self.narrow:
+        if len(self.widths) > 1:
             top = max(values[COUNT :: self.stride])  # (a valid point's bucket counts are at most its count)
-            for limit, packed in self.narrow:
-                if top <= limit:
+            for packing in self.widths[:-1]:
+                if top <= packing.limit:
                     try:
-                        return packed.pack(*values)
+                        return packing.packed.pack(*values)
                     except struct.error:  # a bucket count above its point's count: a wider one
                         continue
         return self.wide.pack(*values)
