@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import cast
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from prometheus_client.parser import text_string_to_metric_families
@@ -14,9 +17,10 @@ from otlp_bridge.expose.exposition import Format, render
 from otlp_bridge.receive.codec import Encoding, Signal, decode_request
 from otlp_bridge.store import Kind, Store
 from otlp_bridge.translate import fast
+from otlp_bridge.translate.fast import KnownMetric
 from otlp_bridge.translate.general import generic_spec
 from otlp_bridge.translate.mapping import METRIC_SPECS, Value
-from otlp_bridge.translate.metrics import MetricsTranslator, TranslateOptions
+from otlp_bridge.translate.metrics import KnownKey, KnownTable, MetricsTranslator, TranslateOptions
 from tests.support import (
     CUMULATIVE,
     DELTA,
@@ -922,6 +926,45 @@ def test_known_metrics_hold_their_streams_and_give_them_back_as_they_are() -> No
         assert value(store, "openclaw_queue_lane_enqueue_total", lane=lane) == 5.0
 
 
+S1, S2, S3 = 1_000_000_000, 5_500_000_000, 8_500_000_000  # start times (ns)
+CREATED_ROWS = [  # each export's start times for two streams, temporality, how the known metric keeps when they were
+    # first seen (the first start of each)
+    ("started together", [(S1, S1), (S1, S1)], CUMULATIVE, float),
+    ("started apart: their starts, kept anyway", [(S1, S2), (S1, S2)], CUMULATIVE, type(None)),
+    ("started apart, one restarted since", [(S1, S2), (S3, S2), (S3, S2)], CUMULATIVE, bytes),
+    ("delta, started apart", [(S1, S2), (S1, S2)], DELTA, bytes),
+]
+
+
+@pytest.mark.parametrize(("case", "exports", "temporality", "kept_as"), CREATED_ROWS, ids=[r[0] for r in CREATED_ROWS])
+def test_known_metrics_give_back_when_their_streams_were_first_seen(
+    case: str, exports: list[tuple[int, int]], temporality: int, kept_as: type
+) -> None:
+    """When each stream was first seen (its first start) survives the fast path: kept as one time, as nothing where
+    the starts its state holds tell it, or packed; the streams it gives back have it."""
+    _, translator = new_translator()
+
+    def lanes(starts: tuple[int, ...], total: float, time: int) -> ExportMetricsServiceRequest:
+        points = [({"openclaw.lane": f"lane{n}"}, total) for n in range(len(starts))]
+        metric = sum_metric("openclaw.queue.lane.enqueue", points, time=time, temporality=temporality)
+        for point, start in zip(metric.sum.data_points, starts, strict=True):
+            point.start_time_unix_nano = start
+        return metrics_request(metric)
+
+    time = 9_000_000_000
+    for number, starts in enumerate(exports):
+        time += 1_000_000_000
+        assert translator.apply(lanes(starts, 1.0 + number, time), now=10.0 + number).rejected == 0
+    (known,) = translator.known.values()
+    assert type(known.created) is kept_as
+    expected = [start / 1e9 for start in exports[0]]
+    assert [known.created_at(point) for point in range(2)] == expected
+    last = exports[-1]  # a new lane: the general path takes the streams back, then a new known metric
+    assert translator.apply(lanes((*last, last[0]), 9.0, time + 1_000_000_000), now=20.0).rejected == 0
+    (known,) = translator.known.values()
+    assert [stream.created for stream in known.streams()][:2] == expected
+
+
 @pytest.mark.parametrize("read_every", [1, 3, 100])
 @pytest.mark.parametrize("temporality", [CUMULATIVE, DELTA])
 def test_histogram_counts_that_outgrow_their_packing_give_what_the_general_path_gives(
@@ -935,6 +978,7 @@ def test_histogram_counts_that_outgrow_their_packing_give_what_the_general_path_
     slow_translator.known = ForgetfulTable()
     counts = [3, 200, 255, 256, 60_000, 65_535, 65_536, 70_000, 2**32 - 1, 2**32 + 7, 2**39, 2**39 + 1]
     sizes: set[int] = set()  # of the settled state
+    latest_sizes: set[int] = set()  # of the latest export kept
     first = None
     for number, count in enumerate(counts, 1):
         metric = metrics_pb2.Metric(name="openclaw.queue.wait_ms", unit="ms")
@@ -951,15 +995,56 @@ def test_histogram_counts_that_outgrow_their_packing_give_what_the_general_path_
             point.attributes.extend(key_values({"openclaw.lane": lane}))
         for translator in (fast_translator, slow_translator):
             assert translator.apply(metrics_request(metric), now=float(number)).rejected == 0
+        (known,) = fast_translator.known.values()
+        if known.latest:  # cumulative: kept until a read, in the settled state's packing where the counts fit
+            packings = known.shape.packings
+            fits = count <= packings.by_size[len(known.settled)].limit
+            assert len(known.latest) == (len(known.settled) if fits else packings.wide.size)
+            latest_sizes.add(len(known.latest))
         if number % read_every == 0:
             assert render(fast_store, Format.TEXT) == render(slow_store, Format.TEXT)
-        (known,) = fast_translator.known.values()
         sizes.add(len(known.settled))
         assert number == 1 or known is first  # kept by the fast path all along
         first = known
     assert render(fast_store, Format.TEXT) == render(slow_store, Format.TEXT)
     # Repacked at each read: cumulative, in 1, 2, 4 and 8 bytes as the counts grow (delta: kept in ``pending``)
     assert len(sizes) == (4 if temporality == CUMULATIVE and read_every < 100 else 1)
+    # The latest export: read after each, in every packing in turn; else also at full width, where the counts outgrew
+    # the settled state's packing before the next read
+    assert len(latest_sizes) == (0 if temporality == DELTA else 4 if read_every == 1 else 2)
+
+
+senders, scopes, names = (
+    st.sampled_from([b"gw-1", b"gw-2", b"gw-3"]),
+    st.sampled_from(["", "s"]),
+    st.sampled_from("abcd"),
+)
+known_step = st.tuples(st.booleans(), senders, scopes, names)
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=st.lists(known_step, max_size=60))
+def test_the_known_table_is_a_mapping_and_like_senders_share_its_index(
+    steps: list[tuple[bool, bytes, str, str]],
+) -> None:
+    """``KnownTable`` keeps known metrics by sender, scope and name as a dict would, whatever is put and removed; two
+    senders whose metrics became known in the same order share one index of them (a fleet's memory)."""
+    table, model = KnownTable(), dict[KnownKey, KnownMetric]()
+    for number, (put, sender, scope, name) in enumerate(steps):
+        known_key = (sender, scope, name)
+        if put:
+            table[known_key] = model[known_key] = cast(KnownMetric, number)  # (any object: the table does not look)
+        elif known_key in model:
+            del table[known_key]
+            del model[known_key]
+        assert len(table) == len(model) and dict(table.items()) == model and sorted(table) == sorted(model)
+        assert all(table.get(key) is known for key, known in model.items()) and table.get((b"gw-4", "", "a")) is None
+        assert sorted(map(id, table.values())) == sorted(map(id, model.values()))
+    alike = KnownTable()
+    for sender in (b"gw-1", b"gw-2"):
+        for name in "abc":
+            alike[sender, "openclaw", name] = cast(KnownMetric, name)
+    assert alike.senders[b"gw-1"].index is alike.senders[b"gw-2"].index
 
 
 @pytest.mark.parametrize(("source_label", "one_shape"), [(None, True), ("gateway", False)])

@@ -179,6 +179,10 @@ def test_a_sum_layout_reads_what_upb_reads(
         for p, i in zip(metric.sum.data_points, as_int, strict=True)
     ]
     assert [tuple(values[n * layout.stride : (n + 1) * layout.stride]) for n in range(len(rows))] == expected
+    (packing,) = layout.packings.widths  # a sum's values are kept at full width, and read back as the bytes have them
+    watched = layout.watch.unpack_from(metric.SerializeToString())
+    assert watched == tuple(number for row in expected for number in (row[0], row[2]))
+    assert packing.watched.unpack(packing.packed.pack(*values)) == watched
     twin = metrics_pb2.Metric()
     twin.CopyFrom(metric)
     for point, integer in zip(twin.sum.data_points, as_int, strict=True):
@@ -260,11 +264,15 @@ def test_a_histogram_layout_reads_what_upb_reads(
     )
     wide = packings.widths[-1].packed.pack(*values)
     assert packings.unpack(wide) == values and len(wide) == 8 * len(values)
-    for packing in packings.widths:  # every packing that holds them reads each point's start and count
+    watched = layout.watch.unpack_from(metric.SerializeToString())
+    assert watched[0::2] == values[wire.START :: layout.stride] and watched[1::2] == values[wire.COUNT :: layout.stride]
+    for packing in packings.widths:  # every packing that holds them reads each point's start, count and sum
         if packing.limit >= top:
             data = packing.packed.pack(*values)
             assert packing.starts.unpack(data) == values[wire.START :: layout.stride]
             assert packing.counts.unpack(data) == values[wire.COUNT :: layout.stride]
+            assert packing.sums is not None and packing.sums.unpack(data) == values[wire.SUM :: layout.stride]
+            assert packing.watched.unpack(data) == watched  # as the metric's bytes have them
     twin = metrics_pb2.Metric()
     twin.CopyFrom(metric)
     for point in twin.histogram.data_points:

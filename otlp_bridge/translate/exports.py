@@ -1,7 +1,7 @@
 """The whole-export fast path: a sender whose export has every byte of its previous one but the values, and whose
 every metric the fast path knows (``otlp_bridge.translate.fast``), is checked and read as one: one hash of everything
-but the values, each cumulative metric's start and count columns compared in one go with the export before, and only
-the metrics that moved handed to their ``KnownMetric`` with their values read.
+but the values, each cumulative metric's start and count columns compared with what its ``KnownMetric`` last took,
+and only the metrics that moved handed to it with their values read.
 
 A gateway sends the same metrics in the same bytes every interval, so after its first exports this is the only path
 its requests take: no decoding, no per-metric routing or lookups. The reads are the metrics' own layouts
@@ -13,9 +13,7 @@ fleet whose gateways send different metrics or lanes sends many shapes.
 from __future__ import annotations
 
 import functools
-import itertools
 import struct
-from array import array
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -28,13 +26,12 @@ class ExportShape(NamedTuple):
 
     ``metrics``: each metric's place and layout. ``gaps`` reads the bytes around the metrics (the resource and scope
     before the first, tags and lengths, other resources and scopes), skipping the metrics. ``watches``: for each
-    cumulative metric, its place, a read of its start and count columns as raw 64-bit words (an exact comparison)
-    and where those lie in the sender's ``KnownExport.watched``; ``points``: the points of the metrics before each
-    one, then of all."""
+    cumulative metric, its place and the read of its start and count columns (``Layout.watch``); ``points``: the
+    points of the metrics before each one, then of all."""
 
     metrics: tuple[tuple[int, int, wire.Layout], ...]
     gaps: struct.Struct
-    watches: tuple[tuple[int, struct.Struct, int, int] | None, ...]
+    watches: tuple[tuple[int, struct.Struct] | None, ...]
     points: tuple[int, ...]
 
 
@@ -44,19 +41,15 @@ def export_shape(
 ) -> ExportShape:
     """The shape of an export of ``size`` bytes whose metrics lie at ``spans`` with these layouts."""
     gaps = ["<"]
-    watches: list[tuple[int, struct.Struct, int, int] | None] = []
+    watches: list[tuple[int, struct.Struct] | None] = []
     points = [0]
-    cursor = watching = 0
+    cursor = 0
     for (start, end), layout, is_cumulative in zip(spans, layouts, cumulative, strict=True):
         if start > cursor:
             gaps.append(f"{start - cursor}s")
         gaps.append(f"{end - start}x")
         points.append(points[-1] + layout.points)
-        if is_cumulative:
-            watches.append((start, layout.watch, watching, watching + 2 * layout.points))
-            watching += 2 * layout.points
-        else:
-            watches.append(None)
+        watches.append((start, layout.watch) if is_cumulative else None)
         cursor = end
     if size > cursor:
         gaps.append(f"{size - cursor}s")
@@ -67,7 +60,7 @@ def export_shape(
 class KnownExport:
     """A sender's export as last taken: the known metrics in the order of its bytes, and what they share."""
 
-    __slots__ = ("knowns", "senders", "shape", "size", "skeleton", "unprefixed", "watched")
+    __slots__ = ("knowns", "senders", "shape", "size", "skeleton", "unprefixed")
 
     def __init__(
         self,
@@ -81,21 +74,12 @@ class KnownExport:
         self.knowns = knowns
         self.senders = senders  # each serialised resource of the request, with the temporality of its first metric
         self.skeleton = self._skeleton(body)
-        self.watched = self._watched(body)
         self.unprefixed = ""  # what ``IngestResult.unprefixed`` says of this export
 
     def _skeleton(self, body: bytes) -> int:
         """A hash of every byte of ``body`` but the values."""
         pieces = [layout.skeleton.unpack_from(body, start) for start, _, layout in self.shape.metrics]
         return hash((self.shape.gaps.unpack(body), *pieces))
-
-    def _watched(self, body: bytes) -> array[int]:
-        return array(
-            "Q",
-            itertools.chain.from_iterable(
-                watch[1].unpack_from(body, watch[0]) for watch in self.shape.watches if watch is not None
-            ),
-        )
 
     def matches(self, body: bytes) -> bool:
         """Whether ``body`` has every byte of the export it was made from but the values."""
@@ -105,13 +89,10 @@ class KnownExport:
         """Take every metric of ``body`` (which ``matches``) in order: all of them, or those up to the first that its
         known metric refused (that metric goes the general way, and the caller takes the rest metric by metric)."""
         shape = self.shape
-        watched = self._watched(body)
-        previous = self.watched
-        unchanged = watched == previous
         kept: list[KnownMetric] = []
         for index, known in enumerate(self.knowns):
             watch = shape.watches[index]
-            if watch is not None and (unchanged or watched[watch[2] : watch[3]] == previous[watch[2] : watch[3]]):
+            if watch is not None and known.still(watch[1].unpack_from(body, watch[0])):
                 known.last_seen = now  # a cumulative metric that did not move: nothing to keep
                 continue
             start, end, layout = shape.metrics[index]
@@ -119,7 +100,6 @@ class KnownExport:
             if not known.take(body[start:end], now, values):
                 return Took(index, shape.points[index], kept)
             kept.append(known)
-        self.watched = watched
         return Took(len(self.knowns), shape.points[-1], kept)
 
 

@@ -89,11 +89,17 @@ class KnownShape:
         self.attributes = shared(tuple(stream.attributes for stream in streams))
         self.bounds = shared(tuple(stream.raw_bounds for stream in streams))
 
-    def latest(self, values: Values) -> bytes:
-        """What ``KnownMetric.latest`` keeps of an export taken: its values packed at full width (cumulative: what
-        the next export and the settle read; kept only until a read, so the fast path spends nothing on narrowing
-        it); ``UNSETTLED`` (delta: ``pending`` holds what the series do not reflect yet)."""
-        return self.packings.wide.pack(*values) if self.cumulative else UNSETTLED
+    def latest(self, values: Values, settled: bytes) -> bytes:
+        """What ``KnownMetric.latest`` keeps of an export taken: cumulative, its values (what the next export and the
+        settle read) in the packing of ``settled`` when they fit there, at full width otherwise (one ``struct`` call
+        either way: the fast path spends nothing on choosing); delta, ``UNSETTLED`` (``pending`` holds what the
+        series do not reflect yet)."""
+        if not self.cumulative:
+            return UNSETTLED
+        try:
+            return self.packings.by_size[len(settled)].packed.pack(*values)
+        except struct.error:  # counts above what the settled state's packing holds
+            return self.packings.wide.pack(*values)
 
     def same(self, other: KnownShape) -> bool:
         """Whether ``other`` has this layout, skeleton, batch, placed points and targets (the same objects)."""
@@ -157,20 +163,22 @@ class KnownMetric:
 
     A known metric holds its streams' state itself, packed (its streams are out of the stream table meanwhile:
     ``streams`` gives them back, as they are, when it goes). ``shape`` is what it shares with other senders (layout,
-    families, targets, attributes, bounds...), ``created`` when its streams were first seen (one time for all, or each
-    packed), and ``settled`` what the series reflect of every point, packed as ``Layout.packings`` packs values (a
-    histogram's counts as narrow as they allow; cumulative: each stream's start, end time and last point; delta: start
-    0 and end time only). ``latest``: cumulative, the values of the newest export taken and not yet settled, packed
-    at full width; delta, ``UNSETTLED``; None once settled. Cumulative: the
-    starts and counts (the value of a sum, the count of a histogram) of every point, read off ``latest`` or ``settled``,
-    tell a restart or a reset (a new start, or a count that went down) from growth. Delta: ``pending`` sums the values
-    of the exports not yet settled (a histogram's counts and bucket counts as lanes of one integer: ``_lane_values``)
+    families, targets, attributes, bounds...), ``created`` when its streams were first seen (one time for all; None
+    where each was first seen at its start time, kept in ``settled``; else each, packed), and ``settled`` what the
+    series reflect of every point, packed as ``Layout.packings`` packs values (a histogram's counts as narrow as
+    they allow; cumulative: each stream's start, end time and last point; delta: start 0 and end time only).
+    ``latest``: cumulative, the values of the newest export taken and not yet settled, packed as ``settled`` is when
+    they fit, at full width otherwise; delta, ``UNSETTLED``; None once settled. Cumulative: the starts and counts
+    (the value of a sum, the count of a histogram) of every point, read off ``latest`` or ``settled``, tell a
+    restart or a reset (a new start, or a count that went down) from growth. Delta: ``pending`` sums the values of
+    the exports not yet settled (a histogram's counts and bucket counts as lanes of one integer: ``_lane_values``)
     and ``last_time`` is the newest end time (an export that is not newer is a resend and goes the general way). A
-    metric that feeds APPROX gauges (``Value.MEAN``: the mean of the latest export interval, not of every export since
-    the last read) keeps ``means``: per point, the total, the count and the arrival (``otlp_bridge.store.arrival``) of
-    the latest interval with observations (cumulative: from ``sums``, the sum at each point's latest change). A change
-    to a ``waiting`` point (whose APPROX gauge has no value yet) is ``woken``: the translator creates the gauge's series
-    before it settles, and answers for a refusal in the request.
+    metric that feeds APPROX gauges (``Value.MEAN``: the mean of the latest export interval, not of every export
+    since the last read) keeps ``means``: per point, the total, the count and the arrival
+    (``otlp_bridge.store.arrival``) of the latest interval with observations (cumulative: from the sum of the export
+    before, in ``latest`` or ``settled``). A change to a ``waiting`` point (whose APPROX gauge has no value yet) is
+    ``woken``: the translator creates the gauge's series before it settles, and answers for a refusal in the
+    request.
     """
 
     __slots__ = (
@@ -186,7 +194,6 @@ class KnownMetric:
         "placements",
         "settled",
         "shape",
-        "sums",
         "waiting",
         "woken",
     )
@@ -199,11 +206,11 @@ class KnownMetric:
         layout = shape.layout
         created = [stream.created for stream in streams]
         first = created[0]  # (the time of the request that created them: one object for every metric of a sender)
-        self.created: float | bytes = (  # one time for all, or each packed
-            (first if type(first) is float else float(first))
-            if len(set(created)) == 1
-            else struct.pack(f"<{len(created)}d", *created)
-        )
+        self.created: float | bytes | None = None  # (cumulative streams first seen at their starts, started apart)
+        if len(set(created)) == 1:
+            self.created = first if type(first) is float else float(first)
+        elif not shape.cumulative or created != [start_seconds(stream.start) for stream in streams]:
+            self.created = struct.pack(f"<{len(created)}d", *created)
         self.waiting: tuple[int, ...] = ()  # points whose APPROX gauge is not created yet (``general``)
         self.woken: tuple[int, ...] = ()  # those of them that changed in the export just taken
         self.latest: bytes | None = None  # the series reflect ``settled``
@@ -218,12 +225,13 @@ class KnownMetric:
         watched = shape.watched
         self.overflow = shared(watched(values if shape.cumulative else [0] * len(values))) if watched else None
         # Per point: the total, the count and the arrival of the latest interval with observations since the last
-        # settle (a count of 0: none); cumulative: the sum at each point's latest change, where its next one starts.
+        # settle (a count of 0: none).
         self.means = NO_INTERVALS if means else None  # (allocated by the first interval)
-        self.sums = array("d", (stream.total for stream in streams)) if means and shape.cumulative else None
 
     def created_at(self, point: int) -> float:
         created = self.created
+        if created is None:
+            return start_seconds(self.shape.packings.by_size[len(self.settled)].starts.unpack(self.settled)[point])
         return created if isinstance(created, float) else float(DOUBLE.unpack_from(created, 8 * point)[0])
 
     def streams(self) -> list[Stream]:
@@ -257,6 +265,12 @@ class KnownMetric:
         """Whether exports were taken that the series do not reflect yet."""
         return self.latest is not None
 
+    def still(self, watched: Values) -> bool:
+        """Whether the starts and counts of an export, read by ``Layout.watch`` (cumulative), are those it last
+        took: the export did not move."""
+        previous = self.latest if self.latest is not None else self.settled
+        return watched == self.shape.packings.by_size[len(previous)].watched.unpack(previous)
+
     def take(self, raw: bytes, now: float, values: Values | None = None) -> bool:
         """Keep the values of ``raw`` if its skeleton is the known one and every check passes; False otherwise.
         ``values``: ``raw``'s values, already read by a caller that checked the skeleton of bytes around it."""
@@ -267,7 +281,7 @@ class KnownMetric:
                 return False
             values = layout.values.unpack(raw)
         counts = values[wire.COUNT :: layout.stride]  # a sum's value or a histogram's count (one column)
-        before = None  # cumulative: the counts of the export before
+        before = previous = None  # cumulative: the counts of the export before, and the bytes they were read from
         if shape.cumulative:
             previous = self.latest if self.latest is not None else self.settled
             packing = shape.packings.by_size[len(previous)]
@@ -284,8 +298,8 @@ class KnownMetric:
         if placements is None:
             return False
         kept = (
-            self._keep_cumulative(before, counts, values)
-            if before is not None
+            self._keep_cumulative(before, counts, values, previous)
+            if before is not None and previous is not None
             else self._keep_delta(raw, values, counts)
         )
         if not kept:
@@ -299,7 +313,7 @@ class KnownMetric:
         if shape.cumulative and overflow is not None and overflow != self.overflow:
             self.overflow = shared(overflow)
         self.exports += 1
-        self.latest = shape.latest(values)
+        self.latest = shape.latest(values, self.settled)
         self.last_seen = now
         return True
 
@@ -311,13 +325,13 @@ class KnownMetric:
             return math.isfinite(sum(values[wire.SUM :: self.shape.layout.stride])) and buckets == sum(counts)
         return math.isfinite(sum(counts)) and min(counts) >= 0
 
-    def _keep_cumulative(self, before: Values, counts: Values, values: Values) -> bool:
+    def _keep_cumulative(self, before: Values, counts: Values, values: Values, previous: bytes) -> bool:
         if not all(map(operator.ge, counts, before)):
             return False  # a reset, for the general path to tell
         if self.waiting:
             self.woken = tuple(point for point in self.waiting if counts[point] != before[point])
-        if self.means is not None and self.sums is not None:
-            self._interval_means(counts, before, values)
+        if self.means is not None:
+            self._interval_means(counts, before, values, previous)
         return True
 
     def _keep_delta(self, raw: bytes, values: Values, counts: Values) -> bool:
@@ -353,20 +367,21 @@ class KnownMetric:
         self.last_time = int(max(times))
         return True
 
-    def _interval_means(self, counts: Values, previous: Values, values: Values) -> None:
-        """Keep the interval of every point whose count grew since the previous export (cumulative)."""
-        means, sums = self._intervals(), self.sums
+    def _interval_means(self, counts: Values, before: Values, values: Values, previous: bytes) -> None:
+        """Keep the interval of every point whose count grew since the export before (cumulative), packed in
+        ``previous``: its sum is where the interval starts."""
+        means = self._intervals()
+        sums = self.shape.packings.by_size[len(previous)].sums
         assert sums is not None
+        starts = sums.unpack(previous)
         totals = values[wire.SUM :: self.shape.layout.stride]
         stamp = arrival()
-        for point, (count, before) in enumerate(zip(counts, previous, strict=True)):
-            if count != before:
-                total = totals[point]
+        for point, (count, was) in enumerate(zip(counts, before, strict=True)):
+            if count != was:
                 at = 3 * point
-                means[at] = total - sums[point]
-                means[at + 1] = count - before
+                means[at] = totals[point] - starts[point]
+                means[at + 1] = count - was
                 means[at + 2] = stamp
-                sums[point] = total
 
     def _intervals(self) -> array[float]:
         """``means``, allocated if it was not yet (``NO_INTERVALS``)."""
@@ -442,6 +457,12 @@ class PlacedPoint(NamedTuple):
             if extra and isinstance(target.series, HistogramSeries):
                 groups.setdefault(extra, []).append(target)
         return cls(point, tuple((extra, tuple(targets)) for extra, targets in groups.items())) if groups else None
+
+
+@functools.lru_cache(maxsize=4096)
+def start_seconds(start_ns: int) -> float:
+    """A start time in seconds: one float object per start (every stream of a gateway shares its process's)."""
+    return start_ns / 1e9
 
 
 DOUBLE = struct.Struct("<d")
@@ -571,7 +592,7 @@ def _settle_histogram(
     layout = known.shape.layout
     stride = layout.stride
     width = (stride - wire.BUCKETS + 1) * LANE_BYTES  # a point's lanes: its count, then its bucket counts
-    growth, falling = _growth(known, state)
+    growth, falling = _growth(known, state, values)
     now = known.last_seen
     placements = known.placements
     whole = layout.points == 1  # its buckets add up to its count: ``take`` checked the metric's
@@ -623,26 +644,27 @@ def _settle_histogram(
 LANE_SUM = (1 << 64) - 1
 
 
-def _growth(known: KnownMetric, state: Values) -> tuple[bytes | None, frozenset[int]]:
+def _growth(known: KnownMetric, state: Values, values: Values | None) -> tuple[bytes | None, frozenset[int]]:
     """The lanes of what every point of a histogram adds (its count, then its bucket counts, ``LANE_BYTES`` each),
     and the points whose lanes went down (cumulative: a bucket down, for the rules to tell); None when the lanes
     cannot be read so (every point goes through the rules).
 
     Cumulative: the lanes of the latest export minus those of ``settled`` (what the series reflect), in one
     subtraction: each lane of the latest gets its top bit set first, so that no lane borrows from its neighbour, and a
-    lane whose top bit is then clear went down. ``state``: ``settled`` unpacked, packed anew at full width where it is
-    narrower."""
+    lane whose top bit is then clear went down. ``state`` and ``values``: ``settled`` and ``latest`` unpacked, each
+    packed anew at full width where it is narrower."""
     layout = known.shape.layout
     size = layout.points * (layout.stride - wire.BUCKETS + 1) * LANE_BYTES
     if not known.shape.cumulative:
         if layout.stride - wire.BUCKETS >= 1 << 11:
             return None, NONE
         return known.lanes.to_bytes(size, "little"), NONE
-    assert known.latest is not None and layout.lanes is not None
+    assert known.latest is not None and values is not None and layout.lanes is not None
     wide = known.shape.packings.wide
     lanes_of = _packed_lanes(layout.stride, layout.points)
     settled = known.settled if len(known.settled) == wide.size else wide.pack(*state)
-    latest_lanes = int.from_bytes(b"".join(lanes_of.unpack(known.latest)), "little")
+    latest = known.latest if len(known.latest) == wide.size else wide.pack(*values)
+    latest_lanes = int.from_bytes(b"".join(lanes_of.unpack(latest)), "little")
     before = int.from_bytes(b"".join(lanes_of.unpack(settled)), "little")
     guard = _guard(size)
     if (latest_lanes | before) & guard:

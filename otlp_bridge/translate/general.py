@@ -21,7 +21,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 from otlp_bridge.bounded import BoundedDict
 from otlp_bridge.store import DropReason, Kind, Labels, Series
 from otlp_bridge.translate import wire
-from otlp_bridge.translate.fast import KnownMetric, PlacedPoint, known_shape, shared
+from otlp_bridge.translate.fast import KnownMetric, PlacedPoint, known_shape, shared, start_seconds
 from otlp_bridge.translate.mapping import Exactness, FamilySpec, Value
 from otlp_bridge.translate.naming import metric_name, unit_word
 from otlp_bridge.translate.result import IngestResult, Rejection, TranslateOptions
@@ -261,7 +261,7 @@ class GeneralPath:
             return None
         prefix, attributes_key = key[0], _shared_key(key[1])
         targets = self.rules.targets(prefix[1:], batch, index)
-        created = _seconds(start) if start else batch.now
+        created = start_seconds(start) if start else batch.now
         stream = self.streams[prefix, attributes_key] = Stream(targets, created, batch.now, attributes_key)
         return stream
 
@@ -313,9 +313,3 @@ class GeneralPath:
             return None  # a state the packed values cannot hold (an edge of a sender's restarts)
         known.waiting = tuple(waiting)
         return known
-
-
-@functools.lru_cache(maxsize=4096)
-def _seconds(start_ns: int) -> float:
-    """A start time in seconds: one float object per start (every stream of a gateway shares its process's)."""
-    return start_ns / 1e9

@@ -48,55 +48,89 @@ def source_name(resource_key: bytes, source_attributes: tuple[str, ...]) -> str:
 
 
 KnownKey = tuple[bytes, str, str]  # a known metric's: its serialised resource, scope and name
+MetricKey = tuple[str, str]  # a known metric's scope and name
+
+
+class SenderMetrics:
+    """A sender's known metrics, in the order they became known, and where each is by scope and name: an index one
+    object for every sender whose metrics became known in the same order (a fleet of like gateways)."""
+
+    __slots__ = ("index", "knowns")
+
+    def __init__(self) -> None:
+        self.index: dict[MetricKey, int] = _index(())
+        self.knowns: list[KnownMetric] = []
+
+    def get(self, key: MetricKey) -> KnownMetric | None:
+        at = self.index.get(key)
+        return None if at is None else self.knowns[at]
+
+    def put(self, key: MetricKey, known: KnownMetric) -> bool:
+        """Keep ``known`` under ``key``; whether the key is new."""
+        at = self.index.get(key)
+        if at is not None:
+            self.knowns[at] = known
+            return False
+        self.index = _index((*self.index, key))
+        self.knowns.append(known)
+        return True
+
+    def remove(self, key: MetricKey) -> None:
+        at = self.index[key]
+        del self.knowns[at]
+        self.index = _index(tuple(other for other in self.index if other != key))
+
+    def items(self) -> Iterator[tuple[MetricKey, KnownMetric]]:
+        return zip(self.index, self.knowns, strict=True)
+
+
+@functools.lru_cache(maxsize=4096)
+def _index(keys: tuple[MetricKey, ...]) -> dict[MetricKey, int]:
+    """Where each key is in a list of them (one object per distinct list: never changed in place)."""
+    return {key: at for at, key in enumerate(keys)}
 
 
 class KnownTable:
     """The known metrics of a translator by their key (serialised resource, scope, name), as a mapping. Kept by
-    sender, then scope, then name: a sender's metrics cost no key of their own, as its names are interned (a fleet of
-    like gateways shares them)."""
+    sender (``SenderMetrics``): a sender's metrics cost no key or table of their own."""
 
     __slots__ = ("count", "senders")
 
     def __init__(self) -> None:
-        self.senders: dict[bytes, dict[str, dict[str, KnownMetric]]] = {}
+        self.senders: dict[bytes, SenderMetrics] = {}
         self.count = 0
 
     def get(self, key: KnownKey) -> KnownMetric | None:
-        scopes = self.senders.get(key[0])
-        names = scopes.get(key[1]) if scopes is not None else None
-        return names.get(key[2]) if names is not None else None
+        metrics = self.senders.get(key[0])
+        return None if metrics is None else metrics.get((key[1], key[2]))
 
     def __setitem__(self, key: KnownKey, known: KnownMetric) -> None:
-        names = self.senders.setdefault(key[0], {}).setdefault(key[1], {})
-        self.count += key[2] not in names
-        names[key[2]] = known
+        metrics = self.senders.get(key[0])
+        if metrics is None:
+            metrics = self.senders[key[0]] = SenderMetrics()
+        self.count += metrics.put((key[1], key[2]), known)
 
     def __delitem__(self, key: KnownKey) -> None:
-        scopes = self.senders[key[0]]
-        names = scopes[key[1]]
-        del names[key[2]]
+        metrics = self.senders[key[0]]
+        metrics.remove((key[1], key[2]))
         self.count -= 1
-        if not names:
-            del scopes[key[1]]
-            if not scopes:
-                del self.senders[key[0]]
+        if not metrics.knowns:
+            del self.senders[key[0]]
 
     def __len__(self) -> int:
         return self.count
 
     def items(self) -> Iterator[tuple[KnownKey, KnownMetric]]:
-        for resource_key, scopes in self.senders.items():
-            for scope, names in scopes.items():
-                for name, known in names.items():
-                    yield (resource_key, scope, name), known
+        for resource_key, metrics in self.senders.items():
+            for (scope, name), known in metrics.items():
+                yield (resource_key, scope, name), known
 
     def __iter__(self) -> Iterator[KnownKey]:
         return (key for key, _ in self.items())
 
     def values(self) -> Iterator[KnownMetric]:
-        for scopes in self.senders.values():
-            for names in scopes.values():
-                yield from names.values()
+        for metrics in self.senders.values():
+            yield from metrics.knowns
 
     def clear(self) -> None:
         self.senders.clear()

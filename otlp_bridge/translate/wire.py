@@ -386,7 +386,7 @@ class Layout:
     skeleton: struct.Struct
     stride: int
     points: int
-    # Every point's start and count (a sum's value) as raw 64-bit words: an exact comparison with an earlier export
+    # Every point's start and count (a sum's value), in that order: compared with what a known metric last took
     watch: struct.Struct
     # The format of ``values`` packed side by side, 8 bytes each (``packings``: what a ``KnownMetric`` keeps of an
     # export, not its bytes). It depends on the points' kinds and number only, so few metrics have one of their own;
@@ -422,12 +422,15 @@ def _packed_struct(fmt: str) -> struct.Struct:
 
 class Packing(NamedTuple):
     """Values of a layout packed side by side, a histogram's counts and bucket counts as unsigned integers of one
-    width (at most ``limit``), every other value in 8 bytes; with what reads the start and the count (a sum's
-    value) of every point from such bytes."""
+    width (at most ``limit``), every other value in 8 bytes; with what reads the start, the count (a sum's value)
+    and a histogram's sum of every point from such bytes, and its start and count together (as ``Layout.watch`` reads
+    them from a metric's bytes)."""
 
     packed: struct.Struct
     starts: struct.Struct
     counts: struct.Struct
+    sums: struct.Struct | None  # (histograms only)
+    watched: struct.Struct
     limit: int
 
 
@@ -476,15 +479,21 @@ def _packings(packed_format: str, stride: int, histogram: bool) -> Packings:
             for column, code in enumerate(point)
         ]
         packed = _packed_struct("<" + "".join(_runs(kinds * points)))
-        packings.append(Packing(packed, _column(kinds, START, points), _column(kinds, COUNT, points), limit))
+        starts, counts, watched = (_columns(kinds, columns, points) for columns in ((START,), (COUNT,), (START, COUNT)))
+        sums = _columns(kinds, (SUM,), points) if histogram else None
+        packings.append(Packing(packed, starts, counts, sums, watched, limit))
     return Packings(tuple(packings), stride)
 
 
-def _column(kinds: list[str], column: int, points: int) -> struct.Struct:
-    """What reads one column of every point of values packed as ``kinds`` (a point's)."""
-    before = struct.calcsize("<" + "".join(kinds[:column]))
-    after = struct.calcsize("<" + "".join(kinds[column + 1 :]))
-    return _packed_struct("<" + f"{before}x{kinds[column]}{after}x" * points)
+def _columns(kinds: list[str], columns: tuple[int, ...], points: int) -> struct.Struct:
+    """What reads ``columns`` (in order) of every point of values packed as ``kinds`` (a point's)."""
+    point = []
+    cursor = 0
+    for column in columns:
+        point.append(f"{struct.calcsize('<' + ''.join(kinds[cursor:column]))}x{kinds[column]}")
+        cursor = column + 1
+    point.append(f"{struct.calcsize('<' + ''.join(kinds[cursor:]))}x")
+    return _packed_struct("<" + "".join(point) * points)
 
 
 def _runs(codes: list[str]) -> Iterator[str]:
@@ -530,7 +539,7 @@ def metric_layout(metric_bytes: bytes, histogram: bool) -> Layout | None:
         skeleton_format.append(f"{size}x")
         lane = histogram and index % len(codes) in (_COUNT_FIELD, _BUCKETS_FIELD)
         lanes_format.append(f"{size}s" if lane else f"{size}x")
-        watch_format.append("Q" if index % len(codes) in (START, COUNT) else f"{size}x")  # (COUNT is VALUE's place)
+        watch_format.append(code if index % len(codes) in (START, COUNT) else f"{size}x")  # (COUNT is VALUE's place)
         if code != "x":
             packed_format.append(code)
         cursor = offset + size
