@@ -170,27 +170,22 @@ class KnownMetric:
     ``latest``: cumulative, the values of the newest export taken and not yet settled, packed as ``settled`` is when
     they fit, at full width otherwise; delta, ``UNSETTLED``; None once settled. Cumulative: the starts and counts
     (the value of a sum, the count of a histogram) of every point, read off ``latest`` or ``settled``, tell a
-    restart or a reset (a new start, or a count that went down) from growth. Delta: ``pending`` sums the values of
-    the exports not yet settled (a histogram's counts and bucket counts as lanes of one integer: ``_lane_values``)
-    and ``last_time`` is the newest end time (an export that is not newer is a resend and goes the general way). A
-    metric that feeds APPROX gauges (``Value.MEAN``: the mean of the latest export interval, not of every export
-    since the last read) keeps ``means``: per point, the total, the count and the arrival
-    (``otlp_bridge.store.arrival``) of the latest interval with observations (cumulative: from the sum of the export
-    before, in ``latest`` or ``settled``). A change to a ``waiting`` point (whose APPROX gauge has no value yet) is
-    ``woken``: the translator creates the gauge's series before it settles, and answers for a refusal in the
-    request.
+    restart or a reset (a new start, or a count that went down) from growth. A delta metric is a
+    ``DeltaKnownMetric``: it keeps the sums of what it took. A metric that feeds APPROX gauges (``Value.MEAN``: the
+    mean of the latest export interval, not of every export since the last read) keeps ``means``: per point, the
+    total, the count and the arrival (``otlp_bridge.store.arrival``) of the latest interval with observations
+    (cumulative: from the sum of the export before, in ``latest`` or ``settled``). A change to a ``waiting`` point
+    (whose APPROX gauge has no value yet) is ``woken``: the translator creates the gauge's series before it settles,
+    and answers for a refusal in the request.
     """
 
     __slots__ = (
         "created",
         "exports",
-        "lanes",
         "last_seen",
-        "last_time",
         "latest",
         "means",
         "overflow",
-        "pending",
         "placements",
         "settled",
         "shape",
@@ -214,13 +209,10 @@ class KnownMetric:
         self.waiting: tuple[int, ...] = ()  # points whose APPROX gauge is not created yet (``general``)
         self.woken: tuple[int, ...] = ()  # those of them that changed in the export just taken
         self.latest: bytes | None = None  # the series reflect ``settled``
-        self.pending: Values | None = None  # delta: the summed values (histograms: the sums; counts in ``lanes``)
-        self.lanes = 0
         self.exports = 0  # taken since the last settle
         self.last_seen = now
         values = layout.values.unpack(raw)
         self.settled = shape.packings.pack(_state_values(streams, layout, shape.cumulative, values))
-        self.last_time = shared_time(int(max(values[wire.TIME :: layout.stride])))
         self.placements: dict[int, Placed] | None = None  # by point: what ``placed`` points placed of the exports taken
         watched = shape.watched
         self.overflow = shared(watched(values if shape.cumulative else [0] * len(values))) if watched else None
@@ -297,12 +289,7 @@ class KnownMetric:
         placements = self._placements(raw, values) if overflow != self.overflow else []
         if placements is None:
             return False
-        kept = (
-            self._keep_cumulative(before, counts, values, previous)
-            if before is not None and previous is not None
-            else self._keep_delta(raw, values, counts)
-        )
-        if not kept:
+        if not self._keep(raw, values, counts, before, previous):
             return False
         for point, target, placed in placements:
             if self.placements is None:
@@ -325,46 +312,16 @@ class KnownMetric:
             return math.isfinite(sum(values[wire.SUM :: self.shape.layout.stride])) and buckets == sum(counts)
         return math.isfinite(sum(counts)) and min(counts) >= 0
 
-    def _keep_cumulative(self, before: Values, counts: Values, values: Values, previous: bytes) -> bool:
+    def _keep(self, raw: bytes, values: Values, counts: Values, before: Values | None, previous: bytes | None) -> bool:
+        """What the export adds, kept (cumulative: ``before``, the counts of the export before, packed in
+        ``previous``); False when it is not for the fast path."""
+        assert before is not None and previous is not None
         if not all(map(operator.ge, counts, before)):
             return False  # a reset, for the general path to tell
         if self.waiting:
             self.woken = tuple(point for point in self.waiting if counts[point] != before[point])
         if self.means is not None:
             self._interval_means(counts, before, values, previous)
-        return True
-
-    def _keep_delta(self, raw: bytes, values: Values, counts: Values) -> bool:
-        layout = self.shape.layout
-        stride = layout.stride
-        times = values[wire.TIME :: stride]
-        if min(times) <= self.last_time:
-            return False  # a resend
-        pending = self.pending
-        if self.shape.histogram:
-            if max(counts) >= LANE_LIMIT or self.exports >= MAX_PENDING_EXPORTS:
-                return False  # a lane could overflow into its neighbour
-            assert layout.lanes is not None
-            lanes = int.from_bytes(b"".join(layout.lanes.unpack(raw)), "little")
-            sums: Values = values[wire.SUM :: stride]
-            if pending is not None:
-                lanes += self.lanes
-                sums = list(map(operator.add, pending, sums))
-            self.pending, self.lanes = sums, lanes
-        else:
-            self.pending = values if pending is None else list(map(operator.add, pending, values))
-        if self.waiting:
-            self.woken = tuple(point for point in self.waiting if counts[point])
-        if self.means is not None:  # each export is an interval of its own
-            means = self._intervals()
-            stamp = arrival()
-            for point, (count, total) in enumerate(zip(counts, values[wire.SUM :: stride], strict=True)):
-                if count:
-                    at = 3 * point
-                    means[at] = total
-                    means[at + 1] = count
-                    means[at + 2] = stamp
-        self.last_time = int(max(times))
         return True
 
     def _interval_means(self, counts: Values, before: Values, values: Values, previous: bytes) -> None:
@@ -440,6 +397,65 @@ class KnownMetric:
                 kept[-1] = unplaced  # in place of the +Inf count: the count of the extra buckets is enough
                 placements += [(point, target, kept) for target in targets]
         return placements
+
+
+class DeltaKnownMetric(KnownMetric):
+    """A known metric of delta temporality: ``pending`` sums the values of the exports not yet settled (histograms:
+    the sums; their counts and bucket counts as lanes of one integer in ``lanes``: ``_lane_values``), and
+    ``last_time`` is the newest end time taken (an export that is not newer is a resend and goes the general way).
+    A cumulative metric keeps none of these."""
+
+    __slots__ = ("lanes", "last_time", "pending")
+
+    def __init__(
+        self, shape: KnownShape, raw: bytes, streams: Sequence[Stream], now: float, means: bool = False
+    ) -> None:
+        super().__init__(shape, raw, streams, now, means)
+        self.pending: Values | None = None
+        self.lanes = 0
+        layout = shape.layout
+        self.last_time = shared_time(int(max(layout.values.unpack(raw)[wire.TIME :: layout.stride])))
+
+    def _keep(self, raw: bytes, values: Values, counts: Values, before: Values | None, previous: bytes | None) -> bool:
+        layout = self.shape.layout
+        stride = layout.stride
+        times = values[wire.TIME :: stride]
+        if min(times) <= self.last_time:
+            return False  # a resend
+        pending = self.pending
+        if self.shape.histogram:
+            if max(counts) >= LANE_LIMIT or self.exports >= MAX_PENDING_EXPORTS:
+                return False  # a lane could overflow into its neighbour
+            assert layout.lanes is not None
+            lanes = int.from_bytes(b"".join(layout.lanes.unpack(raw)), "little")
+            sums: Values = values[wire.SUM :: stride]
+            if pending is not None:
+                lanes += self.lanes
+                sums = list(map(operator.add, pending, sums))
+            self.pending, self.lanes = sums, lanes
+        else:
+            self.pending = values if pending is None else list(map(operator.add, pending, values))
+        if self.waiting:
+            self.woken = tuple(point for point in self.waiting if counts[point])
+        if self.means is not None:  # each export is an interval of its own
+            means = self._intervals()
+            stamp = arrival()
+            for point, (count, total) in enumerate(zip(counts, values[wire.SUM :: stride], strict=True)):
+                if count:
+                    at = 3 * point
+                    means[at] = total
+                    means[at + 1] = count
+                    means[at + 2] = stamp
+        self.last_time = int(max(times))
+        return True
+
+
+def known_metric(
+    shape: KnownShape, raw: bytes, streams: Sequence[Stream], now: float, means: bool = False
+) -> KnownMetric:
+    """A ``KnownMetric`` of ``shape``'s temporality (see ``KnownMetric.__init__``)."""
+    kind = KnownMetric if shape.cumulative else DeltaKnownMetric
+    return kind(shape, raw, streams, now, means)
 
 
 class PlacedPoint(NamedTuple):
@@ -544,15 +560,22 @@ def settle(known: KnownMetric, rules: Rules) -> None:
     if fallback:
         values: Values | None = latest
         if values is None:
-            assert known.pending is not None
+            assert isinstance(known, DeltaKnownMetric) and known.pending is not None
             values = _lane_values(known.lanes, known.pending, layout) if known.shape.histogram else known.pending
         _settle_by_the_rules(known, rules, values, fallback, state)
     known.settled = packings.pack(state)
-    known.latest = known.pending = None
+    known.latest = None
+    if isinstance(known, DeltaKnownMetric):
+        known.pending = None
     known.placements = None
     known.exports = 0
     if known.means is not None:
         known.means = NO_INTERVALS
+
+
+def _last_time(known: KnownMetric) -> int:
+    """The end time of what a known metric kept, where the points' own do not tell it (delta: their sums)."""
+    return known.last_time if isinstance(known, DeltaKnownMetric) else 0
 
 
 def _settle_sum(known: KnownMetric, rules: Rules, state: list[float], values: Values | None) -> list[tuple[int, int]]:
@@ -560,11 +583,11 @@ def _settle_sum(known: KnownMetric, rules: Rules, state: list[float], values: Va
     rules."""
     stride = known.shape.layout.stride
     if values is None:
-        assert known.pending is not None
+        assert isinstance(known, DeltaKnownMetric) and known.pending is not None
         values = known.pending
     cumulative = known.shape.cumulative
     now = known.last_seen
-    time = known.last_time
+    time = _last_time(known)
     fallback = []
     for index, targets in enumerate(known.shape.targets):
         at = index * stride
@@ -596,7 +619,7 @@ def _settle_histogram(
     now = known.last_seen
     placements = known.placements
     whole = layout.points == 1  # its buckets add up to its count: ``take`` checked the metric's
-    time = known.last_time
+    time = _last_time(known)
     fallback = []
     for index, targets in enumerate(known.shape.targets):
         at = index * stride
@@ -610,7 +633,7 @@ def _settle_histogram(
             observations, added = count - state[at + wire.COUNT], values[at + wire.SUM] - state[at + wire.SUM]
             consistent = whole or sum(values[at + wire.BUCKETS : at + stride]) == count
         elif growth is not None:
-            assert known.pending is not None
+            assert isinstance(known, DeltaKnownMetric) and known.pending is not None
             observations, added = int.from_bytes(growth[lanes : lanes + LANE_BYTES], "little"), known.pending[index]
             buckets = int.from_bytes(growth[lanes + LANE_BYTES : lanes + width], "little")
             consistent = whole or buckets % LANE_SUM == observations  # (see LANE_SUM)
@@ -655,7 +678,7 @@ def _growth(known: KnownMetric, state: Values, values: Values | None) -> tuple[b
     packed anew at full width where it is narrower."""
     layout = known.shape.layout
     size = layout.points * (layout.stride - wire.BUCKETS + 1) * LANE_BYTES
-    if not known.shape.cumulative:
+    if isinstance(known, DeltaKnownMetric):
         if layout.stride - wire.BUCKETS >= 1 << 11:
             return None, NONE
         return known.lanes.to_bytes(size, "little"), NONE

@@ -21,7 +21,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 from otlp_bridge.bounded import BoundedDict
 from otlp_bridge.store import DropReason, Kind, Labels, Series
 from otlp_bridge.translate import wire
-from otlp_bridge.translate.fast import KnownMetric, PlacedPoint, known_shape, shared, start_seconds
+from otlp_bridge.translate.fast import KnownMetric, PlacedPoint, known_metric, known_shape, shared, start_seconds
 from otlp_bridge.translate.mapping import Exactness, FamilySpec, Value
 from otlp_bridge.translate.naming import metric_name, unit_word
 from otlp_bridge.translate.result import IngestResult, Rejection, TranslateOptions
@@ -308,7 +308,7 @@ class GeneralPath:
             layout, raw, streams, self._shared_batch(batch), cumulative, shared(tuple(filter(None, placed)))
         )
         try:
-            known = KnownMetric(shape, raw, streams, batch.now, means)
+            known = known_metric(shape, raw, streams, batch.now, means)
         except (ValueError, struct.error):
             return None  # a state the packed values cannot hold (an edge of a sender's restarts)
         known.waiting = tuple(waiting)
