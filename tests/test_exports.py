@@ -14,7 +14,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from otlp_bridge.expose.exposition import Format, render
 from otlp_bridge.receive import codec
 from otlp_bridge.store import Store
-from otlp_bridge.translate import wire
+from otlp_bridge.translate import metrics, wire
 from otlp_bridge.translate.metrics import MetricsTranslator, Taken, TranslateOptions
 from tests.support import (
     CUMULATIVE,
@@ -197,6 +197,28 @@ def test_a_metric_the_fast_path_refuses_goes_the_general_way_and_the_rest_are_st
     same_pages(fast, slow)
     send(fast, slow, export(1, (4.0, 3.0, 1.0), ([6.0, 7.0, 8.0], [1.0], [2.0]), time=10_003), 3.0)
     same_pages(fast, slow)
+
+
+def test_a_known_export_names_its_sources_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole-export path answers with its senders' sources as named when the export became known: a fleet larger
+    than any cache of resources parses none of them again."""
+    named: list[bytes] = []
+    real_source_name = metrics.source_name
+
+    def counting_source_name(resource_key: bytes, attributes: tuple[str, ...]) -> str:
+        named.append(resource_key)
+        return real_source_name(resource_key, attributes)
+
+    monkeypatch.setattr(metrics, "source_name", counting_source_name)
+    fast, slow = translators()
+    for number in range(5):
+        request = export(7, (1.0 + number, 1.0, 1.0), WAITS, time=10_000 + number)
+        send(fast, slow, request, float(number))  # (the sources too: what decoding every export gives)
+    assert len(fast.exports) == 1
+    before = len(named)
+    taken = fast.apply_export(export(7, (9.0, 1.0, 1.0), WAITS, time=20_000).SerializeToString(), 9.0)
+    assert taken is not None and taken.complete and taken.result.sources == {"openclaw-gateway:vm"}
+    assert len(named) == before
 
 
 def test_expiry_forgets_the_export_with_its_metrics() -> None:

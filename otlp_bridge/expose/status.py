@@ -183,10 +183,11 @@ def identify(resource: Resource) -> SenderKey:
     return SenderKey(wanted["service.name"] or "unknown", wanted["host.name"], wanted["service.instance.id"])
 
 
-@functools.lru_cache(maxsize=16 * 1024)
+@functools.lru_cache(maxsize=64 * 1024)
 def identify_serialised(resource: bytes) -> SenderKey:
     """``identify`` of a serialised resource (the same objects on every export of a sender: their hash is kept).
-    Sized for a fleet: the senders past ``MAX_SOURCES`` are rows of ``other``, but each must still be told apart."""
+    Sized for a fleet: the senders past ``MAX_SOURCES`` are rows of ``other``, but each must still be told apart, and
+    a fleet larger than the cache would parse every export's resource again."""
     return identify(Resource.FromString(resource))
 
 

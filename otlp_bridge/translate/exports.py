@@ -60,7 +60,7 @@ def export_shape(
 class KnownExport:
     """A sender's export as last taken: the known metrics in the order of its bytes, and what they share."""
 
-    __slots__ = ("knowns", "senders", "shape", "size", "skeleton", "unprefixed")
+    __slots__ = ("knowns", "senders", "shape", "size", "skeleton", "sources", "unprefixed")
 
     def __init__(
         self,
@@ -75,6 +75,7 @@ class KnownExport:
         self.senders = senders  # each serialised resource of the request, with the temporality of its first metric
         self.skeleton = self._skeleton(body)
         self.unprefixed = ""  # what ``IngestResult.unprefixed`` says of this export
+        self.sources: tuple[str, ...] = ()  # the source of each of its resources (``MetricsTranslator.source_name``)
 
     def _skeleton(self, body: bytes) -> int:
         """A hash of every byte of ``body`` but the values."""

@@ -194,7 +194,7 @@ class MetricsTranslator:
             return Taken(result, took.metrics, complete=False)
         for resource_key, _ in record.senders:
             self.heard[resource_key] = now
-            result.sources.add(self.source_name(resource_key))
+        result.sources.update(record.sources)
         result.unprefixed = record.unprefixed
         result.senders = record.senders
         return Taken(result, took.metrics, complete=True)
@@ -292,6 +292,7 @@ class MetricsTranslator:
         self._forget_export(record_key)
         record = self.exports[record_key] = known_export(body, spans, metrics, senders)
         record.unprefixed = unprefixed
+        record.sources = tuple(self.source_name(resource_key) for resource_key, _ in senders)  # (named once)
         for resource_key, _ in senders:
             self.export_keys[resource_key] = record_key
 
