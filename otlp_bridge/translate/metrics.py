@@ -39,9 +39,11 @@ __all__ = ["IngestResult", "MetricsTranslator", "Taken", "TranslateOptions", "se
 SEMCONV_PREFIX = "gen_ai."  # OpenClaw metrics named by the semantic conventions, never prefixed
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=65536)
 def source_name(resource_key: bytes, source_attributes: tuple[str, ...]) -> str:
-    """The source a serialised resource belongs to: the values of ``source_attributes`` joined by ``:``."""
+    """The source a serialised resource belongs to: the values of ``source_attributes`` joined by ``:``. Cached for
+    a fleet (a known export keeps its own; decoded requests look here, and would parse the resource again past the
+    cache's size)."""
     attributes = attribute_dict(Resource.FromString(resource_key).attributes)
     values = [attributes[key] for key in source_attributes if key in attributes]
     return normalize_value(":".join(values), "unknown")
