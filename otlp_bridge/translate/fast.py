@@ -682,9 +682,9 @@ def _growth(known: KnownMetric, state: Values, values: Values | None) -> tuple[b
         if layout.stride - wire.BUCKETS >= 1 << 11:
             return None, NONE
         return known.lanes.to_bytes(size, "little"), NONE
-    assert known.latest is not None and values is not None and layout.lanes is not None
-    wide = known.shape.packings.wide
-    lanes_of = _packed_lanes(layout.stride, layout.points)
+    packings = known.shape.packings
+    lanes_of, wide = packings.lanes, packings.wide
+    assert known.latest is not None and values is not None and lanes_of is not None
     settled = known.settled if len(known.settled) == wide.size else wide.pack(*state)
     latest = known.latest if len(known.latest) == wide.size else wide.pack(*values)
     latest_lanes = int.from_bytes(b"".join(lanes_of.unpack(latest)), "little")
@@ -707,15 +707,6 @@ def _growth(known: KnownMetric, state: Values, values: Values | None) -> tuple[b
 
 
 NONE: frozenset[int] = frozenset()
-
-
-@functools.lru_cache(maxsize=1024)
-def _packed_lanes(stride: int, points: int) -> struct.Struct:
-    """What reads the raw bytes of every count and bucket count (``LANE_BYTES`` each) of a histogram's values packed
-    at full width."""
-    count, buckets = LANE_BYTES * wire.COUNT, LANE_BYTES * (stride - wire.BUCKETS)  # (start and time before the count)
-    point = f"{count}x{LANE_BYTES}s{LANE_BYTES}x{buckets}s"  # the count, the sum, the bucket counts
-    return struct.Struct("<" + point * points)
 
 
 @functools.lru_cache(maxsize=256)

@@ -410,7 +410,7 @@ class Layout:
 
     @property
     def packings(self) -> Packings:
-        """How a known metric packs values of this layout (``KnownMetric.settled``: narrow; ``latest``: wide)."""
+        """How a known metric packs values of this layout (``KnownMetric.settled`` and ``latest``)."""
         return _packings(self.packed_format, self.stride, self.lanes is not None)
 
 
@@ -437,15 +437,17 @@ class Packing(NamedTuple):
 class Packings:
     """The packings of a layout's values, narrowest first (a histogram's counts in 1, 2, 4 or 8 bytes; a sum's values
     always in 8): the state of a gateway's known metrics takes about half the bytes while its counts stay small.
-    Bytes tell their packing by their size."""
+    Bytes tell their packing by their size. ``lanes`` (histograms) reads the raw bytes of every count and bucket count
+    (``LANE_BYTES`` each) of values packed at full width (``wide``)."""
 
-    __slots__ = ("by_size", "stride", "wide", "widths")
+    __slots__ = ("by_size", "lanes", "stride", "wide", "widths")
 
-    def __init__(self, widths: tuple[Packing, ...], stride: int) -> None:
+    def __init__(self, widths: tuple[Packing, ...], stride: int, lanes: struct.Struct | None) -> None:
         self.widths = widths
         self.wide = widths[-1].packed
         self.by_size = {packing.packed.size: packing for packing in widths}
         self.stride = stride
+        self.lanes = lanes
 
     def pack(self, values: Sequence[float]) -> bytes:
         """``values`` in the narrowest packing that holds them. Raises ``struct.error`` when none does."""
@@ -482,7 +484,11 @@ def _packings(packed_format: str, stride: int, histogram: bool) -> Packings:
         starts, counts, watched = (_columns(kinds, columns, points) for columns in ((START,), (COUNT,), (START, COUNT)))
         sums = _columns(kinds, (SUM,), points) if histogram else None
         packings.append(Packing(packed, starts, counts, sums, watched, limit))
-    return Packings(tuple(packings), stride)
+    lanes = None
+    if histogram:  # at full width: the count, the sum, the bucket counts (start and time before them)
+        words = f"{LANE_BYTES * COUNT}x{LANE_BYTES}s{LANE_BYTES}x{LANE_BYTES * (stride - BUCKETS)}s"
+        lanes = _packed_struct("<" + words * points)
+    return Packings(tuple(packings), stride, lanes)
 
 
 def _columns(kinds: list[str], columns: tuple[int, ...], points: int) -> struct.Struct:
