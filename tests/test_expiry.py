@@ -19,6 +19,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from otlp_bridge.expose.exposition import Format, render
 from otlp_bridge.store import HistogramSeries, ScalarSeries, Store
 from otlp_bridge.translate.metrics import MetricsTranslator, TranslateOptions
+from otlp_bridge.translate.senders import sender_id
 from tests.support import (
     CUMULATIVE,
     DELTA,
@@ -220,9 +221,9 @@ def test_expiry_in_slices_keeps_what_arrives_between_them(monkeypatch: pytest.Mo
         )
         translator.apply(request, float(time), request.SerializeToString())
 
-    def _resource_of(sender: int) -> bytes:
+    def _sender_of(sender: int) -> bytes:
         request = metrics_request(resource={"service.name": "openclaw", "host.name": f"gw-{sender}"})
-        return request.resource_metrics[0].resource.SerializeToString()
+        return sender_id(request.resource_metrics[0].resource.SerializeToString())
 
     def fleet() -> MetricsTranslator:
         translator = MetricsTranslator(Store(10_000, 10_000, ttl=TTL), TranslateOptions())
@@ -241,7 +242,7 @@ def test_expiry_in_slices_keeps_what_arrives_between_them(monkeypatch: pytest.Mo
             for _ in range(pause):
                 next(steps)
             # Judged when visited: if its counter's stream already went, it comes back new (its whole total).
-            stream = (_resource_of(returning), "openclaw", "openclaw.queue.lane.enqueue")
+            stream = (_sender_of(returning), "openclaw", "openclaw.queue.lane.enqueue")
             known = any(key[0][:3] == stream for key in translator.stream_keys())
             export(translator, returning, 12.0, int(TTL + 100))  # heard in this pause
             assert metrics.drained(steps) == 0  # the series are shared by all six, and one of them is alive

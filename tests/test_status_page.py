@@ -27,12 +27,13 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 from otlp_bridge.config import Config
 from otlp_bridge.expose import statuspage
 from otlp_bridge.expose.selfmetrics import MAX_SOURCES
-from otlp_bridge.expose.status import OVERFLOW, Arrival, SenderKey, StatusBook
+from otlp_bridge.expose.status import OVERFLOW, Arrival, StatusBook
 from otlp_bridge.receive.codec import Encoding, Signal
 from otlp_bridge.server import Bridge, running
 from otlp_bridge.store import Store
 from otlp_bridge.translate.mapping import METRIC_SPECS, family_names
 from otlp_bridge.translate.result import IngestResult
+from otlp_bridge.translate.senders import SenderKey
 from tests.conftest import CAPTURES, require_fixtures, require_tool
 from tests.support import (
     LOOPBACK_ANY_PORT,

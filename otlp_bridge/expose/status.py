@@ -8,7 +8,6 @@ Pure and synchronous; ``now`` is passed in.
 
 from __future__ import annotations
 
-import functools
 import statistics
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
@@ -23,21 +22,13 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from otlp_bridge.expose.selfmetrics import MAX_SOURCES, OVERFLOW_SOURCE
 from otlp_bridge.receive.codec import Encoding, ExportRequest
 from otlp_bridge.translate.result import IngestResult
+from otlp_bridge.translate.senders import MAX_VALUE_CHARS, SenderKey, identify
 
-MAX_VALUE_CHARS = 200
 GAPS = 9  # export gaps kept per sender to estimate its flush interval
 _TEMPORALITY = {
     AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA: "delta",
     AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE: "cumulative",
 }
-
-
-class SenderKey(NamedTuple):
-    """A sender as its resource names it; ``""`` where the attribute is absent."""
-
-    service: str
-    host: str
-    instance: str
 
 
 OVERFLOW = SenderKey(OVERFLOW_SOURCE, "", "")
@@ -106,7 +97,7 @@ class StatusBook:
         senders = (
             ((identify(resource), temporality) for resource, temporality in _resources(message))
             if message is not None
-            else ((identify_serialised(resource), temporality) for resource, temporality in result.senders)
+            else ((sender.key, sender.temporality) for sender in result.senders)
         )
         for key, temporality in senders:
             sender = self._sender(key, arrival.peer)
@@ -172,23 +163,6 @@ class StatusBook:
                 return found
         sender = self.senders[key] = Sender(key)
         return sender
-
-
-def identify(resource: Resource) -> SenderKey:
-    """``service.name``, ``host.name`` and ``service.instance.id`` of an OTLP resource."""
-    wanted = {"service.name": "", "host.name": "", "service.instance.id": ""}
-    for attribute in resource.attributes:
-        if attribute.key in wanted:
-            wanted[attribute.key] = attribute.value.string_value[:MAX_VALUE_CHARS]
-    return SenderKey(wanted["service.name"] or "unknown", wanted["host.name"], wanted["service.instance.id"])
-
-
-@functools.lru_cache(maxsize=64 * 1024)
-def identify_serialised(resource: bytes) -> SenderKey:
-    """``identify`` of a serialised resource (the same objects on every export of a sender: their hash is kept).
-    Sized for a fleet: the senders past ``MAX_SOURCES`` are rows of ``other``, but each must still be told apart, and
-    a fleet larger than the cache would parse every export's resource again."""
-    return identify(Resource.FromString(resource))
 
 
 def _resources(message: ExportRequest) -> Iterator[tuple[Resource, str]]:

@@ -23,6 +23,7 @@ from otlp_bridge.translate.mapping import LOG_SPECS, SPAN_SPECS, SPANS_COMPLETE_
 from otlp_bridge.translate.metrics import MetricsTranslator
 from otlp_bridge.translate.result import IngestResult, Reason, Rejection
 from otlp_bridge.translate.rules import lookup, refusal
+from otlp_bridge.translate.senders import sender_id
 
 SEEN_SPANS = 65536  # span ids remembered, so a re-sent batch is not counted twice
 HARNESS_RUN = "openclaw.harness.run"
@@ -53,7 +54,8 @@ class EventFeeder:
 
     def source_labels(self, resource: Resource, result: IngestResult) -> Labels:
         """The source labels of a resource's spans or log records (its source noted in ``result``)."""
-        source = self.sources.source_name(resource.SerializeToString())
+        serialised = resource.SerializeToString()
+        source = self.sources.source_name(sender_id(serialised), serialised)
         result.sources.add(source)
         label = self.sources.options.source_label
         return (label_pair(label, source),) if label else ()

@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 from otlp_bridge.translate import wire
 from otlp_bridge.translate.fast import KnownMetric
+from otlp_bridge.translate.senders import ExportSender
 
 
 class ExportShape(NamedTuple):
@@ -67,12 +68,12 @@ class KnownExport:
         body: bytes,
         shape: ExportShape,
         knowns: tuple[KnownMetric, ...],
-        senders: tuple[tuple[bytes, str], ...],
+        senders: tuple[ExportSender, ...],
     ) -> None:
         self.size = shape.gaps.size
         self.shape = shape
         self.knowns = knowns
-        self.senders = senders  # each serialised resource of the request, with the temporality of its first metric
+        self.senders = senders  # the sender of each resource of the request
         self.skeleton = self._skeleton(body)
         self.unprefixed = ""  # what ``IngestResult.unprefixed`` says of this export
         self.sources: tuple[str, ...] = ()  # the source of each of its resources (``MetricsTranslator.source_name``)
@@ -124,7 +125,7 @@ def known_export(
     body: bytes,
     spans: Sequence[tuple[int, int]],
     knowns: Sequence[KnownMetric],
-    senders: tuple[tuple[bytes, str], ...],
+    senders: tuple[ExportSender, ...],
 ) -> KnownExport:
     """The export of ``body`` whose metrics (at ``spans``) all took, or were made for, the fast path."""
     layouts = tuple(known.shape.layout for known in knowns)

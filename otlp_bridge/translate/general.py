@@ -41,7 +41,7 @@ DataPoints = (
     | Sequence[ExponentialHistogramDataPoint]
     | Sequence[SummaryDataPoint]
 )
-StreamPrefix = tuple[bytes, str, str, str, str]  # resource, scope, metric, kind, family
+StreamPrefix = tuple[bytes, str, str, str, str]  # sender id, scope, metric, kind, family
 StreamKey = tuple[StreamPrefix, bytes]  # and the point's attributes
 
 
@@ -104,9 +104,9 @@ class Families(NamedTuple):
     dynamic: bool
 
 
-def known_prefix(resource_key: bytes, scope: str, name: str, known: KnownMetric) -> StreamPrefix:
+def known_prefix(sender: bytes, scope: str, name: str, known: KnownMetric) -> StreamPrefix:
     """What the stream keys of a known metric's points start with (their attributes follow)."""
-    return resource_key, scope, name, "histogram" if known.shape.histogram else "sum", known.shape.batch.specs[0].name
+    return sender, scope, name, "histogram" if known.shape.histogram else "sum", known.shape.batch.specs[0].name
 
 
 class GeneralPath:
@@ -126,7 +126,7 @@ class GeneralPath:
         self,
         metric: Metric,
         raw: bytes,
-        resource_key: bytes,
+        sender: bytes,
         scope: str,
         extra: Labels,
         now: float,
@@ -151,7 +151,7 @@ class GeneralPath:
         rejected_before = result.rejected
         name = sys.intern(metric.name)
         prefix: StreamPrefix = (
-            resource_key,
+            sender,
             scope,
             name,
             sys.intern(data_kind),

@@ -33,23 +33,21 @@ from otlp_bridge.translate.labels import label_pair, normalize_value
 from otlp_bridge.translate.mapping import METRIC_SPECS, specs_by_metric
 from otlp_bridge.translate.result import IngestResult, TranslateOptions
 from otlp_bridge.translate.rules import Rules
+from otlp_bridge.translate.senders import ExportSender, identify, sender_id
 
 __all__ = ["IngestResult", "MetricsTranslator", "Taken", "TranslateOptions", "sender_prefix", "source_name"]
 
 SEMCONV_PREFIX = "gen_ai."  # OpenClaw metrics named by the semantic conventions, never prefixed
 
 
-@functools.lru_cache(maxsize=65536)
-def source_name(resource_key: bytes, source_attributes: tuple[str, ...]) -> str:
-    """The source a serialised resource belongs to: the values of ``source_attributes`` joined by ``:``. Cached for
-    a fleet (a known export keeps its own; decoded requests look here, and would parse the resource again past the
-    cache's size)."""
-    attributes = attribute_dict(Resource.FromString(resource_key).attributes)
+def source_name(resource: bytes, source_attributes: tuple[str, ...]) -> str:
+    """The source a serialised resource belongs to: the values of ``source_attributes`` joined by ``:``."""
+    attributes = attribute_dict(Resource.FromString(resource).attributes)
     values = [attributes[key] for key in source_attributes if key in attributes]
     return normalize_value(":".join(values), "unknown")
 
 
-KnownKey = tuple[bytes, str, str]  # a known metric's: its serialised resource, scope and name
+KnownKey = tuple[bytes, str, str]  # a known metric's: its sender's id (``senders.sender_id``), scope and name
 MetricKey = tuple[str, str]  # a known metric's scope and name
 
 
@@ -93,8 +91,8 @@ def _index(keys: tuple[MetricKey, ...]) -> dict[MetricKey, int]:
 
 
 class KnownTable:
-    """The known metrics of a translator by their key (serialised resource, scope, name), as a mapping. Kept by
-    sender (``SenderMetrics``): a sender's metrics cost no key or table of their own."""
+    """The known metrics of a translator by their key (sender id, scope, name), as a mapping. Kept by sender
+    (``SenderMetrics``): a sender's metrics cost no key or table of their own."""
 
     __slots__ = ("count", "senders")
 
@@ -123,9 +121,9 @@ class KnownTable:
         return self.count
 
     def items(self) -> Iterator[tuple[KnownKey, KnownMetric]]:
-        for resource_key, metrics in self.senders.items():
+        for sender, metrics in self.senders.items():
             for (scope, name), known in metrics.items():
-                yield (resource_key, scope, name), known
+                yield (sender, scope, name), known
 
     def __iter__(self) -> Iterator[KnownKey]:
         return (key for key, _ in self.items())
@@ -165,16 +163,21 @@ class MetricsTranslator:
         self.tracked_streams = TrackedStreams(self)
         self.known = KnownTable()
         # The whole-export path: each sender's export by the bytes before its first metric, and the key of its export
-        # by each of its resources (read metric by metric, a sender's export is forgotten: its metrics move apart).
+        # by the id of each of its senders (read metric by metric, a sender's export is forgotten: its metrics move
+        # apart).
         self.exports: dict[int, KnownExport] = {}
         self.export_keys: dict[bytes, int] = {}
-        # When each sender (serialised resource) last sent a request: its delta streams live as long as it does.
+        # When each sender (by id) last sent a request: its delta streams live as long as it does.
         self.heard: BoundedDict[bytes, float] = BoundedDict(options.max_streams)
+        self.sources: BoundedDict[bytes, str] = BoundedDict(SOURCE_NAMES)  # each sender's source, by its id
         store.add_settler(self.settle_steps)
 
-    def source_name(self, resource_key: bytes) -> str:
-        """The source of a serialised resource (``--source-attributes``)."""
-        return source_name(resource_key, self.options.source_attributes)
+    def source_name(self, sender: bytes, resource: bytes) -> str:
+        """The source of a sender (``--source-attributes``), its serialised ``resource`` read once."""
+        name = self.sources.get(sender)
+        if name is None:
+            name = self.sources[sender] = source_name(resource, self.options.source_attributes)
+        return name
 
     # -- the request ----------------------------------------------------------------------------------------
     def apply_export(self, body: bytes, now: float) -> Taken | None:
@@ -194,8 +197,8 @@ class MetricsTranslator:
         if took.metrics < len(record.knowns):
             self._forget_export(key)  # read metric by metric from here on
             return Taken(result, took.metrics, complete=False)
-        for resource_key, _ in record.senders:
-            self.heard[resource_key] = now
+        for sender in record.senders:
+            self.heard[sender.id] = now
         result.sources.update(record.sources)
         result.unprefixed = record.unprefixed
         result.senders = record.senders
@@ -231,9 +234,12 @@ class MetricsTranslator:
         knowns: list[tuple[KnownKey, KnownMetric] | None] = []
         resources = []
         for resource_metrics in request.resource_metrics:
-            resource_key = resource_metrics.resource.SerializeToString()
-            resources.append((resource_key, index))
-            extra = self._heard_from(resource_key, now, result)
+            resource = resource_metrics.resource.SerializeToString()
+            sender = sender_id(resource)
+            source = self._heard_from(sender, resource, now, result)
+            resources.append(DecodedResource(sender, resource_metrics.resource, source, index))
+            label = self.options.source_label
+            extra = (label_pair(label, source),) if label else ()
             for scope_metrics in resource_metrics.scope_metrics:
                 scope = sys.intern(scope_metrics.scope.name)
                 for metric in scope_metrics.metrics:
@@ -245,7 +251,7 @@ class MetricsTranslator:
                             unprefixed = name
                     if index >= taken:
                         raw = body[slice(*spans[index])] if spans is not None and body is not None else None
-                        knowns.append(self._metric(metric, raw, scope, resource_key, extra, now, result))
+                        knowns.append(self._metric(metric, raw, scope, sender, extra, now, result))
                     index += 1
         if not prefixed:
             result.unprefixed = unprefixed
@@ -253,30 +259,29 @@ class MetricsTranslator:
             self._remember_export(body, spans, knowns, resources, result.unprefixed)
         return result
 
-    def _heard_from(self, resource_key: bytes, now: float, result: IngestResult) -> Labels:
+    def _heard_from(self, sender: bytes, resource: bytes, now: float, result: IngestResult) -> str:
         """Note a sender of a request read metric by metric (its export, if remembered, is forgotten: its metrics
-        are about to move apart); the source labels of its series."""
-        record_key = self.export_keys.get(resource_key)
+        are about to move apart); its source."""
+        record_key = self.export_keys.get(sender)
         if record_key is not None:
             self._forget_export(record_key)
-        self.heard[resource_key] = now
-        source = self.source_name(resource_key)
+        self.heard[sender] = now
+        source = self.source_name(sender, resource)
         result.sources.add(source)
-        label = self.options.source_label
-        return (label_pair(label, source),) if label else ()
+        return source
 
     def _remember_export(
         self,
         body: bytes,
         spans: list[tuple[int, int]],
         knowns: list[tuple[KnownKey, KnownMetric] | None],
-        resources: list[tuple[bytes, int]],
+        resources: list[DecodedResource],
         unprefixed: str,
     ) -> None:
         """Keep a sender's export whose every metric the fast path knows, for the whole-export path: only when each
         metric has a key of its own (a name sent twice in one export leaves a known metric that the table no longer
-        holds, which nothing would settle) and is still its key's known metric. ``resources``: each serialised
-        resource with the index of its first metric."""
+        holds, which nothing would settle) and is still its key's known metric. ``resources``: each sender's id and
+        resource, its source and the index of its first metric."""
         entries = [entry for entry in knowns if entry is not None]
         if len(entries) != len(knowns) or len({key for key, _ in entries}) != len(entries):
             return
@@ -286,40 +291,44 @@ class MetricsTranslator:
         if record_key is None or len(self.exports) >= self.options.max_streams:
             return
         metrics = [known for _, known in entries]
-        firsts = [first for _, first in resources] + [len(metrics)]
+        firsts = [resource.first for resource in resources] + [len(metrics)]
         senders = tuple(  # each resource's temporality as ``status`` reads it: that of its first metric
-            (resource_key, _temporality(metrics[first]) if first < firsts[number + 1] else "")
-            for number, (resource_key, first) in enumerate(resources)
+            ExportSender(
+                resource.sender,
+                identify(resource.resource),
+                _temporality(metrics[resource.first]) if resource.first < firsts[number + 1] else "",
+            )
+            for number, resource in enumerate(resources)
         )
         self._forget_export(record_key)
         record = self.exports[record_key] = known_export(body, spans, metrics, senders)
         record.unprefixed = unprefixed
-        record.sources = tuple(self.source_name(resource_key) for resource_key, _ in senders)  # (named once)
-        for resource_key, _ in senders:
-            self.export_keys[resource_key] = record_key
+        record.sources = tuple(resource.source for resource in resources)  # (named once)
+        for sender in senders:
+            self.export_keys[sender.id] = record_key
 
     def _forget_export(self, record_key: int) -> None:
         """Drop a sender's export, and its key under each of its resources."""
         record = self.exports.pop(record_key, None)
         if record is None:
             return
-        for resource_key, _ in record.senders:
-            if self.export_keys.get(resource_key) == record_key:
-                del self.export_keys[resource_key]
+        for sender in record.senders:
+            if self.export_keys.get(sender.id) == record_key:
+                del self.export_keys[sender.id]
 
     def _metric(
         self,
         metric: Metric,
         raw: bytes | None,
         scope: str,
-        resource_key: bytes,
+        sender: bytes,
         extra: Labels,
         now: float,
         result: IngestResult,
     ) -> tuple[KnownKey, KnownMetric] | None:
         """Route one metric; its key and known metric for the next export, if it has one."""
         raw = raw if raw is not None else metric.SerializeToString()
-        key = (resource_key, scope, sys.intern(metric.name))  # (one name object for every sender)
+        key = (sender, scope, sys.intern(metric.name))  # (one name object for every sender)
         known = self.known.get(key)
         if known is not None:
             if known.take(raw, now):
@@ -327,7 +336,7 @@ class MetricsTranslator:
                 self._kept(known, now, result)
                 return key, known
             self._drop(key, known)  # what it kept comes before this export
-        known = self.general.translate(metric, raw, resource_key, scope, extra, now, result)
+        known = self.general.translate(metric, raw, sender, scope, extra, now, result)
         if known is not None:  # (it holds streams, which the stream cap counts: no cap of its own)
             self.known[key] = known
             if self.known.get(key) is known:  # (the tests' reference translator keeps none)
@@ -385,9 +394,9 @@ class MetricsTranslator:
         cutoff = now - self.store.ttl
         self.settle()
         heard = self.heard
-        for resource_key, when in list(heard.items()):
+        for sender, when in list(heard.items()):
             if when < cutoff:
-                del heard[resource_key]
+                del heard[sender]
         # Exports before their metrics: a sender heard in a pause after its known metrics were dropped must find no
         # export (its request is decoded, and the general path revives its streams), not feed dropped ones.
         yield from self._expire_exports(cutoff)
@@ -449,6 +458,9 @@ def drained(steps: Generator[None, None, Result]) -> Result:
 
 
 EXPIRY_SLICE = 2_000  # entries visited between two pauses of ``expire_steps`` (about a millisecond)
+# Source names kept by sender id: a fleet's decoded requests (a delta fleet's, whose exports leave out the metrics that
+# did not move) would otherwise parse their resources again.
+SOURCE_NAMES = 65_536
 
 
 class TrackedStreams:
@@ -462,6 +474,16 @@ class TrackedStreams:
     def __len__(self) -> int:
         general = self.translator.general
         return len(general.streams) + general.held
+
+
+class DecodedResource(NamedTuple):
+    """A resource of a decoded request, as a known export remembers its senders: its sender's id, the resource, its
+    source, and the index of its first metric in the request."""
+
+    sender: bytes
+    resource: Resource
+    source: str
+    first: int
 
 
 class Taken(NamedTuple):

@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from otlp_bridge.store import DropReason
+from otlp_bridge.translate.senders import ExportSender
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +41,9 @@ class IngestResult:
     reasons: Counter[Reason] = field(default_factory=Counter)
     sources: set[str] = field(default_factory=set)
     unprefixed: str = ""  # an OpenClaw metric named without --metric-name-prefix, when no metric had the prefix
-    # A request the whole-export path took (never decoded): each serialised resource with the temporality of its
-    # first metric, what the status page would otherwise read from the decoded request.
-    senders: tuple[tuple[bytes, str], ...] = ()
+    # A request the whole-export path took (never decoded): its senders, what the status page would otherwise read
+    # from the decoded request.
+    senders: tuple[ExportSender, ...] = ()
 
     def reject(self, reason: Reason, count: int = 1) -> None:
         self.rejected += count
