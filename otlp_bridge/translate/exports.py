@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from otlp_bridge.translate import wire
-from otlp_bridge.translate.fast import KnownMetric
+from otlp_bridge.translate.fast import KnownMetric, Woken
 from otlp_bridge.translate.senders import ExportSender
 
 
@@ -91,7 +91,7 @@ class KnownExport:
         """Take every metric of ``body`` (which ``matches``) in order: all of them, or those up to the first that its
         known metric refused (that metric goes the general way, and the caller takes the rest metric by metric)."""
         shape = self.shape
-        kept: list[KnownMetric] = []
+        woke: list[tuple[KnownMetric, Woken]] = []
         for index, known in enumerate(self.knowns):
             watch = shape.watches[index]
             if watch is not None and known.still(watch[1].unpack_from(body, watch[0])):
@@ -99,19 +99,21 @@ class KnownExport:
                 continue
             start, end, layout = shape.metrics[index]
             values = layout.values.unpack_from(body, start)
-            if not known.take(body[start:end], now, values):
-                return Took(index, shape.points[index], kept)
-            kept.append(known)
-        return Took(len(self.knowns), shape.points[-1], kept)
+            woken = known.take(body[start:end], now, values)
+            if woken is None:
+                return Took(index, shape.points[index], woke)
+            if woken:
+                woke.append((known, woken))
+        return Took(len(self.knowns), shape.points[-1], woke)
 
 
 class Took(NamedTuple):
-    """What ``KnownExport.take`` took: how many metrics and their points, and those of them that kept values (the
-    others did not move)."""
+    """What ``KnownExport.take`` took: how many metrics and their points, and those of them whose waiting points it
+    woke (``KnownMetric.take``)."""
 
     metrics: int
     points: int
-    kept: list[KnownMetric]
+    woke: list[tuple[KnownMetric, Woken]]
 
 
 def export_key(body: bytes) -> int | None:

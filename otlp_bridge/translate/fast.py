@@ -39,6 +39,8 @@ from otlp_bridge.translate.rules import (
 )
 
 Values = Sequence[float]  # numbers as ``Layout.values`` reads them (ints and floats)
+Woken = tuple[int, ...]  # points of a known metric whose APPROX gauges an export it took woke (``KnownMetric.take``)
+NOTHING_WOKEN: Woken = ()
 
 
 class KnownShape:
@@ -174,9 +176,9 @@ class KnownMetric:
     ``DeltaKnownMetric``: it keeps the sums of what it took. A metric that feeds APPROX gauges (``Value.MEAN``: the
     mean of the latest export interval, not of every export since the last read) keeps ``means``: per point, the
     total, the count and the arrival (``otlp_bridge.store.arrival``) of the latest interval with observations
-    (cumulative: from the sum of the export before, in ``latest`` or ``settled``). A change to a ``waiting`` point
-    (whose APPROX gauge has no value yet) is ``woken``: the translator creates the gauge's series before it settles,
-    and answers for a refusal in the request.
+    (cumulative: from the sum of the export before, in ``latest`` or ``settled``). ``take`` gives back the
+    ``waiting`` points (whose APPROX gauge has no value yet) that the export changed, woken: the translator creates
+    their gauges' series before it settles (``wake``), and answers for a refusal in the request.
     """
 
     __slots__ = (
@@ -190,7 +192,6 @@ class KnownMetric:
         "settled",
         "shape",
         "waiting",
-        "woken",
     )
 
     def __init__(
@@ -207,7 +208,6 @@ class KnownMetric:
         elif not shape.cumulative or created != [start_seconds(stream.start) for stream in streams]:
             self.created = struct.pack(f"<{len(created)}d", *created)
         self.waiting: tuple[int, ...] = ()  # points whose APPROX gauge is not created yet (``general``)
-        self.woken: tuple[int, ...] = ()  # those of them that changed in the export just taken
         self.latest: bytes | None = None  # the series reflect ``settled``
         self.exports = 0  # taken since the last settle
         self.last_seen = now
@@ -263,14 +263,15 @@ class KnownMetric:
         previous = self.latest if self.latest is not None else self.settled
         return watched == self.shape.packings.by_size[len(previous)].watched.unpack(previous)
 
-    def take(self, raw: bytes, now: float, values: Values | None = None) -> bool:
-        """Keep the values of ``raw`` if its skeleton is the known one and every check passes; False otherwise.
-        ``values``: ``raw``'s values, already read by a caller that checked the skeleton of bytes around it."""
+    def take(self, raw: bytes, now: float, values: Values | None = None) -> Woken | None:
+        """Keep the values of ``raw`` if its skeleton is the known one and every check passes: the waiting points it
+        woke (mostly none); None otherwise. ``values``: ``raw``'s values, already read by a caller that checked the
+        skeleton of bytes around it."""
         shape = self.shape
         layout = shape.layout
         if values is None:
             if len(raw) != layout.skeleton.size or hash(layout.skeleton.unpack(raw)) != shape.skeleton:
-                return False
+                return None
             values = layout.values.unpack(raw)
         counts = values[wire.COUNT :: layout.stride]  # a sum's value or a histogram's count (one column)
         before = previous = None  # cumulative: the counts of the export before, and the bytes they were read from
@@ -278,19 +279,19 @@ class KnownMetric:
             previous = self.latest if self.latest is not None else self.settled
             packing = shape.packings.by_size[len(previous)]
             if values[wire.START :: layout.stride] != packing.starts.unpack(previous):
-                return False  # a restart, for the general path to tell
+                return None  # a restart, for the general path to tell
             before = packing.counts.unpack(previous)
             if counts == before:  # nothing new (the rules would take it as unchanged)
                 self.last_seen = now
-                return True
+                return NOTHING_WOKEN
         if not self._valid(values, counts):
-            return False
+            return None
         overflow = shape.watched(values) if shape.watched is not None else None
         placements = self._placements(raw, values) if overflow != self.overflow else []
         if placements is None:
-            return False
+            return None
         if not self._keep(raw, values, counts, before, previous):
-            return False
+            return None
         for point, target, placed in placements:
             if self.placements is None:
                 self.placements = {}
@@ -302,7 +303,14 @@ class KnownMetric:
         self.exports += 1
         self.latest = shape.latest(values, self.settled)
         self.last_seen = now
-        return True
+        return self._woken(counts, before) if self.waiting else NOTHING_WOKEN
+
+    def _woken(self, counts: Values, before: Values | None) -> Woken:
+        """The waiting points whose counts an export taken changed (``before``: those of the export before; None:
+        delta, whose counts are what it adds)."""
+        if before is None:
+            return tuple(point for point in self.waiting if counts[point])
+        return tuple(point for point in self.waiting if counts[point] != before[point])
 
     def _valid(self, values: Values, counts: Values) -> bool:
         """Finite values, counts that are not negative, buckets that add up to their counts."""
@@ -318,8 +326,6 @@ class KnownMetric:
         assert before is not None and previous is not None
         if not all(map(operator.ge, counts, before)):
             return False  # a reset, for the general path to tell
-        if self.waiting:
-            self.woken = tuple(point for point in self.waiting if counts[point] != before[point])
         if self.means is not None:
             self._interval_means(counts, before, values, previous)
         return True
@@ -435,8 +441,6 @@ class DeltaKnownMetric(KnownMetric):
             self.pending, self.lanes = sums, lanes
         else:
             self.pending = values if pending is None else list(map(operator.add, pending, values))
-        if self.waiting:
-            self.woken = tuple(point for point in self.waiting if counts[point])
         if self.means is not None:  # each export is an interval of its own
             means = self._intervals()
             stamp = arrival()
@@ -753,14 +757,14 @@ def _settle_by_the_rules(
     batch.points = ()
 
 
-def wake(known: KnownMetric, rules: Rules, now: float, result: IngestResult) -> None:
+def wake(known: KnownMetric, woken: Woken, rules: Rules, now: float, result: IngestResult) -> None:
     """Create the APPROX gauges of the ``woken`` points, whose first interval just arrived; a point whose gauge is
     refused counts as rejected, and stays waiting (retried at its next change, as the general path would)."""
     batch = known.shape.batch
     batch.now = now
     points = known.shape
     batch.points = StreamPoints(points.attributes, points.histogram)
-    for point in known.woken:
+    for point in woken:
         refused = None
         for target in points.targets[point]:
             if not isinstance(target.series, Series):
@@ -775,4 +779,3 @@ def wake(known: KnownMetric, rules: Rules, now: float, result: IngestResult) -> 
         for point, targets in enumerate(points.targets)
         if not all(isinstance(target.series, Series) for target in targets)
     )
-    known.woken = ()

@@ -192,8 +192,8 @@ class MetricsTranslator:
         result = IngestResult()
         took = record.take(body, now)
         result.accepted += took.points
-        for known in took.kept:
-            self._kept(known, now, result)
+        for known, woken in took.woke:
+            fast.wake(known, woken, self.rules, now, result)
         if took.metrics < len(record.knowns):
             self._forget_export(key)  # read metric by metric from here on
             return Taken(result, took.metrics, complete=False)
@@ -331,9 +331,11 @@ class MetricsTranslator:
         key = (sender, scope, sys.intern(metric.name))  # (one name object for every sender)
         known = self.known.get(key)
         if known is not None:
-            if known.take(raw, now):
+            woken = known.take(raw, now)
+            if woken is not None:
                 result.accepted += known.shape.layout.points
-                self._kept(known, now, result)
+                if woken:
+                    fast.wake(known, woken, self.rules, now, result)
                 return key, known
             self._drop(key, known)  # what it kept comes before this export
         known = self.general.translate(metric, raw, sender, scope, extra, now, result)
@@ -356,11 +358,6 @@ class MetricsTranslator:
             prefix = known_prefix(*key, known)
             for attributes in known.shape.attributes:
                 yield prefix, attributes
-
-    def _kept(self, known: KnownMetric, now: float, result: IngestResult) -> None:
-        """What follows a metric's export kept by the fast path: the gauges of its first interval are created."""
-        if known.woken:
-            fast.wake(known, self.rules, now, result)
 
     # -- settling -------------------------------------------------------------------------------------------
     def settle(self) -> None:
