@@ -183,7 +183,6 @@ class KnownMetric:
 
     __slots__ = (
         "created",
-        "exports",
         "last_seen",
         "latest",
         "means",
@@ -209,7 +208,6 @@ class KnownMetric:
             self.created = struct.pack(f"<{len(created)}d", *created)
         self.waiting: tuple[int, ...] = ()  # points whose APPROX gauge is not created yet (``general``)
         self.latest: bytes | None = None  # the series reflect ``settled``
-        self.exports = 0  # taken since the last settle
         self.last_seen = now
         values = layout.values.unpack(raw)
         self.settled = shape.packings.pack(_state_values(streams, layout, shape.cumulative, values))
@@ -300,7 +298,6 @@ class KnownMetric:
             pending[target] = placed if so_far is None else list(map(operator.add, so_far, placed))
         if shape.cumulative and overflow is not None and overflow != self.overflow:
             self.overflow = shared(overflow)
-        self.exports += 1
         self.latest = shape.latest(values, self.settled)
         self.last_seen = now
         return self._woken(counts, before) if self.waiting else NOTHING_WOKEN
@@ -407,11 +404,11 @@ class KnownMetric:
 
 class DeltaKnownMetric(KnownMetric):
     """A known metric of delta temporality: ``pending`` sums the values of the exports not yet settled (histograms:
-    the sums; their counts and bucket counts as lanes of one integer in ``lanes``: ``_lane_values``), and
-    ``last_time`` is the newest end time taken (an export that is not newer is a resend and goes the general way).
-    A cumulative metric keeps none of these."""
+    the sums; their counts and bucket counts as lanes of one integer in ``lanes``: ``_lane_values``) and ``exports``
+    counts them, and ``last_time`` is the newest end time taken (an export that is not newer is a resend and goes the
+    general way). A cumulative metric keeps none of these: its newest export is what it keeps."""
 
-    __slots__ = ("lanes", "last_time", "pending")
+    __slots__ = ("exports", "lanes", "last_time", "pending")
 
     def __init__(
         self, shape: KnownShape, raw: bytes, streams: Sequence[Stream], now: float, means: bool = False
@@ -419,6 +416,7 @@ class DeltaKnownMetric(KnownMetric):
         super().__init__(shape, raw, streams, now, means)
         self.pending: Values | None = None
         self.lanes = 0
+        self.exports = 0  # taken since the last settle
         layout = shape.layout
         self.last_time = shared_time(int(max(layout.values.unpack(raw)[wire.TIME :: layout.stride])))
 
@@ -451,6 +449,7 @@ class DeltaKnownMetric(KnownMetric):
                     means[at + 1] = count
                     means[at + 2] = stamp
         self.last_time = int(max(times))
+        self.exports += 1
         return True
 
 
@@ -571,8 +570,8 @@ def settle(known: KnownMetric, rules: Rules) -> None:
     known.latest = None
     if isinstance(known, DeltaKnownMetric):
         known.pending = None
+        known.exports = 0
     known.placements = None
-    known.exports = 0
     if known.means is not None:
         known.means = NO_INTERVALS
 
