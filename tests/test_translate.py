@@ -998,10 +998,11 @@ def test_histogram_counts_that_outgrow_their_packing_give_what_the_general_path_
         for translator in (fast_translator, slow_translator):
             assert translator.apply(metrics_request(metric), now=float(number)).rejected == 0
         (known,) = fast_translator.known.values()
-        if known.latest:  # cumulative: kept until a read, in the settled state's packing where the counts fit
-            packings = known.shape.packings
-            fits = count <= packings.by_size[len(known.settled)].limit
-            assert len(known.latest) == (len(known.settled) if fits else packings.wide.size)
+        if known.latest:  # cumulative: kept until a read, in the settled state's width where the counts fit
+            settled = known.shape.packings.by_size[len(known.settled)]
+            assert settled.pick is not None  # (uniform: the points have one end time, kept once)
+            fits = count <= settled.limit
+            assert len(known.latest) == (settled.full.size if fits else known.shape.packings.wide.size)
             latest_sizes.add(len(known.latest))
         if number % read_every == 0:
             assert render(fast_store, Format.TEXT) == render(slow_store, Format.TEXT)

@@ -200,22 +200,30 @@ def test_a_sum_layout_reads_what_upb_reads(
     assert len(other_raw) != layout.skeleton.size or layout.skeleton.unpack(other_raw) != layout.skeleton.unpack(raw)
 
 
+@pytest.mark.parametrize("uniform", [True, False], ids=["one start and time", "times apart"])
 @pytest.mark.parametrize(
     ("top", "width"),
     [(1, 1), (255, 1), (256, 2), (65_535, 2), (65_536, 4), (2**32 - 1, 4), (2**32, 8), (2**64 - 1, 8)],
 )
-def test_a_histograms_counts_are_packed_as_narrow_as_its_largest_count_allows(top: int, width: int) -> None:
-    """Two points of three buckets: start, time and sum take 8 bytes each, every count and bucket count ``width``;
-    a bucket count above its point's count (the point is invalid, but still kept as it is) widens it as needed."""
+def test_a_histograms_counts_are_packed_as_narrow_as_its_largest_count_allows(
+    top: int, width: int, uniform: bool
+) -> None:
+    """Two points of three buckets: start, time and sum take 8 bytes each (the time once for both points where they
+    have the same), every count and bucket count ``width``; a bucket count above its point's count (the point is
+    invalid, but still kept as it is) widens it as needed."""
     metric = metrics_pb2.Metric(name="h")
-    for count in (top, top // 2 or 1):
+    for time, count in ((2, top), (2 if uniform else 3, top // 2 or 1)):
         metric.histogram.data_points.add(
-            start_time_unix_nano=1, time_unix_nano=2, count=count, sum=1.5, bucket_counts=[count, 0, 0]
+            start_time_unix_nano=1, time_unix_nano=time, count=count, sum=1.5, bucket_counts=[count, 0, 0]
         ).explicit_bounds.extend([1.0, 2.0])
     layout, values = _layout_values(metric, histogram=True)
     assert layout is not None
     packed = layout.packings.pack(values)
-    assert len(packed) == 2 * (3 * 8 + 4 * width) and layout.packings.unpack(packed) == values
+    size = 8 + 2 * (2 * 8 + 4 * width) if uniform else 2 * (3 * 8 + 4 * width)
+    padded = 8 if uniform else 1  # (a uniform packing of another packing's size is padded, a byte at a time)
+    assert size <= len(packed) < size + padded and layout.packings.unpack(packed) == values
+    packings = [*layout.packings.widths, *filter(None, layout.packings.uniform)]
+    assert len(packings) == 8 and len(layout.packings.by_size) == len(packings)  # bytes tell their packing
     if width < 8:
         odd = list(values)
         odd[wire.BUCKETS + 1] = 1 << 8 * width  # above what the width holds and above the first point's count
@@ -272,7 +280,24 @@ def test_a_histogram_layout_reads_what_upb_reads(
             assert packing.starts.unpack(data) == values[wire.START :: layout.stride]
             assert packing.counts.unpack(data) == values[wire.COUNT :: layout.stride]
             assert packing.sums is not None and packing.sums.unpack(data) == values[wire.SUM :: layout.stride]
-            assert packing.watched.unpack(data) == watched  # as the metric's bytes have them
+            assert packing.watched is not None and packing.watched.unpack(data) == watched  # as the bytes have them
+    # The same points with the first one's time: packed uniform (one time) where they are several, read back whole
+    shared = list(values)
+    shared[wire.TIME :: layout.stride] = [values[wire.TIME]] * len(rows)
+    packed = packings.pack(shared)
+    assert packings.unpack(packed) == tuple(shared)
+    kept = packings.by_size[len(packed)]
+    if len(rows) > 1:  # (padded up to a byte per other packing, where another has its size)
+        assert kept.pick is not None and 0 <= len(packed) - (kept.full.size - 8 * (len(rows) - 1)) < 8
+    for uniform in filter(None, packings.uniform):
+        if uniform.limit >= top:
+            assert uniform.pick is not None and uniform.spread is not None
+            data = uniform.packed.pack(*uniform.pick(shared))
+            assert uniform.spread(uniform.packed.unpack(data)) == tuple(shared)
+            assert uniform.starts.unpack(data) == values[wire.START :: layout.stride]
+            assert uniform.counts.unpack(data) == values[wire.COUNT :: layout.stride]
+            assert uniform.sums is not None and uniform.sums.unpack(data) == values[wire.SUM :: layout.stride]
+            assert uniform.watched.unpack(data) == watched
     twin = metrics_pb2.Metric()
     twin.CopyFrom(metric)
     for point in twin.histogram.data_points:

@@ -99,7 +99,7 @@ class KnownShape:
         if not self.cumulative:
             return UNSETTLED
         try:
-            return self.packings.by_size[len(settled)].packed.pack(*values)
+            return self.packings.by_size[len(settled)].full.pack(*values)
         except struct.error:  # counts above what the settled state's packing holds
             return self.packings.wide.pack(*values)
 
@@ -597,7 +597,8 @@ def _settle_sum(known: KnownMetric, rules: Rules, state: list[float], values: Va
         value = float(values[at + wire.VALUE])
         if cumulative:
             if values[at + wire.VALUE] == state[at + wire.VALUE]:
-                continue  # unchanged since it was settled
+                state[at + wire.TIME] = values[at + wire.TIME]  # unchanged since it was settled, and seen since
+                continue
             if values[at + wire.TIME] != time:
                 time = shared_time(int(values[at + wire.TIME]))  # (one object for every point of the export)
             if rules.feed_sum(targets, value - state[at + wire.VALUE], now):
@@ -630,7 +631,8 @@ def _settle_histogram(
         if values is not None:  # cumulative
             count = values[at + wire.COUNT]
             if count == state[at + wire.COUNT]:
-                continue  # unchanged since it was settled
+                state[at + wire.TIME] = values[at + wire.TIME]  # unchanged since it was settled, and seen since
+                continue
             if values[at + wire.TIME] != time:
                 time = shared_time(int(values[at + wire.TIME]))
             observations, added = count - state[at + wire.COUNT], values[at + wire.SUM] - state[at + wire.SUM]

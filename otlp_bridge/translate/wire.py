@@ -424,7 +424,12 @@ class Packing(NamedTuple):
     """Values of a layout packed side by side, a histogram's counts and bucket counts as unsigned integers of one
     width (at most ``limit``), every other value in 8 bytes; with what reads the start, the count (a sum's value)
     and a histogram's sum of every point from such bytes, and its start and count together (as ``Layout.watch`` reads
-    them from a metric's bytes)."""
+    them from a metric's bytes).
+
+    A uniform packing holds one end time for all the points, where they all have the same (every point of an export
+    has its time, and a settled state keeps it for the points that did not move too): ``pick`` picks what it packs
+    out of a layout's values and ``spread`` gives every point its time back. ``full`` is the packing of the same width
+    that holds every point's time (itself, where it does)."""
 
     packed: struct.Struct
     starts: struct.Struct
@@ -432,37 +437,62 @@ class Packing(NamedTuple):
     sums: struct.Struct | None  # (histograms only)
     watched: struct.Struct
     limit: int
+    full: struct.Struct
+    pick: Callable[[Sequence[float]], tuple[float, ...]] | None = None
+    spread: Callable[[Sequence[float]], tuple[float, ...]] | None = None
 
 
 class Packings:
     """The packings of a layout's values, narrowest first (a histogram's counts in 1, 2, 4 or 8 bytes; a sum's values
-    always in 8): the state of a gateway's known metrics takes about half the bytes while its counts stay small.
-    Bytes tell their packing by their size. ``lanes`` (histograms) reads the raw bytes of every count and bucket count
+    always in 8), each also uniform where the layout has several points: the state of a gateway's known metrics takes
+    about half the bytes while its counts stay small. Bytes tell their packing by their size (a uniform packing is
+    padded where another has its size). ``lanes`` (histograms) reads the raw bytes of every count and bucket count
     (``LANE_BYTES`` each) of values packed at full width (``wide``)."""
 
-    __slots__ = ("by_size", "lanes", "stride", "wide", "widths")
+    __slots__ = ("by_size", "lanes", "points", "stride", "uniform", "wide", "widths")
 
-    def __init__(self, widths: tuple[Packing, ...], stride: int, lanes: struct.Struct | None) -> None:
+    def __init__(
+        self,
+        widths: tuple[Packing, ...],
+        uniform: tuple[Packing | None, ...],
+        stride: int,
+        points: int,
+        lanes: struct.Struct | None,
+    ) -> None:
         self.widths = widths
         self.wide = widths[-1].packed
-        self.by_size = {packing.packed.size: packing for packing in widths}
+        self.uniform = uniform  # per width (None: one point)
+        self.by_size = {packing.packed.size: packing for packing in (*widths, *filter(None, uniform))}
         self.stride = stride
+        self.points = points
         self.lanes = lanes
 
     def pack(self, values: Sequence[float]) -> bytes:
-        """``values`` in the narrowest packing that holds them. Raises ``struct.error`` when none does."""
+        """``values`` in the narrowest packing that holds them, uniform where their points have one end time.
+        Raises ``struct.error`` when none does."""
+        points = self.points
+        uniform = points > 1 and values[TIME :: self.stride].count(values[TIME]) == points
         if len(self.widths) > 1:
             top = max(values[COUNT :: self.stride])  # (a valid point's bucket counts are at most its count)
-            for packing in self.widths[:-1]:
+            for width, packing in enumerate(self.widths[:-1]):
                 if top <= packing.limit:
                     try:
-                        return packing.packed.pack(*values)
+                        return self._pack(width, values, uniform)
                     except struct.error:  # a bucket count above its point's count: a wider one
                         continue
-        return self.wide.pack(*values)
+        return self._pack(len(self.widths) - 1, values, uniform)
+
+    def _pack(self, width: int, values: Sequence[float], uniform: bool) -> bytes:
+        chosen = self.uniform[width] if uniform else None
+        if chosen is not None and chosen.pick is not None:
+            return chosen.packed.pack(*chosen.pick(values))
+        return self.widths[width].packed.pack(*values)
 
     def unpack(self, packed: bytes) -> tuple[float, ...]:
-        return self.by_size[len(packed)].packed.unpack(packed)
+        """Every value of the layout, each point's start and time too."""
+        packing = self.by_size[len(packed)]
+        values = packing.packed.unpack(packed)
+        return values if packing.spread is None else packing.spread(values)
 
 
 _NARROW = (("B", 0xFF), ("H", 0xFFFF), ("I", 0xFFFF_FFFF))
@@ -474,7 +504,7 @@ def _packings(packed_format: str, stride: int, histogram: bool) -> Packings:
     point = codes[:stride]  # (every point has the same)
     points = len(codes) // stride
     widths = [(code, limit) for code, limit in _NARROW if histogram] + [("Q", (1 << 64) - 1)]
-    packings = []
+    packings, kinds_of = [], []
     for narrow, limit in widths:
         kinds = [
             narrow if histogram and column in (COUNT, *range(BUCKETS, stride)) else code
@@ -483,12 +513,65 @@ def _packings(packed_format: str, stride: int, histogram: bool) -> Packings:
         packed = _packed_struct("<" + "".join(_runs(kinds * points)))
         starts, counts, watched = (_columns(kinds, columns, points) for columns in ((START,), (COUNT,), (START, COUNT)))
         sums = _columns(kinds, (SUM,), points) if histogram else None
-        packings.append(Packing(packed, starts, counts, sums, watched, limit))
+        packings.append(Packing(packed, starts, counts, sums, watched, limit, packed))
+        kinds_of.append(kinds)
+    uniform: list[Packing | None] = []
+    sizes = {packing.packed.size for packing in packings}
+    for kinds, packing in zip(kinds_of, packings, strict=True):
+        if points == 1:
+            uniform.append(None)
+            continue
+        pad = 0
+        while (size := _uniform_size(kinds, points) + pad) in sizes:
+            pad += 1
+        sizes.add(size)
+        uniform.append(_uniform(kinds, points, histogram, packing, pad))
     lanes = None
     if histogram:  # at full width: the count, the sum, the bucket counts (start and time before them)
         words = f"{LANE_BYTES * COUNT}x{LANE_BYTES}s{LANE_BYTES}x{LANE_BYTES * (stride - BUCKETS)}s"
         lanes = _packed_struct("<" + words * points)
-    return Packings(tuple(packings), stride, lanes)
+    return Packings(tuple(packings), tuple(uniform), stride, points, lanes)
+
+
+def _uniform_size(kinds: list[str], points: int) -> int:
+    return struct.calcsize("<" + kinds[TIME] + "".join(_uniform_point(kinds) * points))
+
+
+def _uniform_point(kinds: list[str]) -> list[str]:
+    """A point's kinds in a uniform packing: all but its time."""
+    return [kinds[START], *kinds[VALUE:]]
+
+
+def _uniform(kinds: list[str], points: int, histogram: bool, full: Packing, pad: int) -> Packing:
+    """The uniform packing of ``kinds`` (a point's, as ``full`` packs them): one end time, then every point's other
+    values, then ``pad`` bytes (its size tells it apart)."""
+    stride = len(kinds)
+    point = _uniform_point(kinds)
+    head, tail = f"{struct.calcsize('<' + kinds[TIME])}x", f"{pad}x"
+
+    def reader(*columns: int) -> struct.Struct:  # (columns of the layout's values; none is TIME)
+        at = [column if column == START else column - 1 for column in columns]
+        return _packed_struct("<" + head + _columns(point, tuple(at), points).format[1:] + tail)
+
+    packed = _packed_struct("<" + kinds[TIME] + "".join(_runs(point * points)) + tail)
+    picked = [TIME]
+    picked += [at + column for at in range(0, stride * points, stride) for column in range(stride) if column != TIME]
+    spread = [
+        0 if column == TIME else 1 + number * len(point) + (column if column == START else column - 1)
+        for number in range(points)
+        for column in range(stride)
+    ]
+    return Packing(
+        packed,
+        reader(START),
+        reader(COUNT),
+        reader(SUM) if histogram else None,
+        reader(START, COUNT),
+        full.limit,
+        full.packed,
+        operator.itemgetter(*picked),
+        operator.itemgetter(*spread),
+    )
 
 
 def _columns(kinds: list[str], columns: tuple[int, ...], points: int) -> struct.Struct:
