@@ -119,6 +119,7 @@ def test_a_repeated_export_takes_the_whole_export_path() -> None:
     assert len(record.knowns) == 2
     resource = export(1, (1.0,) * 3, WAITS).resource_metrics[0].resource.SerializeToString()
     assert fast.export_keys == {sender_id(resource): next(iter(fast.exports))}
+    assert record.knowns is fast.known.senders[sender_id(resource)].knowns  # (one tuple of them, not two)
 
 
 @pytest.mark.parametrize(

@@ -126,11 +126,11 @@ def export_key(body: bytes) -> int | None:
 def known_export(
     body: bytes,
     spans: Sequence[tuple[int, int]],
-    knowns: Sequence[KnownMetric],
+    knowns: tuple[KnownMetric, ...],
     senders: tuple[ExportSender, ...],
 ) -> KnownExport:
     """The export of ``body`` whose metrics (at ``spans``) all took, or were made for, the fast path."""
     layouts = tuple(known.shape.layout for known in knowns)
     cumulative = tuple(known.shape.cumulative for known in knowns)
     shape = export_shape(tuple(spans), layouts, cumulative, len(body))
-    return KnownExport(body, shape, tuple(knowns), senders)
+    return KnownExport(body, shape, knowns, senders)

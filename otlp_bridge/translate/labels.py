@@ -15,7 +15,13 @@ _VALID = LABEL_VALUE_PATTERN.match
 
 @lru_cache(maxsize=8192)
 def normalize_value(value: str, fallback: str = "unknown") -> str:
-    """Return ``value`` when it is a safe low-cardinality label value, else ``fallback``."""
+    """``normalized_value``, cached (a fleet's label values repeat)."""
+    return normalized_value(value, fallback)
+
+
+def normalized_value(value: str, fallback: str = "unknown") -> str:
+    """Return ``value`` when it is a safe low-cardinality label value, else ``fallback``. Uncached: for values each
+    normalised once (a sender's source, which the translator keeps)."""
     text = value.strip()
     if not text:
         return fallback

@@ -29,7 +29,7 @@ from otlp_bridge.translate.attributes import attribute_dict
 from otlp_bridge.translate.exports import KnownExport, export_key, known_export
 from otlp_bridge.translate.fast import KnownMetric
 from otlp_bridge.translate.general import OPENCLAW_SCOPE, GeneralPath, StreamKey, known_prefix
-from otlp_bridge.translate.labels import label_pair, normalize_value
+from otlp_bridge.translate.labels import label_pair, normalized_value
 from otlp_bridge.translate.mapping import METRIC_SPECS, specs_by_metric
 from otlp_bridge.translate.result import IngestResult, TranslateOptions
 from otlp_bridge.translate.rules import Rules
@@ -44,7 +44,7 @@ def source_name(resource: bytes, source_attributes: tuple[str, ...]) -> str:
     """The source a serialised resource belongs to: the values of ``source_attributes`` joined by ``:``."""
     attributes = attribute_dict(Resource.FromString(resource).attributes)
     values = [attributes[key] for key in source_attributes if key in attributes]
-    return normalize_value(":".join(values), "unknown")
+    return normalized_value(":".join(values), "unknown")
 
 
 KnownKey = tuple[bytes, str, str]  # a known metric's: its sender's id (``senders.sender_id``), scope and name
@@ -53,13 +53,14 @@ MetricKey = tuple[str, str]  # a known metric's scope and name
 
 class SenderMetrics:
     """A sender's known metrics, in the order they became known, and where each is by scope and name: an index one
-    object for every sender whose metrics became known in the same order (a fleet of like gateways)."""
+    object for every sender whose metrics became known in the same order (a fleet of like gateways). A tuple, made
+    anew when they change: its export (``KnownExport.knowns``) holds the same one."""
 
     __slots__ = ("index", "knowns")
 
     def __init__(self) -> None:
         self.index: dict[MetricKey, int] = _index(())
-        self.knowns: list[KnownMetric] = []
+        self.knowns: tuple[KnownMetric, ...] = ()
 
     def get(self, key: MetricKey) -> KnownMetric | None:
         at = self.index.get(key)
@@ -69,15 +70,15 @@ class SenderMetrics:
         """Keep ``known`` under ``key``; whether the key is new."""
         at = self.index.get(key)
         if at is not None:
-            self.knowns[at] = known
+            self.knowns = (*self.knowns[:at], known, *self.knowns[at + 1 :])
             return False
         self.index = _index((*self.index, key))
-        self.knowns.append(known)
+        self.knowns = (*self.knowns, known)
         return True
 
     def remove(self, key: MetricKey) -> None:
         at = self.index[key]
-        del self.knowns[at]
+        self.knowns = self.knowns[:at] + self.knowns[at + 1 :]
         self.index = _index(tuple(other for other in self.index if other != key))
 
     def items(self) -> Iterator[tuple[MetricKey, KnownMetric]]:
@@ -290,7 +291,10 @@ class MetricsTranslator:
         record_key = export_key(body)
         if record_key is None or len(self.exports) >= self.options.max_streams:
             return
-        metrics = [known for _, known in entries]
+        metrics = tuple(known for _, known in entries)
+        own = self.known.senders[resources[0].sender].knowns if len(resources) == 1 else None
+        if own == metrics:
+            metrics = own  # (one tuple for the sender's known metrics and its export)
         firsts = [resource.first for resource in resources] + [len(metrics)]
         senders = tuple(  # each resource's temporality as ``status`` reads it: that of its first metric
             ExportSender(

@@ -8,6 +8,7 @@ Pure.
 from __future__ import annotations
 
 import hashlib
+import sys
 from typing import NamedTuple
 
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
@@ -35,7 +36,8 @@ def identify(resource: Resource) -> SenderKey:
     for attribute in resource.attributes:
         if attribute.key in wanted:
             wanted[attribute.key] = attribute.value.string_value[:MAX_VALUE_CHARS]
-    return SenderKey(wanted["service.name"] or "unknown", wanted["host.name"], wanted["service.instance.id"])
+    service = sys.intern(wanted["service.name"] or "unknown")  # (a fleet's gateways share theirs)
+    return SenderKey(service, wanted["host.name"], wanted["service.instance.id"])
 
 
 class ExportSender(NamedTuple):
