@@ -200,7 +200,7 @@ def test_a_sum_layout_reads_what_upb_reads(
     assert len(other_raw) != layout.skeleton.size or layout.skeleton.unpack(other_raw) != layout.skeleton.unpack(raw)
 
 
-@pytest.mark.parametrize("uniform", [True, False], ids=["one start and time", "times apart"])
+@pytest.mark.parametrize("uniform", [True, False], ids=["one time", "times apart"])
 @pytest.mark.parametrize(
     ("top", "width"),
     [(1, 1), (255, 1), (256, 2), (65_535, 2), (65_536, 4), (2**32 - 1, 4), (2**32, 8), (2**64 - 1, 8)],
@@ -222,7 +222,7 @@ def test_a_histograms_counts_are_packed_as_narrow_as_its_largest_count_allows(
     size = 8 + 2 * (2 * 8 + 4 * width) if uniform else 2 * (3 * 8 + 4 * width)
     padded = 8 if uniform else 1  # (a uniform packing of another packing's size is padded, a byte at a time)
     assert size <= len(packed) < size + padded and layout.packings.unpack(packed) == values
-    packings = [*layout.packings.widths, *filter(None, layout.packings.uniform)]
+    packings = [*layout.packings.widths, *layout.packings.uniform]
     assert len(packings) == 8 and len(layout.packings.by_size) == len(packings)  # bytes tell their packing
     if width < 8:
         odd = list(values)
@@ -289,7 +289,7 @@ def test_a_histogram_layout_reads_what_upb_reads(
     kept = packings.by_size[len(packed)]
     if len(rows) > 1:  # (padded up to a byte per other packing, where another has its size)
         assert kept.pick is not None and 0 <= len(packed) - (kept.full.size - 8 * (len(rows) - 1)) < 8
-    for uniform in filter(None, packings.uniform):
+    for uniform in packings.uniform:
         if uniform.limit >= top:
             assert uniform.pick is not None and uniform.spread is not None
             data = uniform.packed.pack(*uniform.pick(shared))

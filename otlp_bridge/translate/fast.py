@@ -17,7 +17,7 @@ import struct
 import weakref
 from array import array
 from collections.abc import Callable, Sequence
-from typing import NamedTuple, TypeVar, cast
+from typing import NamedTuple, Protocol, TypeVar, cast
 
 from opentelemetry.proto.metrics.v1.metrics_pb2 import HistogramDataPoint, NumberDataPoint
 
@@ -178,20 +178,19 @@ class KnownMetric:
     total, the count and the arrival (``otlp_bridge.store.arrival``) of the latest interval with observations
     (cumulative: from the sum of the export before, in ``latest`` or ``settled``). ``take`` gives back the
     ``waiting`` points (whose APPROX gauge has no value yet) that the export changed, woken: the translator creates
-    their gauges' series before it settles (``wake``), and answers for a refusal in the request.
+    their gauges' series before it settles (``wake``), and answers for a refusal in the request. A histogram with
+    placed points keeps their +Inf counts (``overflow``) and what they placed since the last settle (``placements``).
+
+    What only some metrics keep (the last four) is in slots of the class ``known_metric`` makes for each
+    (``_known_class``: a slot costs 8 bytes a metric, and most metrics need none of them): read on any known metric
+    (as none of it where its class has no slot), written through ``optional``.
     """
 
-    __slots__ = (
-        "created",
-        "last_seen",
-        "latest",
-        "means",
-        "overflow",
-        "placements",
-        "settled",
-        "shape",
-        "waiting",
-    )
+    __slots__ = ("created", "last_seen", "latest", "settled", "shape")
+    means: array[float] | None = None  # metrics that feed APPROX gauges
+    waiting: tuple[int, ...] = ()  # (the same)
+    overflow: tuple[float, ...] | None = None  # histograms with placed points
+    placements: dict[int, Placed] | None = None  # (the same)
 
     def __init__(
         self, shape: KnownShape, raw: bytes, streams: Sequence[Stream], now: float, means: bool = False
@@ -206,17 +205,24 @@ class KnownMetric:
             self.created = first if type(first) is float else float(first)
         elif not shape.cumulative or created != [start_seconds(stream.start) for stream in streams]:
             self.created = struct.pack(f"<{len(created)}d", *created)
-        self.waiting: tuple[int, ...] = ()  # points whose APPROX gauge is not created yet (``general``)
         self.latest: bytes | None = None  # the series reflect ``settled``
         self.last_seen = now
         values = layout.values.unpack(raw)
         self.settled = shape.packings.pack(_state_values(streams, layout, shape.cumulative, values))
-        self.placements: dict[int, Placed] | None = None  # by point: what ``placed`` points placed of the exports taken
+        optional = self.optional()
+        if means:
+            # Per point: the total, the count and the arrival of the latest interval with observations since the last
+            # settle (a count of 0: none); allocated by the first interval
+            optional.means = NO_INTERVALS
+            optional.waiting = ()  # points whose APPROX gauge is not created yet (``general``)
         watched = shape.watched
-        self.overflow = shared(watched(values if shape.cumulative else [0] * len(values))) if watched else None
-        # Per point: the total, the count and the arrival of the latest interval with observations since the last
-        # settle (a count of 0: none).
-        self.means = NO_INTERVALS if means else None  # (allocated by the first interval)
+        if watched is not None:
+            optional.overflow = shared(watched(values if shape.cumulative else [0] * len(values)))
+            optional.placements = None  # by point: what ``placed`` points placed of the exports taken
+
+    def optional(self) -> OptionalState:
+        """What only some known metrics keep, to write (this metric's class has the slots of what it writes)."""
+        return self
 
     def created_at(self, point: int) -> float:
         created = self.created
@@ -290,14 +296,10 @@ class KnownMetric:
             return None
         if not self._keep(raw, values, counts, before, previous):
             return None
-        for point, target, placed in placements:
-            if self.placements is None:
-                self.placements = {}
-            pending = self.placements.setdefault(point, {})
-            so_far = pending.get(target)
-            pending[target] = placed if so_far is None else list(map(operator.add, so_far, placed))
+        if placements:
+            self._place(placements)
         if shape.cumulative and overflow is not None and overflow != self.overflow:
-            self.overflow = shared(overflow)
+            self.optional().overflow = shared(overflow)
         self.latest = shape.latest(values, self.settled)
         self.last_seen = now
         return self._woken(counts, before) if self.waiting else NOTHING_WOKEN
@@ -308,6 +310,16 @@ class KnownMetric:
         if before is None:
             return tuple(point for point in self.waiting if counts[point])
         return tuple(point for point in self.waiting if counts[point] != before[point])
+
+    def _place(self, placements: list[tuple[int, Target, list[float]]]) -> None:
+        """Add what an export placed (``_placements``) to what was placed since the last settle."""
+        by_point = self.placements
+        if by_point is None:
+            by_point = self.optional().placements = {}
+        for point, target, placed in placements:
+            pending = by_point.setdefault(point, {})
+            so_far = pending.get(target)
+            pending[target] = placed if so_far is None else list(map(operator.add, so_far, placed))
 
     def _valid(self, values: Values, counts: Values) -> bool:
         """Finite values, counts that are not negative, buckets that add up to their counts."""
@@ -348,7 +360,7 @@ class KnownMetric:
         means = self.means
         assert means is not None
         if not means:
-            means = self.means = array("d", bytes(MEAN_BYTES * self.shape.layout.points))
+            means = self.optional().means = array("d", bytes(MEAN_BYTES * self.shape.layout.points))
         return means
 
     def interval(self, point: int) -> Interval | None:
@@ -456,9 +468,31 @@ class DeltaKnownMetric(KnownMetric):
 def known_metric(
     shape: KnownShape, raw: bytes, streams: Sequence[Stream], now: float, means: bool = False
 ) -> KnownMetric:
-    """A ``KnownMetric`` of ``shape``'s temporality (see ``KnownMetric.__init__``)."""
-    kind = KnownMetric if shape.cumulative else DeltaKnownMetric
+    """A ``KnownMetric`` of ``shape``'s temporality, with slots for what it keeps (see ``KnownMetric.__init__``;
+    ``means``: it feeds APPROX gauges)."""
+    kind = _known_class(shape.cumulative, means, shape.watched is not None)
     return kind(shape, raw, streams, now, means)
+
+
+class OptionalState(Protocol):
+    """What only some known metrics keep (``KnownMetric``), as ``KnownMetric.optional`` gives it to write."""
+
+    means: array[float] | None
+    waiting: tuple[int, ...]
+    overflow: tuple[float, ...] | None
+    placements: dict[int, Placed] | None
+
+
+@functools.cache
+def _known_class(cumulative: bool, approx: bool, placed: bool) -> type[KnownMetric]:
+    """The class of a known metric of this temporality with slots for what it keeps: the intervals and waiting
+    points of APPROX gauges, the +Inf counts and placements of placed points (one class per combination)."""
+    base: type[KnownMetric] = KnownMetric if cumulative else DeltaKnownMetric
+    slots = (("means", "waiting") if approx else ()) + (("overflow", "placements") if placed else ())
+    if not slots:
+        return base
+    name = base.__name__ + ("Approx" if approx else "") + ("Placed" if placed else "")
+    return cast(type[KnownMetric], type(name, (base,), {"__slots__": slots, "__module__": __name__}))
 
 
 class PlacedPoint(NamedTuple):
@@ -571,9 +605,10 @@ def settle(known: KnownMetric, rules: Rules) -> None:
     if isinstance(known, DeltaKnownMetric):
         known.pending = None
         known.exports = 0
-    known.placements = None
+    if known.placements is not None:
+        known.optional().placements = None
     if known.means is not None:
-        known.means = NO_INTERVALS
+        known.optional().means = NO_INTERVALS
 
 
 def _last_time(known: KnownMetric) -> int:
@@ -775,7 +810,7 @@ def wake(known: KnownMetric, woken: Woken, rules: Rules, now: float, result: Ing
             result.accepted -= 1
             result.reject(refused)
     batch.points = ()
-    known.waiting = tuple(
+    known.optional().waiting = tuple(
         point
         for point, targets in enumerate(points.targets)
         if not all(isinstance(target.series, Series) for target in targets)

@@ -311,5 +311,6 @@ class GeneralPath:
             known = known_metric(shape, raw, streams, batch.now, means)
         except (ValueError, struct.error):
             return None  # a state the packed values cannot hold (an edge of a sender's restarts)
-        known.waiting = tuple(waiting)
+        if waiting:  # (an APPROX gauge's: ``known`` keeps means)
+            known.optional().waiting = tuple(waiting)
         return known

@@ -454,15 +454,15 @@ class Packings:
     def __init__(
         self,
         widths: tuple[Packing, ...],
-        uniform: tuple[Packing | None, ...],
+        uniform: tuple[Packing, ...],
         stride: int,
         points: int,
         lanes: struct.Struct | None,
     ) -> None:
         self.widths = widths
         self.wide = widths[-1].packed
-        self.uniform = uniform  # per width (None: one point)
-        self.by_size = {packing.packed.size: packing for packing in (*widths, *filter(None, uniform))}
+        self.uniform = uniform  # per width (none: one point)
+        self.by_size = {packing.packed.size: packing for packing in (*widths, *uniform)}
         self.stride = stride
         self.points = points
         self.lanes = lanes
@@ -472,21 +472,17 @@ class Packings:
         Raises ``struct.error`` when none does."""
         points = self.points
         uniform = points > 1 and values[TIME :: self.stride].count(values[TIME]) == points
-        if len(self.widths) > 1:
+        choices = self.uniform if uniform else self.widths  # (uniform packings pick what they pack)
+        if len(choices) > 1:
             top = max(values[COUNT :: self.stride])  # (a valid point's bucket counts are at most its count)
-            for width, packing in enumerate(self.widths[:-1]):
+            for packing in choices[:-1]:
                 if top <= packing.limit:
                     try:
-                        return self._pack(width, values, uniform)
+                        return packing.packed.pack(*(values if packing.pick is None else packing.pick(values)))
                     except struct.error:  # a bucket count above its point's count: a wider one
                         continue
-        return self._pack(len(self.widths) - 1, values, uniform)
-
-    def _pack(self, width: int, values: Sequence[float], uniform: bool) -> bytes:
-        chosen = self.uniform[width] if uniform else None
-        if chosen is not None and chosen.pick is not None:
-            return chosen.packed.pack(*chosen.pick(values))
-        return self.widths[width].packed.pack(*values)
+        packing = choices[-1]
+        return packing.packed.pack(*(values if packing.pick is None else packing.pick(values)))
 
     def unpack(self, packed: bytes) -> tuple[float, ...]:
         """Every value of the layout, each point's start and time too."""
@@ -515,12 +511,11 @@ def _packings(packed_format: str, stride: int, histogram: bool) -> Packings:
         sums = _columns(kinds, (SUM,), points) if histogram else None
         packings.append(Packing(packed, starts, counts, sums, watched, limit, packed))
         kinds_of.append(kinds)
-    uniform: list[Packing | None] = []
+    uniform: list[Packing] = []
     sizes = {packing.packed.size for packing in packings}
     for kinds, packing in zip(kinds_of, packings, strict=True):
         if points == 1:
-            uniform.append(None)
-            continue
+            break
         pad = 0
         while (size := _uniform_size(kinds, points) + pad) in sizes:
             pad += 1
