@@ -93,9 +93,9 @@ class KnownShape:
 
     def latest(self, values: Values, settled: bytes) -> bytes:
         """What ``KnownMetric.latest`` keeps of an export taken: cumulative, its values (what the next export and the
-        settle read) in the packing of ``settled`` when they fit there, at full width otherwise (one ``struct`` call
-        either way: the fast path spends nothing on choosing); delta, ``UNSETTLED`` (``pending`` holds what the
-        series do not reflect yet)."""
+        settle read) in the width of ``settled``'s packing when they fit there (every point's time kept: ``full``),
+        at full width otherwise (one ``struct`` call either way: the fast path spends nothing on choosing); delta,
+        ``UNSETTLED`` (``pending`` holds what the series do not reflect yet)."""
         if not self.cumulative:
             return UNSETTLED
         try:
@@ -168,9 +168,10 @@ class KnownMetric:
     families, targets, attributes, bounds...), ``created`` when its streams were first seen (one time for all; None
     where each was first seen at its start time, kept in ``settled``; else each, packed), and ``settled`` what the
     series reflect of every point, packed as ``Layout.packings`` packs values (a histogram's counts as narrow as
-    they allow; cumulative: each stream's start, end time and last point; delta: start 0 and end time only).
-    ``latest``: cumulative, the values of the newest export taken and not yet settled, packed as ``settled`` is when
-    they fit, at full width otherwise; delta, ``UNSETTLED``; None once settled. Cumulative: the starts and counts
+    they allow, one end time for all points where they have one; cumulative: each stream's start, end time and last
+    point; delta: start 0 and end time only). ``latest``: cumulative, the values of the newest export taken and not
+    yet settled, in the width of ``settled``'s packing when they fit, at full width otherwise; delta, ``UNSETTLED``;
+    None once settled. Cumulative: the starts and counts
     (the value of a sum, the count of a histogram) of every point, read off ``latest`` or ``settled``, tell a
     restart or a reset (a new start, or a count that went down) from growth. A delta metric is a
     ``DeltaKnownMetric``: it keeps the sums of what it took. A metric that feeds APPROX gauges (``Value.MEAN``: the
