@@ -231,6 +231,29 @@ def test_a_histograms_counts_are_packed_as_narrow_as_its_largest_count_allows(
         assert layout.packings.unpack(wider) == tuple(odd) and len(wider) > len(packed)
 
 
+UNIFORM_ROWS = [(2, True), (wire.UNIFORM_POINTS, True), (wire.UNIFORM_POINTS + 1, False)]
+
+
+@pytest.mark.parametrize(("points", "uniform"), UNIFORM_ROWS)
+def test_a_layout_of_many_points_keeps_every_points_time(points: int, uniform: bool) -> None:
+    """Uniform packings cost each layout readers of every point: past ``UNIFORM_POINTS`` points, a state keeps the
+    time of every point, as the metric's bytes have it."""
+    metric = metrics_pb2.Metric(name="h")
+    for number in range(points):
+        metric.histogram.data_points.add(
+            start_time_unix_nano=1 + number, time_unix_nano=9, count=1, sum=1.5, bucket_counts=[1, 0]
+        ).explicit_bounds.extend([1.0])
+    layout, values = _layout_values(metric, histogram=True)
+    assert layout is not None
+    packings = layout.packings
+    packed = packings.pack(values)
+    assert packings.unpack(packed) == values
+    assert (packings.by_size[len(packed)].pick is not None) == uniform == bool(packings.uniform)
+    full = packings.widths[0].packed.size  # (counts in one byte)
+    smallest = full - 8 * (points - 1) if uniform else full
+    assert smallest <= len(packed) < smallest + (8 if uniform else 1)  # (padded where another packing has its size)
+
+
 @settings(max_examples=200, deadline=None)
 @given(rows=st.lists(histogram_row, min_size=1, max_size=5), bounds=st.lists(finite, min_size=2, max_size=2))
 def test_a_histogram_layout_reads_what_upb_reads(

@@ -444,10 +444,10 @@ class Packing(NamedTuple):
 
 class Packings:
     """The packings of a layout's values, narrowest first (a histogram's counts in 1, 2, 4 or 8 bytes; a sum's values
-    always in 8), each also uniform where the layout has several points: the state of a gateway's known metrics takes
-    about half the bytes while its counts stay small. Bytes tell their packing by their size (a uniform packing is
-    padded where another has its size). ``lanes`` (histograms) reads the raw bytes of every count and bucket count
-    (``LANE_BYTES`` each) of values packed at full width (``wide``)."""
+    always in 8), each also uniform where the layout has 2 to ``UNIFORM_POINTS`` points: the state of a gateway's known
+    metrics takes about half the bytes while its counts stay small. Bytes tell their packing by their size (a uniform
+    packing is padded where another has its size). ``lanes`` (histograms) reads the raw bytes of every count and
+    bucket count (``LANE_BYTES`` each) of values packed at full width (``wide``)."""
 
     __slots__ = ("by_size", "lanes", "points", "stride", "uniform", "wide", "widths")
 
@@ -461,7 +461,7 @@ class Packings:
     ) -> None:
         self.widths = widths
         self.wide = widths[-1].packed
-        self.uniform = uniform  # per width (none: one point)
+        self.uniform = uniform  # per width (none: one point, or more than ``UNIFORM_POINTS``)
         self.by_size = {packing.packed.size: packing for packing in (*widths, *uniform)}
         self.stride = stride
         self.points = points
@@ -470,8 +470,7 @@ class Packings:
     def pack(self, values: Sequence[float]) -> bytes:
         """``values`` in the narrowest packing that holds them, uniform where their points have one end time.
         Raises ``struct.error`` when none does."""
-        points = self.points
-        uniform = points > 1 and values[TIME :: self.stride].count(values[TIME]) == points
+        uniform = self.uniform and values[TIME :: self.stride].count(values[TIME]) == self.points
         choices = self.uniform if uniform else self.widths  # (uniform packings pick what they pack)
         if len(choices) > 1:
             top = max(values[COUNT :: self.stride])  # (a valid point's bucket counts are at most its count)
@@ -492,6 +491,9 @@ class Packings:
 
 
 _NARROW = (("B", 0xFF), ("H", 0xFFFF), ("I", 0xFFFF_FFFF))
+# The most points a layout has uniform packings for: they save 8 bytes a point of every known metric, and cost each
+# layout readers and pickers of every point (about 3.5 KB a point, shared by every sender of that layout)
+UNIFORM_POINTS = 16
 
 
 @functools.lru_cache(maxsize=1024)
@@ -514,7 +516,7 @@ def _packings(packed_format: str, stride: int, histogram: bool) -> Packings:
     uniform: list[Packing] = []
     sizes = {packing.packed.size for packing in packings}
     for kinds, packing in zip(kinds_of, packings, strict=True):
-        if points == 1:
+        if not 1 < points <= UNIFORM_POINTS:
             break
         pad = 0
         while (size := _uniform_size(kinds, points) + pad) in sizes:
@@ -529,7 +531,13 @@ def _packings(packed_format: str, stride: int, histogram: bool) -> Packings:
 
 
 def _uniform_size(kinds: list[str], points: int) -> int:
-    return struct.calcsize("<" + kinds[TIME] + "".join(_uniform_point(kinds) * points))
+    """(No padding between codes: a point's size adds up, and the long format is never compiled.)"""
+    return _code_size(kinds[TIME]) + points * sum(map(_code_size, _uniform_point(kinds)))
+
+
+@functools.cache
+def _code_size(code: str) -> int:
+    return struct.calcsize("<" + code)
 
 
 def _uniform_point(kinds: list[str]) -> list[str]:
