@@ -171,16 +171,16 @@ class KnownMetric:
     they allow, one end time for all points where they have one; cumulative: each stream's start, end time and last
     point; delta: start 0 and end time only). ``latest``: cumulative, the values of the newest export taken and not
     yet settled, in the width of ``settled``'s packing when they fit, at full width otherwise; delta, ``UNSETTLED``;
-    None once settled. Cumulative: the starts and counts
-    (the value of a sum, the count of a histogram) of every point, read off ``latest`` or ``settled``, tell a
-    restart or a reset (a new start, or a count that went down) from growth. A delta metric is a
-    ``DeltaKnownMetric``: it keeps the sums of what it took. A metric that feeds APPROX gauges (``Value.MEAN``: the
-    mean of the latest export interval, not of every export since the last read) keeps ``means``: per point, the
-    total, the count and the arrival (``otlp_bridge.store.arrival``) of the latest interval with observations
-    (cumulative: from the sum of the export before, in ``latest`` or ``settled``). ``take`` gives back the
-    ``waiting`` points (whose APPROX gauge has no value yet) that the export changed, woken: the translator creates
-    their gauges' series before it settles (``wake``), and answers for a refusal in the request. A histogram with
-    placed points keeps their +Inf counts (``overflow``) and what they placed since the last settle (``placements``).
+    None once settled. Cumulative: the starts and counts (the value of a sum, the count of a histogram) of every
+    point, read off ``latest`` or ``settled``, tell a restart or a reset (a new start, or a count that went down)
+    from growth. A delta metric is a ``DeltaKnownMetric``: it keeps the sums of what it took. A metric that feeds
+    APPROX gauges (``Value.MEAN``: the mean of the latest export interval, not of every export since the last read)
+    keeps ``means``: per point, the total, the count and the arrival (``otlp_bridge.store.arrival``) of the latest
+    interval with observations (cumulative: from the sum of the export before, in ``latest`` or ``settled``).
+    ``take`` gives back the ``waiting`` points (whose APPROX gauge has no value yet) that the export changed, woken:
+    the translator creates their gauges' series before it settles (``wake``), and answers for a refusal in the
+    request. A histogram with placed points keeps their +Inf counts (``overflow``) and what they placed since the
+    last settle (``placements``).
 
     What only some metrics keep (the last four) is in slots of the class ``known_metric`` makes for each
     (``_known_class``: a slot costs 8 bytes a metric, and most metrics need none of them): read on any known metric
@@ -346,13 +346,13 @@ class KnownMetric:
         means = self._intervals()
         sums = self.shape.packings.by_size[len(previous)].sums
         assert sums is not None
-        starts = sums.unpack(previous)
+        sums_before = sums.unpack(previous)
         totals = values[wire.SUM :: self.shape.layout.stride]
         stamp = arrival()
         for point, (count, was) in enumerate(zip(counts, before, strict=True)):
             if count != was:
                 at = 3 * point
-                means[at] = totals[point] - starts[point]
+                means[at] = totals[point] - sums_before[point]
                 means[at + 1] = count - was
                 means[at + 2] = stamp
 

@@ -518,10 +518,11 @@ def _packings(packed_format: str, stride: int, histogram: bool) -> Packings:
     for kinds, packing in zip(kinds_of, packings, strict=True):
         if not 1 < points <= UNIFORM_POINTS:
             break
+        size = _uniform_size(kinds, points)
         pad = 0
-        while (size := _uniform_size(kinds, points) + pad) in sizes:
+        while size + pad in sizes:
             pad += 1
-        sizes.add(size)
+        sizes.add(size + pad)
         uniform.append(_uniform(kinds, points, histogram, packing, pad))
     lanes = None
     if histogram:  # at full width: the count, the sum, the bucket counts (start and time before them)
@@ -550,13 +551,13 @@ def _uniform(kinds: list[str], points: int, histogram: bool, full: Packing, pad:
     values, then ``pad`` bytes (its size tells it apart)."""
     stride = len(kinds)
     point = _uniform_point(kinds)
-    head, tail = f"{struct.calcsize('<' + kinds[TIME])}x", f"{pad}x"
+    head = _code_size(kinds[TIME])
 
     def reader(*columns: int) -> struct.Struct:  # (columns of the layout's values; none is TIME)
-        at = [column if column == START else column - 1 for column in columns]
-        return _packed_struct("<" + head + _columns(point, tuple(at), points).format[1:] + tail)
+        at = tuple(column if column == START else column - 1 for column in columns)
+        return _columns(point, at, points, head, pad)
 
-    packed = _packed_struct("<" + kinds[TIME] + "".join(_runs(point * points)) + tail)
+    packed = _packed_struct("<" + kinds[TIME] + "".join(_runs(point * points)) + f"{pad}x")
     picked = [TIME]
     picked += [at + column for at in range(0, stride * points, stride) for column in range(stride) if column != TIME]
     spread = [
@@ -577,15 +578,16 @@ def _uniform(kinds: list[str], points: int, histogram: bool, full: Packing, pad:
     )
 
 
-def _columns(kinds: list[str], columns: tuple[int, ...], points: int) -> struct.Struct:
-    """What reads ``columns`` (in order) of every point of values packed as ``kinds`` (a point's)."""
+def _columns(kinds: list[str], columns: tuple[int, ...], points: int, head: int = 0, tail: int = 0) -> struct.Struct:
+    """What reads ``columns`` (in order) of every point of values packed as ``kinds`` (a point's), after ``head``
+    bytes and before ``tail`` bytes (a uniform packing's time and padding)."""
     point = []
     cursor = 0
     for column in columns:
         point.append(f"{struct.calcsize('<' + ''.join(kinds[cursor:column]))}x{kinds[column]}")
         cursor = column + 1
     point.append(f"{struct.calcsize('<' + ''.join(kinds[cursor:]))}x")
-    return _packed_struct("<" + "".join(point) * points)
+    return _packed_struct(f"<{head}x" + "".join(point) * points + f"{tail}x")
 
 
 def _runs(codes: list[str]) -> Iterator[str]:
