@@ -26,6 +26,7 @@ SCRAPE_PER_REQUEST = 16
 SCRAPE_RATE = 50.0
 SCRAPE_SERIES = 90_000
 FLEET_SCRAPE_VARIANTS = ("none", "gzip", "plain")
+FLEET_MIN_READ_INTERVAL = 0.1  # s: the most often the read-each-export run reads
 FLEET_MAX_RATE = 50_000  # exports/s: a saturating run's request cap is its duration at this rate (a bound, not a limit)
 FLOOR_PREGENERATE = 2  # the floor reads no value: the client cycles 2 pre-made exports per gateway, its cheapest load
 FLOOR_READ_BYTES = 64 * 1024  # as the bridge reads its OTLP connections (asyncio's own 256 KiB reads cost more)
@@ -56,22 +57,31 @@ def _rss_per_gateway(ctx: Context, server: Server, spec: FleetSpec) -> dict[str,
     }
 
 
-def _saturate(ctx: Context, server: Server, spec: FleetSpec, scraped: bool, pregenerate: int = 0) -> dict[str, Any]:
-    """Saturating load after the RSS rounds (the gateways continue where they were), scraped every few seconds
-    like the ``ingest`` part's bridge when ``scraped``."""
+def _saturate(
+    ctx: Context,
+    server: Server,
+    spec: FleetSpec,
+    scraped: bool,
+    pregenerate: int = 0,
+    interval: float = INGEST_SCRAPE_INTERVAL,
+    skip: int = FLEET_ROUNDS,
+) -> dict[str, Any]:
+    """Saturating load after the RSS rounds (the gateways continue where they were: ``skip`` exports each), scraped
+    every ``interval`` seconds (by default like the ``ingest`` part's bridge) when ``scraped``."""
     seconds = ctx.settings.ingest_seconds
     requests = round(seconds * FLEET_MAX_RATE)
     with contextlib.ExitStack() as stack:
         scrape_out = ctx.workdir / f"fleet-scrapes-{server.name}.json"
         if scraped:
             assert server.metrics_url is not None
-            scraper_args = ["--url", server.metrics_url, "--interval", str(INGEST_SCRAPE_INTERVAL)]
+            scraper_args = ["--url", server.metrics_url, "--interval", f"{interval:.3f}"]
             scraper_args += ["--duration", str(seconds + 300), "--out", str(scrape_out)]
             command = procs.python_module(ctx.cores, "bench.scraper", scraper_args)
             stack.enter_context(procs.background(command, ctx.workdir / "fleet-scraper.log"))
         result = loadgen(
-            ctx, server, spec, seconds=seconds, requests=requests, warmup=0, skip=FLEET_ROUNDS, pregenerate=pregenerate
+            ctx, server, spec, seconds=seconds, requests=requests, warmup=0, skip=skip, pregenerate=pregenerate
         )
+    result["scrape_interval"] = interval if scraped else None
     result["scrapes"] = json.loads(scrape_out.read_text()) if scraped and scrape_out.exists() else None
     return result
 
@@ -94,6 +104,7 @@ def _profile(ctx: Context, spec: FleetSpec, floor: dict[str, Any]) -> dict[str, 
         out["bridge_series"] = procs.sample_lines(procs.http_get(server.metrics_url))
         out["bridge"] = bridge = _saturate(ctx, server, spec, scraped=True)
         bridge["counters"] = check_counters(server, bridge.get("counter_total"))
+        out["read_each_export"] = _read_each_export(ctx, server, spec, bridge)
     with procs.naive(ctx.cores, ctx.workdir, NAIVE_SHARED) as server:
         out["naive_rss"] = _rss_per_gateway(ctx, server, spec)
         out["naive"] = naive = _saturate(ctx, server, spec, scraped=False)
@@ -117,6 +128,22 @@ def _profile(ctx: Context, spec: FleetSpec, floor: dict[str, Any]) -> dict[str, 
         f"naive {out['naive_rss']['bytes_per_gateway'] / 1024:.1f} KiB"
     )
     return out
+
+
+def _read_each_export(ctx: Context, server: Server, spec: FleetSpec, before: dict[str, Any]) -> dict[str, Any]:
+    """Saturating load again, read as often as each gateway exports at the rate ``before`` measured: every export is
+    settled about once, as when Prometheus reads more often than gateways export (15 s against OpenClaw's 60 s),
+    where the 5 s reads of the run before settle several exports of a gateway at once."""
+    interval = max(FLEET_MIN_READ_INTERVAL, spec.gateways / before["requests_per_second"])
+    skip = FLEET_ROUNDS + math.ceil(before["requests"] / spec.gateways) + 1  # past what the run before sent
+    result = _saturate(ctx, server, spec, scraped=True, interval=interval, skip=skip)
+    scrapes = result["scrapes"]["scrapes"] if result["scrapes"] else 0
+    log(
+        f"  bridge, read every {interval:.2f} s ({scrapes} reads, about one per export of each gateway): "
+        f"{summary(result)}; {result['requests_per_second']:,.0f} exports/s"
+    )
+    warn_client_bound(result)
+    return result
 
 
 def _ratio(numerator: float, denominator: float) -> float:
