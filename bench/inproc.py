@@ -12,11 +12,13 @@ from typing import Any
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
+from bench.fleet import Fleet, FleetSpec
 from bench.workload import Workload, WorkloadSpec
 from otlp_bridge.store import Store
 from otlp_bridge.translate.metrics import MetricsTranslator, TranslateOptions
 
 SOURCE_LABEL = "gateway"
+FLEET_WARM_ROUNDS = 2  # a gateway's first export is decoded; its second is the first the whole-export path takes
 
 
 @dataclass
@@ -115,10 +117,10 @@ def measure_walk(bodies: Sequence[bytes], points: int, runs: int = 3) -> Rate:
     return Rate(points, _timed(action, runs), runs)
 
 
-def translator(max_streams: int = 10_000_000) -> MetricsTranslator:
-    """A translator over an uncapped store, with the gateway label the end-to-end runs use."""
+def translator(max_streams: int = 10_000_000, source_label: str | None = SOURCE_LABEL) -> MetricsTranslator:
+    """A translator over an uncapped store, with the gateway label the end-to-end runs use (by default)."""
     store = Store(max_series=10_000_000, max_series_per_family=10_000_000, ttl=600.0)
-    return MetricsTranslator(store, TranslateOptions(source_label=SOURCE_LABEL, max_streams=max_streams))
+    return MetricsTranslator(store, TranslateOptions(source_label=source_label, max_streams=max_streams))
 
 
 @dataclass
@@ -176,3 +178,43 @@ def measure_translate(spec: WorkloadSpec, intervals: int) -> TranslateResult:
         bridge.store.live_series,
         len(bridge.tracked_streams),
     )
+
+
+@dataclass(frozen=True)
+class FleetTranslate:
+    """Microseconds per export of a fleet's bodies in this process: the server's path through the translator
+    (``apply_export``, else decode and ``apply``), and a settle after every round (each export settled on its own)."""
+
+    apply_us: float
+    settle_us: float
+    exports: int
+
+    def as_dict(self) -> dict[str, float]:
+        return {"apply_us": self.apply_us, "settle_us": self.settle_us, "exports": self.exports}
+
+
+def measure_fleet_translate(spec: FleetSpec, rounds: int, warm: int = FLEET_WARM_ROUNDS) -> FleetTranslate:
+    """``FleetTranslate`` over ``rounds`` exports of every gateway of ``spec`` after ``warm`` (shared series, as the
+    bridge runs by default). Bodies are made outside the clock, a round at a time."""
+    gateways = Fleet(spec).gateways
+    bridge = translator(source_label=None)
+    parse = ExportMetricsServiceRequest.FromString
+    now = 1_000_000.0
+    applying = settling = 0.0
+    for round_number in range(warm + rounds):
+        bodies = [gateway.next_body() for gateway in gateways]
+        now += 1.0
+        gc.collect()
+        started = time.perf_counter()
+        for body in bodies:
+            taken = bridge.apply_export(body, now)
+            if taken is None or not taken.complete:
+                bridge.apply(parse(body), now, body, taken)
+        applied = time.perf_counter()
+        bridge.settle()
+        settled = time.perf_counter()
+        if round_number >= warm:
+            applying += applied - started
+            settling += settled - applied
+    exports = rounds * len(gateways)
+    return FleetTranslate(applying / exports * 1e6, settling / exports * 1e6, exports)

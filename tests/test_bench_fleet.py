@@ -172,3 +172,32 @@ def test_the_table_reads_the_fleet_against_the_aiohttp_floor() -> None:
     assert "client CPU 30 %" in bridge_row.ratios
     assert "⚠" not in bridge_row.ratios
     assert {goal["goal"]: goal["status"] for goal in goals}["fleet ≥ 4× naive (every point)"] == "FAIL"
+
+
+def test_the_table_sets_the_translation_against_what_the_goal_leaves_and_shows_a_read_per_export() -> None:
+    rss = {"gateways": 2000, "rounds": 3, "bytes_per_gateway": 4096.0, "rss_after_bytes": 2**27, "rejected_points": 0}
+    each = {**_run(1000.0), "server_cpu_share": 0.5, "scrape_interval": 2.0, "scrapes": {"scrapes": 9}}
+    each |= {"exports_per_cpu_second": 2000.0, "rejected_points": 5}
+    profile = {
+        "bridge": _run(3000.0),
+        "naive": _run(1500.0),
+        "read_each_export": each,
+        "in_process": {"apply_us": 120.0, "settle_us": 250.0, "exports": 8000},
+        "bridge_rss": {**rss, "bad_answers": 0},
+        "naive_rss": {**rss, "bad_answers": 0},
+        "bridge_series": 812,
+    }
+    fleet = {"gateways": 2000, "floor": _run(12000.0), "every point": profile}
+    rows, goals = build_table({"fleet": fleet})
+    budget = next(row for row in rows if row.figure.startswith("translation in process, every point"))
+    assert budget.value == "120 + 250 µs"
+    # 4× a naive 1,500 exports/s: 167 µs an export; the floor's 12,000/s take 83 of them
+    assert "allows 167 µs an export, the aiohttp floor takes 83: 83 µs for all the bridge's own work" in budget.ratios
+    assert "(the translation alone takes 1.4× that)" in budget.ratios
+    read_each = next(row for row in rows if row.figure == "bridge, every point changed, read every export interval")
+    assert read_each.value == "2,000 exports per CPU-s"
+    assert "paced at 1,000 exports/s, server CPU 50 %, a read every 2.00 s (9 reads)" in read_each.ratios
+    assert "0.67× the saturated run read every 5 s; 1.33× naive" in read_each.ratios
+    rejections = next(row for row in rows if row.figure == "rejections, every point changed")
+    assert rejections.value.startswith("5 points")  # the read-per-export run's count too
+    assert {goal["goal"]: goal["status"] for goal in goals}["fleet: no rejections (every point)"] == "FAIL"

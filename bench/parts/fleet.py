@@ -5,6 +5,7 @@ what back-to-back scrapes add to the acks."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import math
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from bench import procs
 from bench.fleet import Fleet, FleetSpec
 from bench.harness import SOURCE_LABEL_ARGS, Context, get_path, loadgen, log, summary, warn_client_bound
+from bench.inproc import measure_fleet_translate
 from bench.parts.ingest import INGEST_SCRAPE_INTERVAL, check_counters
 from bench.parts.scrape import scraped_exports
 from bench.procs import Server
@@ -19,6 +21,7 @@ from bench.procs import Server
 # The two change profiles: the share of a gateway's points that changed since its previous export.
 FLEET_PROFILES = {"10 %": 0.10, "every point": 1.0}
 FLEET_ROUNDS = 3  # exports per gateway before RSS is read
+FLEET_INPROC_ROUNDS = 4  # timed exports per gateway of the in-process measurement
 NAIVE_SHARED = ("--no-gateway-label",)  # the naive bridge with series shared across gateways, like the bridge
 # The scrape shape of issue 17: 16 gateways per request (~1k points, every point changed) at 50/s while a scraper
 # reads a ~90k-series store (per-gateway series) back to back.
@@ -26,7 +29,7 @@ SCRAPE_PER_REQUEST = 16
 SCRAPE_RATE = 50.0
 SCRAPE_SERIES = 90_000
 FLEET_SCRAPE_VARIANTS = ("none", "gzip", "plain")
-FLEET_MIN_READ_INTERVAL = 0.1  # s: the most often the read-each-export run reads
+FLEET_PACED_SHARE = 0.5  # of the saturating rate: the read-each-export run's pace
 FLEET_MAX_RATE = 50_000  # exports/s: a saturating run's request cap is its duration at this rate (a bound, not a limit)
 FLOOR_PREGENERATE = 2  # the floor reads no value: the client cycles 2 pre-made exports per gateway, its cheapest load
 FLOOR_READ_BYTES = 64 * 1024  # as the bridge reads its OTLP connections (asyncio's own 256 KiB reads cost more)
@@ -65,9 +68,11 @@ def _saturate(
     pregenerate: int = 0,
     interval: float = INGEST_SCRAPE_INTERVAL,
     skip: int = FLEET_ROUNDS,
+    rate: float = 0.0,
 ) -> dict[str, Any]:
-    """Saturating load after the RSS rounds (the gateways continue where they were: ``skip`` exports each), scraped
-    every ``interval`` seconds (by default like the ``ingest`` part's bridge) when ``scraped``."""
+    """Saturating load (or paced at ``rate`` exports/s) after the RSS rounds (the gateways continue where they were:
+    ``skip`` exports each), scraped every ``interval`` seconds (by default like the ``ingest`` part's bridge) when
+    ``scraped``."""
     seconds = ctx.settings.ingest_seconds
     requests = round(seconds * FLEET_MAX_RATE)
     with contextlib.ExitStack() as stack:
@@ -79,7 +84,15 @@ def _saturate(
             command = procs.python_module(ctx.cores, "bench.scraper", scraper_args)
             stack.enter_context(procs.background(command, ctx.workdir / "fleet-scraper.log"))
         result = loadgen(
-            ctx, server, spec, seconds=seconds, requests=requests, warmup=0, skip=skip, pregenerate=pregenerate
+            ctx,
+            server,
+            spec,
+            seconds=seconds,
+            requests=requests,
+            warmup=0,
+            skip=skip,
+            pregenerate=pregenerate,
+            rate=rate,
         )
     result["scrape_interval"] = interval if scraped else None
     result["scrapes"] = json.loads(scrape_out.read_text()) if scraped and scrape_out.exists() else None
@@ -98,6 +111,12 @@ def _floor(ctx: Context, spec: FleetSpec) -> dict[str, Any]:
 
 def _profile(ctx: Context, spec: FleetSpec, floor: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"change_fraction": spec.change_fraction}
+    out["in_process"] = inproc = measure_fleet_translate(spec, FLEET_INPROC_ROUNDS).as_dict()
+    gc.collect()
+    log(
+        f"  in process: translation {inproc['apply_us']:.0f} µs per export, a settle after every round "
+        f"{inproc['settle_us']:.0f} µs per export"
+    )
     with procs.bridge(ctx.cores, ctx.workdir) as server:
         out["bridge_rss"] = _rss_per_gateway(ctx, server, spec)
         assert server.metrics_url is not None
@@ -131,18 +150,20 @@ def _profile(ctx: Context, spec: FleetSpec, floor: dict[str, Any]) -> dict[str, 
 
 
 def _read_each_export(ctx: Context, server: Server, spec: FleetSpec, before: dict[str, Any]) -> dict[str, Any]:
-    """Saturating load again, read as often as each gateway exports at the rate ``before`` measured: every export is
+    """Load paced at a share of the rate ``before`` measured, read as often as each gateway exports: every export is
     settled about once, as when Prometheus reads more often than gateways export (15 s against OpenClaw's 60 s),
-    where the 5 s reads of the run before settle several exports of a gateway at once."""
-    interval = max(FLEET_MIN_READ_INTERVAL, spec.gateways / before["requests_per_second"])
+    where the 5 s reads of a saturating run settle several exports of a gateway at once (and a saturated bridge
+    cannot read faster: its reads take seconds). Exports per second of the server's CPU time tell the capacity."""
+    rate = FLEET_PACED_SHARE * before["requests_per_second"]
+    interval = spec.gateways / rate
     skip = FLEET_ROUNDS + math.ceil(before["requests"] / spec.gateways) + 1  # past what the run before sent
-    result = _saturate(ctx, server, spec, scraped=True, interval=interval, skip=skip)
+    result = _saturate(ctx, server, spec, scraped=True, interval=interval, skip=skip, rate=rate)
+    result["exports_per_cpu_second"] = _ratio(result["requests_per_second"], result.get("server_cpu_share") or 0.0)
     scrapes = result["scrapes"]["scrapes"] if result["scrapes"] else 0
     log(
-        f"  bridge, read every {interval:.2f} s ({scrapes} reads, about one per export of each gateway): "
-        f"{summary(result)}; {result['requests_per_second']:,.0f} exports/s"
+        f"  bridge paced at {rate:,.0f} exports/s, read every {interval:.2f} s ({scrapes} reads): {summary(result)}; "
+        f"{result['exports_per_cpu_second']:,.0f} exports per CPU-second"
     )
-    warn_client_bound(result)
     return result
 
 
