@@ -609,7 +609,7 @@ def _fleet_profile_rows(data: dict[str, Any], profile: str, gateways: int, goal:
     )
     each = data.get("read_each_export")
     if isinstance(each, dict):
-        rows.append(_read_each_export_row(each, bridge, naive, profile))
+        rows.append(_read_each_export_row(each, bridge, profile))
     counters = bridge.get("counters")
     if isinstance(counters, dict):
         rows.append(
@@ -679,7 +679,7 @@ def _fleet_budget_row(data: dict[str, Any], profile: str, floor: dict[str, Any] 
     )
 
 
-def _read_each_export_row(each: dict[str, Any], bridge: dict[str, Any], naive: dict[str, Any], profile: str) -> Row:
+def _read_each_export_row(each: dict[str, Any], bridge: dict[str, Any], profile: str) -> Row:
     """The bridge paced and read about once per export of each gateway: every export settled on its own (the shape of
     a fleet whose gateways export less often than Prometheus reads; the capacity per core in the README)."""
     scrapes = each.get("scrapes") or {}
@@ -692,9 +692,8 @@ def _read_each_export_row(each: dict[str, Any], bridge: dict[str, Any], naive: d
         f"paced at {each['requests_per_second']:,.0f} exports/s, server CPU "
         f"{(each.get('server_cpu_share') or math.nan) * 100:.0f} %, a read every {each['scrape_interval']:.2f} s "
         f"({scrapes.get('scrapes', 0)} reads): each export settled about once; "
-        f"{_times(_ratio(capacity, saturated), 'the saturated run read every 5 s')}; "
-        f"{_times(_ratio(capacity, naive['requests_per_second']), 'naive')}; ack p99 {each['latency']['p99_ms']:.1f} ms"
-        + _warnings(each),
+        f"{_times(_ratio(capacity, saturated), 'the saturated run read every 5 s')}; ack p99 "
+        f"{each['latency']['p99_ms']:.1f} ms" + _warnings(each),
         number=capacity,
     )
 
