@@ -8,14 +8,16 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
-from bench.fleet import Fleet, FleetSpec
 from bench.workload import Workload, WorkloadSpec
 from otlp_bridge.store import Store
 from otlp_bridge.translate.metrics import MetricsTranslator, TranslateOptions
+
+if TYPE_CHECKING:
+    from bench.fleet import FleetSpec
 
 SOURCE_LABEL = "gateway"
 FLEET_WARM_ROUNDS = 2  # a gateway's first export is decoded; its second is the first the whole-export path takes
@@ -196,6 +198,8 @@ class FleetTranslate:
 def measure_fleet_translate(spec: FleetSpec, rounds: int, warm: int = FLEET_WARM_ROUNDS) -> FleetTranslate:
     """``FleetTranslate`` over ``rounds`` exports of every gateway of ``spec`` after ``warm`` (shared series, as the
     bridge runs by default). Bodies are made outside the clock, a round at a time."""
+    from bench.fleet import Fleet  # noqa: PLC0415  # (the memory part's process imports this module: not the fleet)
+
     gateways = Fleet(spec).gateways
     bridge = translator(source_label=None)
     parse = ExportMetricsServiceRequest.FromString
