@@ -1,6 +1,6 @@
 """The fleet workload of ``python -m bench --parts fleet`` (``bench/fleet.py``): cloned gateways carry the captured
 export unchanged but for their resource, grow as their change profile says, and feed the naive baseline's shared
-series. Nothing here is timed."""
+series. Nothing here asserts a time."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.fleet import Fleet, FleetSpec
+from bench.inproc import measure_fleet_translate
 from bench.naive_bridge import NaiveBridge
 from bench.report import build_table
 from bench.workload import BASE_CAPTURE, CAPTURES, _capture_bodies
@@ -201,3 +202,11 @@ def test_the_table_sets_the_translation_against_what_the_goal_leaves_and_shows_a
     rejections = next(row for row in rows if row.figure == "rejections, every point changed")
     assert rejections.value.startswith("5 points")  # the read-per-export run's count too
     assert {goal["goal"]: goal["status"] for goal in goals}["fleet: no rejections (every point)"] == "FAIL"
+
+
+@pytest.mark.parametrize("fraction", [0.1, 1.0])
+def test_the_in_process_measurement_counts_the_timed_exports_of_every_gateway(fraction: float) -> None:
+    measured = measure_fleet_translate(FleetSpec(gateways=5, change_fraction=fraction), rounds=2)
+    assert measured.exports == 10  # the warm-up rounds are not counted
+    assert measured.apply_us > 0 and measured.settle_us > 0
+    assert set(measured.as_dict()) == {"apply_us", "settle_us", "exports"}
