@@ -1,6 +1,7 @@
 """``fleet``: thousands of small real-sized exports, one gateway each (``bench/fleet.py``): throughput and ack latency
-at saturation next to the naive bridge and the aiohttp floor (a receiver that does nothing), RSS per gateway, and
-what back-to-back scrapes add to the acks."""
+at saturation next to the naive bridge and the aiohttp floor (a receiver that does nothing), the exports per CPU-second
+when every export is read (paced), the translation alone in process, RSS per gateway, and what back-to-back scrapes
+add to the acks."""
 
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def _rss_per_gateway(ctx: Context, server: Server, spec: FleetSpec) -> dict[str,
     }
 
 
-def _saturate(
+def _load(
     ctx: Context,
     server: Server,
     spec: FleetSpec,
@@ -70,9 +71,9 @@ def _saturate(
     skip: int = FLEET_ROUNDS,
     rate: float = 0.0,
 ) -> dict[str, Any]:
-    """Saturating load (or paced at ``rate`` exports/s) after the RSS rounds (the gateways continue where they were:
-    ``skip`` exports each), scraped every ``interval`` seconds (by default like the ``ingest`` part's bridge) when
-    ``scraped``."""
+    """Load after the RSS rounds, saturating unless paced at ``rate`` exports/s (the gateways continue where they
+    were: ``skip`` exports each), scraped every ``interval`` seconds (by default like the ``ingest`` part's bridge)
+    when ``scraped``."""
     seconds = ctx.settings.ingest_seconds
     requests = round(seconds * FLEET_MAX_RATE)
     with contextlib.ExitStack() as stack:
@@ -103,7 +104,7 @@ def _floor(ctx: Context, spec: FleetSpec) -> dict[str, Any]:
     """The do-nothing aiohttp receiver (``bench/floor_server.py``) saturated with the fleet's bodies: the most exports/s
     any aiohttp-based bridge could reach on its core, whatever its translation costs."""
     with procs.floor(ctx.cores, ctx.workdir, ("--read-bytes", str(FLOOR_READ_BYTES))) as server:
-        result = _saturate(ctx, server, spec, scraped=False, pregenerate=FLOOR_PREGENERATE)
+        result = _load(ctx, server, spec, scraped=False, pregenerate=FLOOR_PREGENERATE)
     log(f"  aiohttp floor (reads the body, answers): {summary(result)}; {result['requests_per_second']:,.0f} exports/s")
     warn_client_bound(result)
     return result
@@ -121,12 +122,12 @@ def _profile(ctx: Context, spec: FleetSpec, floor: dict[str, Any]) -> dict[str, 
         out["bridge_rss"] = _rss_per_gateway(ctx, server, spec)
         assert server.metrics_url is not None
         out["bridge_series"] = procs.sample_lines(procs.http_get(server.metrics_url))
-        out["bridge"] = bridge = _saturate(ctx, server, spec, scraped=True)
+        out["bridge"] = bridge = _load(ctx, server, spec, scraped=True)
         bridge["counters"] = check_counters(server, bridge.get("counter_total"))
         out["read_each_export"] = _read_each_export(ctx, server, spec, bridge)
     with procs.naive(ctx.cores, ctx.workdir, NAIVE_SHARED) as server:
         out["naive_rss"] = _rss_per_gateway(ctx, server, spec)
-        out["naive"] = naive = _saturate(ctx, server, spec, scraped=False)
+        out["naive"] = naive = _load(ctx, server, spec, scraped=False)
     ratio = _ratio(bridge["requests_per_second"], naive["requests_per_second"])
     out["floor_vs_naive"] = floor_ratio = _ratio(floor["requests_per_second"], naive["requests_per_second"])
     out["bridge_share_of_floor"] = share = _ratio(bridge["requests_per_second"], floor["requests_per_second"])
@@ -157,7 +158,7 @@ def _read_each_export(ctx: Context, server: Server, spec: FleetSpec, before: dic
     rate = FLEET_PACED_SHARE * before["requests_per_second"]
     interval = spec.gateways / rate
     skip = FLEET_ROUNDS + math.ceil(before["requests"] / spec.gateways) + 1  # past what the run before sent
-    result = _saturate(ctx, server, spec, scraped=True, interval=interval, skip=skip, rate=rate)
+    result = _load(ctx, server, spec, scraped=True, interval=interval, skip=skip, rate=rate)
     result["exports_per_cpu_second"] = _ratio(result["requests_per_second"], result.get("server_cpu_share") or 0.0)
     scrapes = result["scrapes"]["scrapes"] if result["scrapes"] else 0
     log(
