@@ -541,9 +541,10 @@ def _fleet_floor_row(floor: dict[str, Any], fleet: dict[str, Any], gateways: int
     )
 
 
-def _per_cpu_second(result: dict[str, Any]) -> float | None:
-    """Points per second of the server's own CPU time: less sensitive than wall time to other load on its core."""
-    return _ratio(result["points_per_second"], result.get("server_cpu_share"))
+def _per_cpu_second(result: dict[str, Any], figure: str = "points_per_second") -> float | None:
+    """Points (or another ``figure`` per second) per second of the server's own CPU time: less sensitive than wall
+    time to other load on its core."""
+    return _ratio(result[figure], result.get("server_cpu_share"))
 
 
 def _fleet_profile_rows(data: dict[str, Any], profile: str, gateways: int, goal: Goals) -> list[Row]:
@@ -683,12 +684,12 @@ def _read_each_export_row(each: dict[str, Any], bridge: dict[str, Any], profile:
     """The bridge paced and read about once per export of each gateway: every export settled on its own (the shape of
     a fleet whose gateways export less often than Prometheus reads; the capacity per core in the README)."""
     scrapes = each.get("scrapes") or {}
-    capacity = each["exports_per_cpu_second"]
-    saturated = _ratio(bridge["requests_per_second"], bridge.get("server_cpu_share") or 0.0)
+    capacity = _per_cpu_second(each, "requests_per_second")
+    saturated = _per_cpu_second(bridge, "requests_per_second")
     return Row(
         "fleet",
         f"bridge, {profile} changed, read every export interval",
-        f"{capacity:,.0f} exports per CPU-s",
+        f"{capacity or math.nan:,.0f} exports per CPU-s",
         f"paced at {each['requests_per_second']:,.0f} exports/s, server CPU "
         f"{(each.get('server_cpu_share') or math.nan) * 100:.0f} %, a read every {each['scrape_interval']:.2f} s "
         f"({scrapes.get('scrapes', 0)} reads): each export settled about once; "

@@ -159,12 +159,8 @@ def _read_each_export(ctx: Context, server: Server, spec: FleetSpec, before: dic
     interval = spec.gateways / rate
     skip = FLEET_ROUNDS + math.ceil(before["requests"] / spec.gateways) + 1  # past what the run before sent
     result = _load(ctx, server, spec, scraped=True, interval=interval, skip=skip, rate=rate)
-    result["exports_per_cpu_second"] = _ratio(result["requests_per_second"], result.get("server_cpu_share") or 0.0)
     scrapes = result["scrapes"]["scrapes"] if result["scrapes"] else 0
-    log(
-        f"  bridge paced at {rate:,.0f} exports/s, read every {interval:.2f} s ({scrapes} reads): {summary(result)}; "
-        f"{result['exports_per_cpu_second']:,.0f} exports per CPU-second"
-    )
+    log(f"  bridge paced at {rate:,.0f} exports/s, read every {interval:.2f} s ({scrapes} reads): {summary(result)}")
     return result
 
 
